@@ -1,0 +1,27 @@
+# Two commands do all set-up on a fresh Debian machine with Python 3.11 (no conda needed):
+#   make demo   - creates .venv, installs kmrv-geo, makes the synthetic sample and runs the whole pipeline
+#   make test   - creates .venv with the test tools and runs the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.kmrv-installed
+DEMO_OUT ?= demo_out
+
+.PHONY: demo test venv clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/kmrv demo --out $(DEMO_OUT) --overwrite
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

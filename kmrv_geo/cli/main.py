@@ -1,0 +1,24 @@
+"""The ``kmrv`` click group; each command lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .check import check
+from .demo import demo
+from .run import run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kmrv")
+def cli() -> None:
+    """kmrv-geo: farmland change, PBF, HSF and Dianchi village findings for Kunming (昆明).
+
+    Start with `kmrv demo --out demo_out` to see every output on synthetic sample data.
+    """
+
+
+cli.add_command(demo)
+cli.add_command(check)
+cli.add_command(run)

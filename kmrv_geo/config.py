@@ -1,0 +1,431 @@
+"""The project file: which layers play which role, the analysis CRS and the thresholds.
+
+A project file is YAML (see ``layers/demo.yml``)::
+
+    name: 昆明市示范
+    crs: auto                 # or e.g. EPSG:4543; auto = CGCS2000 3-degree GK zone of the data's centre
+    layers:                   # roles; each: path, optional layer, optional field mapping, optional encoding
+      county:     {path: demo.gpkg, layer: county, code: XZQDM, name: XZQMC}
+      landuse_t0: {path: demo.gpkg, layer: landuse_2022, code: DLBM, year: 2022}
+      ndvi:       {path: "ndvi_{year}.tif", years: [2019, 2020, 2021, 2022, 2023]}
+    thresholds:
+      min_patch_m2: {construction: 200, agricultural: 400, other: 600}
+      facility_site_min_mu: 30
+
+Relative paths resolve against the folder of the config file. Unknown keys, unknown roles, missing
+files and wrong types are collected and raised together as one :class:`~kmrv_geo.errors.ConfigError`
+that lists what is accepted and what is there.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyproj import CRS
+from pyproj.exceptions import CRSError as PyprojCRSError
+
+from .crs import KUNMING_BBOX
+from .errors import ConfigError, join_problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_crs_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        CRS.from_user_input(value)
+    except PyprojCRSError as exc:
+        raise ValueError(f"{value!r} is not a CRS pyproj knows (use e.g. EPSG:4543 or EPSG:4490): {exc}") from None
+    return value
+
+
+class VectorLayerSpec(_Strict):
+    """A vector layer and the fields that hold what its role needs.
+
+    Attributes
+    ----------
+    path : str
+        File path (relative to the config file's folder): .gpkg, .shp, .geojson, .parquet, .gdb.
+    layer : str, optional
+        Layer name inside a multi-layer file (GeoPackage, FileGDB).
+    encoding : str, optional
+        Text encoding of a Shapefile without ``.cpg`` when detection is not wanted (e.g. GBK).
+    crs : str, optional
+        The layer's CRS when the file has none or a wrong one (e.g. ``EPSG:4543``).
+    id, code, name, category : str, optional
+        Field names of the feature id, the land-use or admin code, the name, and the village category.
+    year : int or str, optional
+        The layer's date (an int, e.g. 2022 for land use) or the field holding a year (e.g. ``JSND`` for
+        HSF construction year).
+    """
+
+    path: str
+    layer: str | None = None
+    encoding: str | None = None
+    crs: str | None = None
+    id: str | None = None
+    code: str | None = None
+    name: str | None = None
+    category: str | None = None
+    year: int | str | None = None
+
+    _crs_ok = field_validator("crs")(_check_crs_text)
+
+    def fields(self) -> dict[str, str]:
+        """The field mapping given for this layer: ``{key: field name}`` for id, code, name, category and
+        a string ``year``."""
+        out = {k: getattr(self, k) for k in ("id", "code", "name", "category") if getattr(self, k)}
+        if isinstance(self.year, str):
+            out["year"] = self.year
+        return out
+
+
+class RasterLayerSpec(_Strict):
+    """A classified land-cover raster.
+
+    Attributes
+    ----------
+    path : str
+        GeoTIFF (or any GDAL raster) path.
+    classes : str or dict
+        ``clcd`` (built in) or a mapping ``{pixel value: class name}``.
+    crs : str, optional
+        The raster's CRS when the file has none.
+    """
+
+    path: str
+    classes: Literal["clcd"] | dict[int, str] = "clcd"
+    crs: str | None = None
+    _crs_ok = field_validator("crs")(_check_crs_text)
+
+
+class NdviSpec(_Strict):
+    """Yearly NDVI rasters: a path template with ``{year}`` (one file per year) or one multi-band file.
+
+    Attributes
+    ----------
+    path : str
+        E.g. ``ndvi_{year}.tif``; without ``{year}``, band *i* holds ``years[i]``.
+    years : list of int
+        The years, ascending.
+    scale : float, optional
+        Multiply stored values by this to get NDVI in −1…1 (e.g. 0.0001 for 0–10000 scaling).
+    crs : str, optional
+        The rasters' CRS when the files have none.
+    """
+
+    path: str
+    years: list[int] = Field(min_length=1)
+    scale: float | None = None
+    crs: str | None = None
+    _crs_ok = field_validator("crs")(_check_crs_text)
+
+    @field_validator("years")
+    @classmethod
+    def _ascending(cls, years: list[int]) -> list[int]:
+        if sorted(set(years)) != years:
+            raise ValueError(f"years must be distinct and ascending, got {years}")
+        return years
+
+    def paths(self) -> dict[int, str]:
+        """Path per year (all the same path for a multi-band file)."""
+        return {year: self.path.replace("{year}", str(year)) for year in self.years}
+
+
+VECTOR_ROLES: dict[str, tuple[str, ...]] = {
+    "county": ("code", "name"),
+    "township": (),
+    "villages": ("name",),
+    "landuse_t0": ("code",),
+    "landuse_t1": ("code",),
+    "pbf": (),
+    "hsf": (),
+    "approvals": (),
+    "lake": (),
+    "protection_zones": (),
+}
+"""Vector roles and the field keys each one requires in the config."""
+RASTER_ROLES = ("landcover_t0", "landcover_t1")
+NDVI_ROLE = "ndvi"
+ROLE_LABELS = {
+    "county": "区县", "township": "乡镇", "villages": "村庄", "landuse_t0": "前时相地类", "landuse_t1": "后时相地类",
+    "pbf": "永久基本农田", "hsf": "高标准农田", "approvals": "批准范围", "lake": "滇池", "protection_zones": "保护区",
+    "landcover_t0": "前时相土地覆盖", "landcover_t1": "后时相土地覆盖", "ndvi": "NDVI",
+}  # fmt: skip
+
+
+class MinPatch(_Strict):
+    """Minimum mapped patch size (m²) per class of the T1 use (三调 minimum mapping units)."""
+
+    construction: float = Field(200.0, ge=0)
+    agricultural: float = Field(400.0, ge=0)
+    other: float = Field(600.0, ge=0)
+
+
+class Thresholds(_Strict):
+    """Thresholds of the analyses (defaults from ``shared/DOMAIN.md``).
+
+    Attributes
+    ----------
+    min_patch_m2 : MinPatch
+        Minimum mapped patch sizes; smaller change patches go to ``below_min_patches``.
+    facility_site_min_mu : float
+        Smallest contiguous farmland block (亩) that counts as a facility-agriculture site.
+    min_overlap_share : float
+        Smallest share of the smaller of T0/T1 land use that must overlap the other.
+    """
+
+    min_patch_m2: MinPatch = MinPatch()
+    facility_site_min_mu: float = Field(30.0, gt=0)
+    min_overlap_share: float = Field(0.5, ge=0, le=1)
+
+
+class StudyAreaSpec(_Strict):
+    """The lon/lat box every layer must touch (default Kunming); a layer far outside is mislabelled."""
+
+    name: str = "昆明市 Kunming"
+    bbox: tuple[float, float, float, float] = KUNMING_BBOX
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StudyAreaSpec:
+        minx, miny, maxx, maxy = self.bbox
+        if not (minx < maxx and miny < maxy):
+            raise ValueError(f"bbox must be [min lon, min lat, max lon, max lat], got {list(self.bbox)}")
+        return self
+
+
+class LanduseClassesSpec(_Strict):
+    """Replacement code patterns per land-use category (see :class:`kmrv_geo.landuse.LanduseClasses`)."""
+
+    farmland: list[str] | None = None
+    other_agricultural: list[str] | None = None
+    construction: list[str] | None = None
+    other: list[str] | None = None
+
+
+class ProjectConfig(_Strict):
+    """A validated project file. Build it with :func:`load_config`.
+
+    Attributes
+    ----------
+    name : str
+        Project name shown in maps and reports.
+    synthetic : bool
+        True for the generated sample: every map and report then says 示例数据 (synthetic).
+    notice : str, optional
+        Notice line on shared maps, e.g. 内部资料 注意保密.
+    crs : str
+        ``auto`` or a projected CRS in metres (the analysis CRS).
+    layers : dict
+        Role → layer spec.
+    thresholds : Thresholds
+    study_area : StudyAreaSpec
+    landuse_classes : LanduseClassesSpec, optional
+    base_dir : Path
+        Folder of the config file (relative paths resolve against it); set by :func:`load_config`.
+    source : Path, optional
+        The config file itself.
+    """
+
+    name: str = "kmrv project"
+    synthetic: bool = False
+    notice: str | None = None
+    crs: str = "auto"
+    layers: dict[str, VectorLayerSpec | RasterLayerSpec | NdviSpec]
+    thresholds: Thresholds = Thresholds()
+    study_area: StudyAreaSpec = StudyAreaSpec()
+    landuse_classes: LanduseClassesSpec | None = None
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_auto_or_projected(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        _check_crs_text(value)
+        crs = CRS.from_user_input(value)
+        if not crs.is_projected:
+            raise ValueError(
+                f"the analysis CRS must be projected in metres, {value} is geographic; use auto or e.g. EPSG:4543"
+            )
+        return value
+
+    def resolve(self, path: str) -> Path:
+        """Absolute path of a config-relative path."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def vector_layers(self) -> dict[str, VectorLayerSpec]:
+        """The vector roles that are configured, in the canonical role order."""
+        return {r: self.layers[r] for r in VECTOR_ROLES if r in self.layers}
+
+    def raster_layers(self) -> dict[str, RasterLayerSpec]:
+        """The land-cover raster roles that are configured."""
+        return {r: self.layers[r] for r in RASTER_ROLES if r in self.layers}
+
+    def ndvi(self) -> NdviSpec | None:
+        """The NDVI spec, if configured."""
+        spec = self.layers.get(NDVI_ROLE)
+        return spec if isinstance(spec, NdviSpec) else None
+
+    def landuse_classes_model(self):
+        """The :class:`~kmrv_geo.landuse.LanduseClasses` in force (defaults with config overrides)."""
+        from .landuse import DEFAULT_CLASSES, LanduseClasses
+
+        if self.landuse_classes is None:
+            return DEFAULT_CLASSES
+        overrides = {k: tuple(v) for k, v in self.landuse_classes.model_dump().items() if v is not None}
+        return LanduseClasses(**overrides)
+
+
+_ROLE_MODELS = {**{r: VectorLayerSpec for r in VECTOR_ROLES}, **{r: RasterLayerSpec for r in RASTER_ROLES}}
+_ROLE_MODELS[NDVI_ROLE] = NdviSpec
+
+
+_INTERNAL_KEYS = ("base_dir", "source")
+
+
+def _model_keys(model: type[BaseModel]) -> str:
+    return ", ".join(k for k in model.model_fields if k not in _INTERNAL_KEYS)
+
+
+def _validate_layers(raw_layers: Any, problems: list[str]) -> dict[str, BaseModel]:
+    """Validate the ``layers`` mapping role by role, collecting problems."""
+    if not isinstance(raw_layers, dict) or not raw_layers:
+        problems.append(
+            "layers: must be a mapping of roles to layers with at least one role, e.g. "
+            "'layers: {county: {path: counties.gpkg, code: XZQDM, name: XZQMC}}'"
+        )
+        return {}
+    known = list(_ROLE_MODELS)
+    layers: dict[str, BaseModel] = {}
+    for role, raw in raw_layers.items():
+        model = _ROLE_MODELS.get(role)
+        if model is None:
+            near = difflib.get_close_matches(str(role), known, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            problems.append(f"layers.{role}: unknown role{hint}; known roles: {', '.join(known)}")
+            continue
+        if isinstance(raw, str):
+            raw = {"path": raw}
+        if not isinstance(raw, dict):
+            problems.append(f"layers.{role}: must be a mapping with at least 'path', got {raw!r}")
+            continue
+        try:
+            spec = model.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(exc, prefix=f"layers.{role}", model=model))
+            continue
+        required = VECTOR_ROLES.get(role, ())
+        missing = [key for key in required if not getattr(spec, key, None)]
+        if missing:
+            problems.append(
+                f"layers.{role}: needs the field mapping {', '.join(missing)} (the name of the field in the "
+                f"file holding it), e.g. {role}: {{path: {spec.path}, "
+                + ", ".join(f"{k}: FIELD" for k in missing)
+                + "}"
+            )
+        layers[role] = spec
+    return layers
+
+
+def _pydantic_problems(exc: ValidationError, *, prefix: str, model: type[BaseModel]) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "literal")))
+        where = f"{prefix}.{loc}" if loc else prefix
+        if err["type"] == "extra_forbidden":
+            key = str(err["loc"][-1])
+            near = difflib.get_close_matches(key, _model_keys(model).split(", "), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            out.append(f"{where}: unknown key{hint}; allowed keys: {_model_keys(model)}")
+        elif err["type"] == "missing":
+            out.append(f"{where}: required but missing")
+        else:
+            msg = re.sub(r"^Value error, ", "", err["msg"])
+            got = "" if "got" in msg else f" (got {err.get('input')!r})"
+            out.append(f"{where}: {msg}{got}")
+    return out
+
+
+def _check_files(config: ProjectConfig, problems: list[str]) -> None:
+    """Add a problem for every configured file that does not exist."""
+    for role, spec in config.layers.items():
+        paths = spec.paths().values() if isinstance(spec, NdviSpec) else [spec.path]
+        for rel in dict.fromkeys(paths):
+            path = config.resolve(rel)
+            if not path.exists():
+                folder = path.parent
+                there = sorted(p.name for p in folder.iterdir())[:20] if folder.is_dir() else []
+                listing = f"; files in {folder}: {', '.join(there)}" if there else f"; folder {folder} is missing or empty"
+                problems.append(f"layers.{role}.path: file {path} does not exist{listing}")
+
+
+def load_config(path: str | Path, *, check_files: bool = True) -> ProjectConfig:
+    """Read and validate a project file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML project file.
+    check_files : bool, default True
+        Also check that every layer file exists.
+
+    Returns
+    -------
+    ProjectConfig
+        The validated config with ``base_dir`` set to the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found (unknown keys or roles, wrong types, missing files).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; give the path of a project .yml (see layers/demo.yml)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping (name:, crs:, layers:, thresholds:), got {raw!r}")
+    return config_from_dict(raw, base_dir=path.resolve().parent, source=path, check_files=check_files)
+
+
+def config_from_dict(
+    raw: dict, *, base_dir: str | Path, source: Path | None = None, check_files: bool = True
+) -> ProjectConfig:
+    """Validate a config given as a dict (see :func:`load_config`)."""
+    where = str(source) if source else "config"
+    problems: list[str] = []
+    layers = _validate_layers(raw.get("layers"), problems)
+    rest = {k: v for k, v in raw.items() if k != "layers" and k not in _INTERNAL_KEYS}
+    problems.extend(
+        f"{k}: unknown key; allowed keys: {_model_keys(ProjectConfig)}" for k in raw if k in _INTERNAL_KEYS
+    )
+    try:
+        config = ProjectConfig.model_validate({**rest, "layers": {}, "base_dir": Path(base_dir), "source": source})
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, prefix="", model=ProjectConfig))
+        config = None
+    if problems:
+        problems = [p.lstrip(".") for p in problems]
+        raise ConfigError(join_problems(f"{where} has {len(problems)} problem(s):", problems))
+    config = config.model_copy(update={"layers": layers})
+    if check_files:
+        _check_files(config, problems)
+        if problems:
+            raise ConfigError(join_problems(f"{where} has {len(problems)} problem(s):", problems))
+    return config

@@ -1,0 +1,269 @@
+"""Load a project: read every configured layer, check it, bring it into the analysis CRS.
+
+This is the input edge of the flow (config → load → Layers → analyses → outputs). Analyses receive the
+:class:`Project` and never read files themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+from pyproj import CRS
+from rasterio.errors import RasterioIOError
+from tqdm.auto import tqdm
+
+from . import checks, crs as crs_rules, layers as layer_io
+from .config import ROLE_LABELS, ProjectConfig, RasterLayerSpec, VectorLayerSpec
+from .errors import CrsError, LayerError, join_problems
+from .outputs import sha256_file
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RasterInfo:
+    """What the checks learned about one raster file.
+
+    Attributes
+    ----------
+    role : str
+    path : Path
+    crs : str
+        The raster's CRS (from the file or the config).
+    bounds_lonlat : tuple of float
+    shape : tuple of int
+        (rows, columns).
+    res : tuple of float
+    dtype : str
+    nodata : float or None
+    count : int
+        Number of bands.
+    """
+
+    role: str
+    path: Path
+    crs: str
+    bounds_lonlat: tuple[float, float, float, float]
+    shape: tuple[int, int]
+    res: tuple[float, float]
+    dtype: str
+    nodata: float | None
+    count: int
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable summary."""
+        return {
+            "role": self.role, "path": str(self.path), "crs": self.crs, "bounds_lonlat": list(self.bounds_lonlat),
+            "shape": list(self.shape), "res": list(self.res), "dtype": self.dtype, "nodata": self.nodata,
+            "bands": self.count,
+        }  # fmt: skip
+
+
+@dataclass
+class Project:
+    """A loaded, checked project: the one bundle analyses work on.
+
+    Attributes
+    ----------
+    config : ProjectConfig
+    analysis_crs : str
+        Projected CRS (metres) every vector layer has been brought into.
+    vectors : dict of str to GeoDataFrame
+        Role → checked layer (columns ``_fid``, the source fields, ``code``/``category`` for land use).
+    reports : dict of str to checks.LayerReport
+        Role → accounting and findings of the checks.
+    rasters : dict of str to RasterInfo
+        Raster role (``landcover_t0``…, ``ndvi:YEAR``) → checked raster.
+    inputs : dict of str to str
+        Input file path → sha256.
+    """
+
+    config: ProjectConfig
+    analysis_crs: str
+    vectors: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    reports: dict[str, checks.LayerReport] = field(default_factory=dict)
+    rasters: dict[str, RasterInfo] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+
+    def feature_counts(self) -> dict[str, dict[str, int]]:
+        """Per role: features in, kept, repaired, rejected."""
+        return {
+            role: {"in": r.n_in, "kept": r.n_kept, "repaired": r.n_repaired, "rejected": r.n_rejected}
+            for role, r in self.reports.items()
+        }
+
+    def check_report(self) -> dict:
+        """The full check report (JSON-serialisable)."""
+        return {
+            "project": self.config.name,
+            "synthetic": self.config.synthetic,
+            "analysis_crs": self.analysis_crs,
+            "layers": {role: report.to_dict() for role, report in self.reports.items()},
+            "rasters": {role: info.to_dict() for role, info in self.rasters.items()},
+        }
+
+
+def _declared_crs(read: layer_io.ReadResult, spec: VectorLayerSpec):
+    return CRS.from_user_input(spec.crs) if spec.crs else read.frame.crs
+
+
+def _source_label(spec: VectorLayerSpec, path: Path) -> str:
+    return f"{path}" + (f" (layer {spec.layer})" if spec.layer else "")
+
+
+def choose_analysis_crs(config: ProjectConfig, reads: dict[str, tuple[layer_io.ReadResult, VectorLayerSpec]],
+                        rasters: dict[str, RasterInfo]) -> str:
+    """The analysis CRS: the configured one, or for ``auto`` the GK zone of the data's centre.
+
+    Only layers whose declared CRS fits their coordinates count towards the centre; the others fail
+    their own checks later with a clear message.
+    """
+    if config.crs != "auto":
+        return config.crs
+    study_area = crs_rules.StudyArea(config.study_area.name, config.study_area.bbox)
+    boxes = []
+    for read, spec in reads.values():
+        declared = _declared_crs(read, spec)
+        frame = read.frame
+        if declared is None or frame.geometry.isna().all():
+            continue
+        bounds = tuple(frame.geometry.total_bounds)
+        if not np.all(np.isfinite(bounds)) or crs_rules.diagnose_crs(bounds, declared, study_area=study_area):
+            continue
+        boxes.append(crs_rules.lonlat_bounds(bounds, declared))
+    boxes.extend(info.bounds_lonlat for info in rasters.values())
+    if not boxes:
+        x0, y0, x1, y1 = config.study_area.bbox
+        boxes.append((x0, y0, x1, y1))
+    arr = np.array(boxes)
+    return crs_rules.auto_analysis_crs((arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max()))
+
+
+def check_raster(role: str, path: Path, *, crs_override: str | None, study_area: crs_rules.StudyArea) -> RasterInfo:
+    """Open a raster and check it has a CRS and lies in the study area.
+
+    Raises
+    ------
+    LayerError
+        If the file cannot be opened as a raster.
+    CrsError
+        If it has no CRS (and no ``crs:`` in the config) or lies outside the study area.
+    """
+    try:
+        with rasterio.open(path) as src:
+            declared = CRS.from_user_input(crs_override) if crs_override else (CRS(src.crs) if src.crs else None)
+            if declared is None:
+                raise CrsError(
+                    f"raster {path} ({ROLE_LABELS.get(role.split(':')[0], role)}) has no CRS; set it in the config, "
+                    f"e.g. layers: {{{role.split(':')[0]}: {{path: {path.name}, crs: EPSG:4543}}}}, or write it "
+                    "into the file (gdal_edit.py -a_srs)"
+                )
+            bounds = tuple(src.bounds)
+            problem = crs_rules.diagnose_crs(bounds, declared, study_area=study_area)
+            if problem:
+                raise CrsError(f"raster {path}: {problem}")
+            return RasterInfo(
+                role=role, path=path, crs=declared.to_string(),
+                bounds_lonlat=crs_rules.lonlat_bounds(bounds, declared), shape=(src.height, src.width),
+                res=tuple(src.res), dtype=src.dtypes[0], nodata=src.nodata, count=src.count,
+            )  # fmt: skip
+    except RasterioIOError as exc:
+        raise LayerError(f"raster {path} cannot be read as a raster ({exc}); check the file is a complete GeoTIFF") from None
+
+
+def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
+    """Read, check and reproject every configured layer.
+
+    Parameters
+    ----------
+    config : ProjectConfig
+        A validated project config (see :func:`kmrv_geo.config.load_config`).
+    progress : bool, default False
+        Show a progress bar over the layers.
+
+    Returns
+    -------
+    Project
+        Checked layers in the analysis CRS, with their reports and the input checksums.
+
+    Raises
+    ------
+    LayerError, CrsError
+        For unreadable layers, missing fields, missing or wrong CRSs, and layers that do not overlap.
+    """
+    study_area = crs_rules.StudyArea(config.study_area.name, config.study_area.bbox)
+    classes = config.landuse_classes_model()
+    inputs: dict[str, str] = {}
+
+    rasters: dict[str, RasterInfo] = {}
+    raster_specs: list[tuple[str, Path, str | None]] = [
+        (role, config.resolve(spec.path), spec.crs) for role, spec in config.raster_layers().items()
+    ]
+    ndvi = config.ndvi()
+    if ndvi is not None:
+        raster_specs += [(f"ndvi:{year}", config.resolve(p), ndvi.crs) for year, p in ndvi.paths().items()]
+
+    vector_specs = config.vector_layers()
+    steps = tqdm(total=len(vector_specs) * 2 + len(raster_specs), desc="检查图层 checking layers",
+                 disable=not progress, unit="layer")
+    reads: dict[str, tuple[layer_io.ReadResult, VectorLayerSpec]] = {}
+    for role, spec in vector_specs.items():
+        path = config.resolve(spec.path)
+        reads[role] = (layer_io.read_vector(path, layer=spec.layer, encoding=spec.encoding), spec)
+        inputs.setdefault(str(path), sha256_file(path))
+        steps.update()
+    for role, path, crs_override in raster_specs:
+        rasters[role] = check_raster(role, path, crs_override=crs_override, study_area=study_area)
+        inputs.setdefault(str(path), sha256_file(path))
+        steps.update()
+
+    analysis_crs = choose_analysis_crs(config, reads, rasters)
+    project = Project(config=config, analysis_crs=analysis_crs, rasters=rasters, inputs=inputs)
+    geometry_kind = {"villages": "any"}
+    for role, (read, spec) in reads.items():
+        frame, report = checks.check_vector(
+            read, role=role, geometry=geometry_kind.get(role, "polygon"), crs=spec.crs, target_crs=analysis_crs,
+            study_area=study_area, id_field=spec.id, code_field=spec.code if role.startswith("landuse") else None,
+            required_fields=spec.fields(), classes=classes,
+        )  # fmt: skip
+        project.vectors[role] = frame
+        project.reports[role] = report
+        steps.update()
+    steps.close()
+
+    problems = checks.check_overlap(project.vectors)
+    if problems:
+        raise CrsError(join_problems("layers do not overlap each other; one of them probably has a wrong CRS:", problems))
+    logger.info("loaded %d vector and %d raster layers in %s", len(project.vectors), len(rasters), analysis_crs)
+    return project
+
+
+def load_single_layer(path: str | Path, *, layer: str | None = None, role: str = "layer", encoding: str | None = None,
+                      crs: str | None = None, code_field: str | None = None, id_field: str | None = None,
+                      study_area: crs_rules.StudyArea | None = None):
+    """Check one vector file without a project (``kmrv check FILE``).
+
+    Returns
+    -------
+    tuple
+        (checked GeoDataFrame in the auto analysis CRS, LayerReport, analysis CRS).
+    """
+    study_area = study_area or crs_rules.StudyArea()
+    path = Path(path)
+    read = layer_io.read_vector(path, layer=layer, encoding=encoding)
+    declared = CRS.from_user_input(crs) if crs else read.frame.crs
+    target = crs_rules.auto_analysis_crs(study_area.bbox)
+    if declared is not None and not read.frame.geometry.isna().all():
+        bounds = tuple(read.frame.geometry.total_bounds)
+        if np.all(np.isfinite(bounds)) and not crs_rules.diagnose_crs(bounds, declared, study_area=study_area):
+            target = crs_rules.auto_analysis_crs(crs_rules.lonlat_bounds(bounds, declared))
+    frame, report = checks.check_vector(
+        read, role=role, geometry="any" if role == "villages" else "polygon", crs=crs, target_crs=target,
+        study_area=study_area, id_field=id_field, code_field=code_field,
+    )  # fmt: skip
+    return frame, report, target

@@ -1,0 +1,76 @@
+"""Atomic writes and the manifest."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from kmrv_geo.errors import OutputError
+from kmrv_geo.outputs import OutputFolder, atomic_write, sha256_file
+
+
+def test_write_killed_midway_leaves_old_file_intact(tmp_path):
+    target = tmp_path / "table.csv"
+    target.write_text("old,complete\n1,2\n", encoding="utf-8")
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from kmrv_geo.outputs import atomic_write
+
+        def write(tmp):
+            with open(tmp, "w") as fh:
+                fh.write("new,half")
+                fh.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        atomic_write({str(target)!r}, write)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == -9
+    assert target.read_text(encoding="utf-8") == "old,complete\n1,2\n"
+    leftovers = [p for p in tmp_path.iterdir() if p.name != "table.csv"]
+    assert len(leftovers) == 1 and ".tmp-" in leftovers[0].name
+    # the next run's output folder clears what the killed run left
+    OutputFolder(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_failed_write_removes_temporary_and_keeps_old(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old", encoding="utf-8")
+
+    def broken(tmp):
+        tmp.write_text("partial", encoding="utf-8")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, broken)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_output_folder_records_files_and_refuses_overwrite(tmp_path):
+    out = tmp_path / "out"
+    folder = OutputFolder(out)
+    folder.write_table("tables/t.csv", pd.DataFrame({"区县": ["官渡区"], "面积(亩)": [1.5]}))
+    layer = gpd.GeoDataFrame({"a": [1]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4543")
+    folder.write_layers("results.gpkg", {"one": layer, "two": layer.iloc[:0]})
+    folder.finish(config={"name": "x"}, inputs={"in.gpkg": "abc"}, counts={"pbf": {"in": 1}})
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["outputs"]["tables/t.csv"]["sha256"] == sha256_file(out / "tables/t.csv")
+    assert manifest["outputs"]["results.gpkg"]["layers"] == {"one": 1, "two": 0}
+    assert manifest["versions"]["geopandas"] == gpd.__version__
+    assert manifest["feature_counts"] == {"pbf": {"in": 1}}
+    # UTF-8 with BOM so that Excel/WPS show Chinese headings
+    assert (out / "tables/t.csv").read_bytes().startswith("\ufeff区县".encode())
+    with pytest.raises(OutputError, match="--overwrite"):
+        OutputFolder(out)
+    OutputFolder(out, overwrite=True)

@@ -1,0 +1,76 @@
+"""Area conversions and planar/ellipsoidal areas against hand-computed values."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+from shapely.geometry import box
+
+from kmrv_geo import units
+
+
+def test_mu_constants():
+    assert units.M2_PER_MU == pytest.approx(666.6666666666666, rel=1e-15)
+    assert units.m2_to_mu(10000.0) == pytest.approx(15.0, rel=1e-15)
+    assert units.mu_to_m2(1.0) == pytest.approx(10000 / 15, rel=1e-15)
+    assert units.m2_to_ha(25000.0) == pytest.approx(2.5, rel=1e-15)
+    assert units.ha_to_mu(2.0) == pytest.approx(30.0, rel=1e-15)
+    # 30 亩 facility-site threshold is 20000 m²
+    assert units.mu_to_m2(30.0) == pytest.approx(20000.0, rel=1e-15)
+    assert isinstance(units.m2_to_mu(1.0), float)
+    np.testing.assert_allclose(units.m2_to_mu([666.6666666666666, 1333.3333333333333]), [1.0, 2.0], rtol=1e-15)
+
+
+def test_planar_area_of_a_square_in_gk():
+    square = gpd.GeoSeries([box(560000, 2760000, 560100, 2760100)], crs="EPSG:4543")
+    table = units.area_table(square)
+    assert table.loc[0, "area_m2"] == pytest.approx(10000.0, rel=1e-12)
+    assert table.loc[0, "area_mu"] == pytest.approx(15.0, rel=1e-12)
+    assert table.loc[0, "area_ha"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_planar_area_refuses_degrees():
+    with pytest.raises(ValueError, match="projected CRS"):
+        units.planar_area_m2(gpd.GeoSeries([box(102, 25, 102.01, 25.01)], crs="EPSG:4490"))
+
+
+def _parcels_around(lon: float, lat: float, n: int = 20) -> gpd.GeoSeries:
+    rng = np.random.default_rng(7)
+    to_gk = Transformer.from_crs("EPSG:4490", "EPSG:4543", always_xy=True)
+    x0, y0 = to_gk.transform(lon, lat)
+    polys = []
+    for _ in range(n):
+        cx, cy = x0 + rng.uniform(-2000, 2000), y0 + rng.uniform(-2000, 2000)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 7))
+        radii = rng.uniform(20, 80, 7)
+        polys.append(shapely.Polygon(np.c_[cx + radii * np.cos(angles), cy + radii * np.sin(angles)]))
+    return gpd.GeoSeries(polys, crs="EPSG:4543")
+
+
+@pytest.mark.parametrize("lon", [102.7, 103.4])
+def test_ellipsoidal_area_matches_geodesic(lon):
+    parcels = _parcels_around(lon, 25.0)
+    ours = units.ellipsoidal_area_m2(parcels)
+    geod = Geod(ellps="GRS80")
+    lonlat = parcels.to_crs("EPSG:4490")
+    reference = np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in lonlat])
+    np.testing.assert_allclose(ours, reference, rtol=1e-7)
+
+
+@pytest.mark.parametrize(("lon", "low", "high"), [(102.7, 1.1e-4, 1.4e-4), (103.6, 6.2e-4, 6.8e-4)])
+def test_gk_planar_area_is_larger_than_ellipsoidal_as_domain_says(lon, low, high):
+    # DOMAIN.md: planar GK area is about +0.013 % at 102.7°E and +0.065 % at 103.6°E (CM 102°E zone).
+    parcels = _parcels_around(lon, 25.0)
+    table = units.area_table(parcels)
+    excess = (table["area_m2"] / table["area_m2_ellipsoidal"] - 1).to_numpy()
+    assert np.all((excess > low) & (excess < high))
+
+
+def test_empty_and_missing_geometries_have_zero_area():
+    series = gpd.GeoSeries([box(560000, 2760000, 560010, 2760010), shapely.Polygon(), None], crs="EPSG:4543")
+    table = units.area_table(series)
+    assert table["area_m2"].tolist() == pytest.approx([100.0, 0.0, 0.0])
+    assert table["area_m2_ellipsoidal"].iloc[1:].tolist() == [0.0, 0.0]
