@@ -211,6 +211,19 @@ class LanduseClassesSpec(_Strict):
     other: list[str] | None = None
 
 
+class BalancesSpec(_Strict):
+    """Which T0 land-use categories of new farmland count for 占补平衡 and for 进出平衡 (project rule).
+
+    Since 2026 Yunnan folds tree, fruit and tea planting into 占补平衡 ("以补定占"): add
+    ``other_agricultural`` to ``supplement_sources`` to follow it.
+    """
+
+    supplement_sources: list[Literal["construction", "other", "unknown", "other_agricultural"]] = [
+        "construction", "other", "unknown",
+    ]
+    back_in_sources: list[Literal["construction", "other", "unknown", "other_agricultural"]] = ["other_agricultural"]
+
+
 class ProjectConfig(_Strict):
     """A validated project file. Build it with :func:`load_config`.
 
@@ -229,6 +242,7 @@ class ProjectConfig(_Strict):
     thresholds : Thresholds
     study_area : StudyAreaSpec
     landuse_classes : LanduseClassesSpec, optional
+    balances : BalancesSpec
     base_dir : Path
         Folder of the config file (relative paths resolve against it); set by :func:`load_config`.
     source : Path, optional
@@ -243,6 +257,7 @@ class ProjectConfig(_Strict):
     thresholds: Thresholds = Thresholds()
     study_area: StudyAreaSpec = StudyAreaSpec()
     landuse_classes: LanduseClassesSpec | None = None
+    balances: BalancesSpec = BalancesSpec()
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
 

@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from .analysis import steps as analysis_steps
+from .analysis.balances import balances_table, violations_table, with_total
+from .analysis.violations import ViolationResult
 from .config import ROLE_LABELS, ProjectConfig, load_config
 from .outputs import OutputFolder
 from .project import Project, load_project
+from .report import TOTAL_LABEL, localise, write_workbook, wpzf_sheet
 from .webmap.overview import overview_map
 
 logger = logging.getLogger(__name__)
@@ -83,8 +87,73 @@ def accounting_tables(project: Project, *, lang: str = "zh") -> dict[str, pd.Dat
     }
 
 
-def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = False, lang: str = "zh") -> RunResult:
-    """Run the whole pipeline on a validated config into an open output folder.
+STEPS = ("violations", "maps")
+"""Analysis steps of a full run, in order (checks always run first)."""
+
+
+def violation_outputs(result: ViolationResult, project: Project, *, lang: str = "zh") -> dict[str, pd.DataFrame]:
+    """The violation tables: by county, by village, balances by county (numbers, English keys)."""
+    patches = result.patches
+    by_county = violations_table(patches, ["county_code", "county_name"])
+    by_village = violations_table(patches, ["county_code", "county_name", "township", "village"])
+    rules = analysis_steps.balance_rules(project)
+    balances = balances_table(patches, rules=rules)
+    total = TOTAL_LABEL[lang]
+    return {
+        "violations_by_county": with_total(by_county, "county_name", total),
+        "violations_by_village": with_total(by_village, "village", total),
+        "balances_by_county": with_total(balances, "county_name", total),
+    }
+
+
+def write_violations(result: ViolationResult, project: Project, folder: OutputFolder, *, lang: str) -> list[str]:
+    """Write results.gpkg layers, the violation tables, report.xlsx; return summary lines."""
+    folder.write_layers("results.gpkg", {"change_patches": result.patches, "below_min_patches": result.below_min})
+    tables = violation_outputs(result, project, lang=lang)
+    for name, table in tables.items():
+        folder.write_table(f"tables/{name}.csv", localise(table, lang))
+    layers = project.config.layers
+    sheets = {
+        ("区县汇总" if lang == "zh" else "by county"): localise(tables["violations_by_county"], lang),
+        ("村汇总" if lang == "zh" else "by village"): localise(tables["violations_by_village"], lang),
+        ("两平衡" if lang == "zh" else "balances"): localise(tables["balances_by_county"], lang),
+        ("变化图斑" if lang == "zh" else "change patches"): localise(result.patches.drop(columns="geometry"), lang),
+        ("卫片执法图斑" if lang == "zh" else "enforcement list"): wpzf_sheet(
+            result.patches, t0_year=getattr(layers["landuse_t0"], "year", None),
+            t1_year=getattr(layers["landuse_t1"], "year", None)),
+        ("小于上图面积" if lang == "zh" else "below minimum"): localise(result.below_min.drop(columns="geometry"), lang),
+    }  # fmt: skip
+    folder.write_with("report.xlsx", lambda tmp: write_workbook(tmp, sheets), kind="report")
+    return violation_summary(result, tables["violations_by_county"], lang=lang)
+
+
+def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang: str) -> list[str]:
+    """A few lines: illegal 亩, on PBF, non-grain on PBF, the top counties, verdicts not given."""
+    p = result.patches
+    counties = by_county.iloc[:-1] if len(by_county) else by_county
+    top = counties.sort_values("illegal_mu", ascending=False).head(3)
+    illegal = p["illegal_mu"].sum()
+    illegal_pbf = p.loc[p["status"].isin(["illegal", "partly_approved"]), "pbf_mu"].sum()
+    nongrain_pbf = p.loc[p["status"] == "nongrain_on_pbf", "pbf_mu"].sum()
+    if lang == "zh":
+        lines = [f"违法占用耕地 {illegal:.2f} 亩（其中占永久基本农田 {illegal_pbf:.2f} 亩）；永久基本农田非粮化 "
+                 f"{nongrain_pbf:.2f} 亩；变化图斑 {len(p)} 个，小于上图面积 {len(result.below_min)} 个",
+                 "违法面积前三区县：" + "、".join(f"{r.county_name} {r.illegal_mu:.2f} 亩" for r in top.itertuples())]
+        missing = {"approvals": "无批准范围图层，非农化未判定合法/违法", "pbf": "无永久基本农田图层，未判定占永农"}
+    else:
+        lines = [f"illegal conversion {illegal:.2f} mu (on PBF {illegal_pbf:.2f} mu); non-grain on PBF "
+                 f"{nongrain_pbf:.2f} mu; {len(p)} change patches, {len(result.below_min)} below the minimum size",
+                 "top counties by illegal area: " + ", ".join(f"{r.county_name} {r.illegal_mu:.2f} mu"
+                                                             for r in top.itertuples())]
+        missing = {"approvals": "no approvals layer: conversions not judged legal/illegal",
+                   "pbf": "no PBF layer: PBF verdicts not given"}
+    lines += [missing[m] for m in result.missing_verdicts]
+    return lines
+
+
+def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = False, lang: str = "zh",
+             steps: tuple[str, ...] = STEPS) -> RunResult:
+    """Run the pipeline on a validated config into an open output folder.
 
     Parameters
     ----------
@@ -94,6 +163,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         Show progress bars.
     lang : {"zh", "en"}
         Language of tables, maps and the summary.
+    steps : tuple of str
+        Which of :data:`STEPS` to run after the checks (default all).
 
     Returns
     -------
@@ -103,24 +174,33 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     folder.write_json("check_report.json", project.check_report())
     for name, table in accounting_tables(project, lang=lang).items():
         folder.write_table(f"tables/{name}.csv", table)
-    fmap = overview_map(project, lang=lang)
-    folder.write_with("maps/overview.html", lambda tmp: fmap.save(str(tmp)), kind="map")
     summary = [f"{'项目' if lang == 'zh' else 'project'}: {config.name}"
                + (" （示例数据，合成）" if config.synthetic and lang == "zh" else " (synthetic sample)" if config.synthetic else ""),
                f"{'分析坐标系' if lang == 'zh' else 'analysis CRS'}: {project.analysis_crs}"]
     for report in project.reports.values():
         summary.extend(report.summary_lines(lang))
-    folder.finish(
-        config=config.model_dump(mode="json"),
-        inputs=project.inputs,
-        counts=project.feature_counts(),
-        extra={"analysis_crs": project.analysis_crs, "synthetic": config.synthetic},
-    )
+    extra: dict = {"analysis_crs": project.analysis_crs, "synthetic": config.synthetic}
+    if "violations" in steps:
+        missing = analysis_steps.missing_for_violations(project)
+        if missing:
+            note = ("未配置 " if lang == "zh" else "not configured: ") + ", ".join(missing)
+            summary.append(("跳过违法分析：" if lang == "zh" else "violation analysis skipped: ") + note)
+        else:
+            logger.info("violation analysis")
+            result = analysis_steps.run_violations(project)
+            summary.extend(write_violations(result, project, folder, lang=lang))
+            extra["farmland_partition_m2"] = result.farmland
+            extra["verdicts_not_given"] = result.missing_verdicts
+    if "maps" in steps:
+        fmap = overview_map(project, lang=lang)
+        folder.write_with("maps/overview.html", lambda tmp: fmap.save(str(tmp)), kind="map")
+    folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
+                  extra=extra)
     return RunResult(out=folder.root, project=project, files=sorted(folder.files), summary=summary)
 
 
 def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, progress: bool = False,
-        lang: str = "zh") -> RunResult:
+        lang: str = "zh", steps: tuple[str, ...] = STEPS) -> RunResult:
     """Load a project file and run the whole pipeline into ``out``.
 
     Parameters
@@ -132,6 +212,8 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     overwrite : bool, default False
     progress : bool, default False
     lang : {"zh", "en"}
+    steps : tuple of str
+        Which of :data:`STEPS` to run after the checks.
 
     Returns
     -------
@@ -139,7 +221,7 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     """
     config = load_config(config_path)
     folder = OutputFolder(out, overwrite=overwrite)
-    return run_into(config, folder, progress=progress, lang=lang)
+    return run_into(config, folder, progress=progress, lang=lang, steps=steps)
 
 
 def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, overwrite: bool = False,

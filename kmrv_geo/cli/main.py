@@ -8,6 +8,7 @@ from .. import __version__
 from .check import check
 from .demo import demo
 from .run import run
+from .violations import violations
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,3 +23,4 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(check)
 cli.add_command(run)
+cli.add_command(violations)

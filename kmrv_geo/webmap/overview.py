@@ -59,6 +59,7 @@ def overview_map(project: Project, *, lang: str = "zh") -> folium.Map:
             layer.to_json(drop_id=True), name=text[role], style_function=lambda _f, s=style: s,
             tooltip=folium.GeoJsonTooltip([f for f, _ in tooltip_fields], aliases=[a for _, a in tooltip_fields])
             if tooltip_fields else None,
+            marker=folium.CircleMarker(radius=5, color=style["color"], fill=True, fill_opacity=0.8),
         )  # fmt: skip
         geojson.add_to(fmap)
         b = layer.total_bounds

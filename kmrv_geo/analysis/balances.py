@@ -1,0 +1,116 @@
+"""Per-county tables of violations and the two balances (两平衡, project rule, DOMAIN.md).
+
+- 占补平衡 (occupation vs. supplement): farmland occupied by construction (``nonagri``) against new
+  farmland made from the T0 categories in ``supplement_sources`` (default: construction, other and
+  unknown land).
+- 进出平衡 (out vs. back in): farmland turned into other agricultural land (``nongrain`` by land use)
+  against farmland regained from the categories in ``back_in_sources`` (default: other agricultural).
+
+Since 2026 Yunnan folds tree, fruit and tea planting into 占补平衡 ("以补定占"): move
+``other_agricultural`` into ``supplement_sources`` in the config to follow it. Patches below the
+minimum mapped size are left out of both (they are listed on their own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import landuse
+from .changes import NONAGRI, NONGRAIN, OTHER, SUPPLEMENT
+
+
+@dataclass(frozen=True)
+class BalanceRules:
+    """Which T0 categories of new farmland count for which balance."""
+
+    supplement_sources: tuple[str, ...] = (landuse.CONSTRUCTION, landuse.OTHER, landuse.UNKNOWN)
+    back_in_sources: tuple[str, ...] = (landuse.OTHER_AGRICULTURAL,)
+
+
+def _sum_where(frame: pd.DataFrame, mask, column: str, keys: list[str]) -> pd.Series:
+    return frame[mask].groupby(keys, dropna=False)[column].sum()
+
+
+def violations_table(patches: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Violation totals (亩) per area unit.
+
+    Parameters
+    ----------
+    patches : DataFrame
+        ``change_patches`` (see :mod:`kmrv_geo.analysis.violations`).
+    keys : list of str
+        Grouping columns, e.g. ``["county_code", "county_name"]``.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit with patch count and 亩 of each kind: ``nonagri_mu``, ``approved_mu``,
+        ``illegal_mu``, ``illegal_on_pbf_patches``, ``nongrain_mu``, ``nongrain_on_pbf_mu``,
+        ``supplement_mu``, ``other_mu``, ``no_t1_data_mu``, ``pbf_mu`` (all changes on PBF).
+    """
+    p = patches
+    cls = p["change_class"]
+    columns = {
+        "patches": p.groupby(keys, dropna=False)["patch_id"].count(),
+        "nonagri_mu": _sum_where(p, cls == NONAGRI, "area_mu", keys),
+        "approved_mu": _sum_where(p, cls == NONAGRI, "approved_mu", keys),
+        "illegal_mu": _sum_where(p, cls == NONAGRI, "illegal_mu", keys),
+        "illegal_on_pbf_mu": _sum_where(p, (cls == NONAGRI) & (p["illegal_mu"] > 0), "pbf_mu", keys),
+        "nongrain_mu": _sum_where(p, cls == NONGRAIN, "area_mu", keys),
+        "nongrain_on_pbf_mu": _sum_where(p, cls == NONGRAIN, "pbf_mu", keys),
+        "supplement_mu": _sum_where(p, cls == SUPPLEMENT, "area_mu", keys),
+        "other_mu": _sum_where(p, cls == OTHER, "area_mu", keys),
+        "no_t1_data_mu": _sum_where(p, cls == "no_t1_data", "area_mu", keys),
+        "pbf_mu": _sum_where(p, cls != SUPPLEMENT, "pbf_mu", keys),
+    }
+    table = pd.DataFrame(columns).fillna({"patches": 0}).fillna(0.0)
+    table["patches"] = table["patches"].astype(int)
+    return table.reset_index().sort_values(keys, ignore_index=True)
+
+
+def balances_table(patches: pd.DataFrame, *, rules: BalanceRules = BalanceRules(),
+                   keys: tuple[str, ...] = ("county_code", "county_name")) -> pd.DataFrame:
+    """The two balances per county.
+
+    Returns
+    -------
+    DataFrame
+        ``occupied_mu``, ``supplemented_mu``, ``occupation_net_mu`` (= supplemented − occupied),
+        ``occupation_pass``; ``out_mu``, ``back_in_mu``, ``in_out_net_mu`` (= back in − out), ``in_out_pass``.
+    """
+    keys = list(keys)
+    p = patches
+    cls = p["change_class"]
+    supplemented = (cls == SUPPLEMENT) & p["t0_category"].isin(rules.supplement_sources)
+    back_in = (cls == SUPPLEMENT) & p["t0_category"].isin(rules.back_in_sources)
+    out = (cls == NONGRAIN) & (p["basis"] == "land_use")
+    units = p[keys].drop_duplicates().set_index(keys).index
+    table = pd.DataFrame(index=units)
+    table["occupied_mu"] = _sum_where(p, cls == NONAGRI, "area_mu", keys)
+    table["supplemented_mu"] = _sum_where(p, supplemented, "area_mu", keys)
+    table["out_mu"] = _sum_where(p, out, "area_mu", keys)
+    table["back_in_mu"] = _sum_where(p, back_in, "area_mu", keys)
+    table = table.fillna(0.0)
+    table["occupation_net_mu"] = table["supplemented_mu"] - table["occupied_mu"]
+    table["occupation_pass"] = table["occupation_net_mu"] >= 0
+    table["in_out_net_mu"] = table["back_in_mu"] - table["out_mu"]
+    table["in_out_pass"] = table["in_out_net_mu"] >= 0
+    ordered = ["occupied_mu", "supplemented_mu", "occupation_net_mu", "occupation_pass", "out_mu", "back_in_mu",
+               "in_out_net_mu", "in_out_pass"]
+    return table[ordered].reset_index().sort_values(keys, ignore_index=True)
+
+
+def with_total(table: pd.DataFrame, label_column: str, label: str = "合计") -> pd.DataFrame:
+    """Append a totals row: numeric columns summed, ``label`` in ``label_column``, pass flags recomputed."""
+    if table.empty:
+        return table
+    total = {c: table[c].sum() for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
+             and not pd.api.types.is_bool_dtype(table[c])}
+    row = {c: "" for c in table.columns} | total | {label_column: label}
+    if "occupation_pass" in table:
+        row["occupation_pass"] = bool(np.round(row["occupation_net_mu"], 9) >= 0)
+        row["in_out_pass"] = bool(np.round(row["in_out_net_mu"], 9) >= 0)
+    return pd.concat([table, pd.DataFrame([row])], ignore_index=True)

@@ -1,0 +1,293 @@
+"""Change patches and their verdicts: 非农化 (approved or not), 非粮化 (on PBF or not), new farmland.
+
+Pipeline of pure steps: :func:`~kmrv_geo.analysis.changes.change_pieces` → :func:`merge_patches`
+(contiguous pieces of one class and one T0→T1 code pair) → minimum mapped size → :func:`locate`
+(split at county / township / village boundaries) → :func:`give_verdicts` (approvals, PBF).
+:func:`analyse_violations` runs them all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .. import landuse
+from ..overlay import area_inside, dissolve_zones, split_by_zones
+from ..units import M2_PER_MU, ellipsoidal_area_m2
+from .changes import (
+    CHANGE_CLASSES, FARMLAND_CLASSES, NO_T1_DATA, NONAGRI, NONGRAIN, OTHER, SUPPLEMENT, change_pieces,
+    farmland_balance_sheet,
+)  # fmt: skip
+
+logger = logging.getLogger(__name__)
+
+ZERO_M2 = 0.01
+"""Areas below this (m²) count as none when giving verdicts (float noise of overlays)."""
+STATUSES = ("illegal", "partly_approved", "approved", "unverified", "nongrain_on_pbf", "nongrain", "supplement",
+            "other")
+"""Verdicts, most severe first. ``unverified``: a conversion to construction where no approvals layer was given."""
+PATCH_COLUMNS = [
+    "patch_id", "change_class", "status", "t0_code", "t0_name", "t1_code", "t1_name", "t0_category", "basis",
+    "county_code", "county_name", "township", "village", "area_m2", "area_mu", "area_mu_ellipsoidal", "pbf_mu",
+    "approved_mu", "illegal_mu", "source",
+]  # fmt: skip
+MIN_SIZE_KIND = {NONAGRI: "construction", NONGRAIN: "agricultural", SUPPLEMENT: "agricultural", OTHER: "other",
+                 NO_T1_DATA: "other"}
+"""Which minimum mapped size (config ``min_patch_m2``) applies to a class: by its T1 use."""
+
+
+@dataclass
+class Zones:
+    """Administrative zones used to locate patches: frames with normalised columns.
+
+    Attributes
+    ----------
+    county : GeoDataFrame, optional
+        Columns ``county_code``, ``county_name``.
+    township : GeoDataFrame, optional
+        Column ``township``.
+    village : GeoDataFrame, optional
+        Column ``village`` (polygons only; point villages cannot split patches).
+    """
+
+    county: gpd.GeoDataFrame | None = None
+    township: gpd.GeoDataFrame | None = None
+    village: gpd.GeoDataFrame | None = None
+
+
+@dataclass
+class ViolationResult:
+    """Everything the violation analysis found.
+
+    Attributes
+    ----------
+    patches : GeoDataFrame
+        ``change_patches``: one row per patch (split at admin boundaries), :data:`PATCH_COLUMNS`.
+    below_min : GeoDataFrame
+        ``below_min_patches``: the same columns, patches smaller than the minimum mapped size.
+    farmland : dict
+        T0 farmland partition in m² (see :func:`~kmrv_geo.analysis.changes.farmland_balance_sheet`).
+    missing_verdicts : list of str
+        Verdicts that could not be given (no approvals or no PBF layer).
+    """
+
+    patches: gpd.GeoDataFrame
+    below_min: gpd.GeoDataFrame
+    farmland: dict
+    missing_verdicts: list[str] = field(default_factory=list)
+
+
+def merge_patches(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Merge contiguous change pieces of the same class and the same T0→T1 codes into patches.
+
+    Parameters
+    ----------
+    pieces : GeoDataFrame
+        From :func:`~kmrv_geo.analysis.changes.change_pieces`; ``kept`` pieces are ignored.
+
+    Returns
+    -------
+    GeoDataFrame
+        Columns ``change_class``, ``t0_code``, ``t1_code``, ``t0_category``, ``basis`` and one polygon per
+        patch (pieces sharing an edge are one patch).
+    """
+    keys = ["change_class", "t0_code", "t1_code", "t0_category", "basis"]
+    changed = pieces[pieces["change_class"].isin(CHANGE_CLASSES)].copy()
+    if changed.empty:
+        return gpd.GeoDataFrame(columns=keys + ["geometry"], geometry="geometry", crs=pieces.crs)
+    changed[keys] = changed[keys].astype("object").where(changed[keys].notna(), "")
+    merged = changed[keys + ["geometry"]].dissolve(by=keys, as_index=False)
+    # one patch per connected polygon: parts that touch only at a point stay separate patches
+    merged = merged.explode(index_parts=False, ignore_index=True)
+    return merged[keys + ["geometry"]]
+
+
+def split_below_min(patches: gpd.GeoDataFrame, min_patch_m2: dict[str, float]):
+    """Split patches into those at or above and those below the minimum mapped size of their class.
+
+    Returns
+    -------
+    tuple of GeoDataFrame
+        (large enough, below the minimum).
+    """
+    area = shapely.area(np.asarray(patches.geometry.values, dtype=object))
+    limit = patches["change_class"].map(lambda c: min_patch_m2[MIN_SIZE_KIND[c]]).to_numpy(dtype=float)
+    small = area < limit
+    return patches[~small].reset_index(drop=True), patches[small].reset_index(drop=True)
+
+
+def locate(patches: gpd.GeoDataFrame, zones: Zones) -> gpd.GeoDataFrame:
+    """Give each patch its county, township and village, splitting it where it crosses a boundary.
+
+    Pieces outside every county keep empty codes, so per-area totals always add up to the city total.
+    """
+    out = patches.copy()
+    steps = ((zones.county, ["county_code", "county_name"]), (zones.township, ["township"]),
+             (zones.village, ["village"]))
+    for zone_frame, columns in steps:
+        if zone_frame is None or zone_frame.empty:
+            for c in columns:
+                out[c] = ""
+            continue
+        out = split_by_zones(out, zone_frame, columns, outside={c: "" for c in columns}).drop(columns="_src")
+    return out
+
+
+def give_verdicts(patches: gpd.GeoDataFrame, *, approvals: np.ndarray | None, pbf: np.ndarray | None) -> gpd.GeoDataFrame:
+    """Areas on PBF and inside approvals, and the status of each patch.
+
+    Parameters
+    ----------
+    patches : GeoDataFrame
+        Located patches.
+    approvals, pbf : numpy.ndarray of geometries, optional
+        Dissolved (non-overlapping) approvals and PBF; ``None`` when the layer was not given (the
+        verdicts that need it are then ``unverified`` / not on PBF, and the report says so).
+
+    Returns
+    -------
+    GeoDataFrame
+        With ``area_m2``, ``area_mu``, ``area_mu_ellipsoidal``, ``pbf_mu``, ``approved_mu``,
+        ``illegal_mu`` and ``status``; ``approved_mu + illegal_mu = area_mu`` for ``nonagri`` patches.
+    """
+    out = patches.copy()
+    geoms = np.asarray(out.geometry.values, dtype=object)
+    area = shapely.area(geoms)
+    out["area_m2"] = area
+    out["area_mu"] = area / M2_PER_MU
+    out["area_mu_ellipsoidal"] = ellipsoidal_area_m2(out.geometry) / M2_PER_MU if len(out) else []
+    pbf_m2 = area_inside(geoms, pbf, dissolved=True) if pbf is not None else np.full(len(out), np.nan)
+    out["pbf_mu"] = pbf_m2 / M2_PER_MU
+    nonagri = (out["change_class"] == NONAGRI).to_numpy()
+    approved_m2 = np.zeros(len(out))
+    if approvals is not None and nonagri.any():
+        approved_m2[nonagri] = np.minimum(area_inside(geoms[nonagri], approvals, dissolved=True), area[nonagri])
+    illegal_m2 = np.where(nonagri, area - approved_m2, 0.0)
+    if approvals is None:
+        approved_m2 = np.where(nonagri, np.nan, 0.0)
+        illegal_m2 = np.where(nonagri, np.nan, 0.0)
+    out["approved_mu"] = approved_m2 / M2_PER_MU
+    out["illegal_mu"] = illegal_m2 / M2_PER_MU
+
+    status = np.full(len(out), "other", dtype=object)
+    cls = out["change_class"].to_numpy()
+    status[cls == SUPPLEMENT] = "supplement"
+    on_pbf = np.nan_to_num(pbf_m2) > ZERO_M2
+    status[(cls == NONGRAIN) & on_pbf] = "nongrain_on_pbf"
+    status[(cls == NONGRAIN) & ~on_pbf] = "nongrain"
+    if approvals is None:
+        status[nonagri] = "unverified"
+    else:
+        fully = nonagri & (illegal_m2 <= ZERO_M2)
+        none = nonagri & (approved_m2 <= ZERO_M2)
+        status[nonagri] = "partly_approved"
+        status[fully] = "approved"
+        status[none & ~fully] = "illegal"
+    out["status"] = status
+    return out
+
+
+def _zones_from(frame: gpd.GeoDataFrame | None, columns: dict[str, str]) -> gpd.GeoDataFrame | None:
+    if frame is None or frame.empty:
+        return None
+    polygonal = frame[frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polygonal.empty:
+        return None
+    out = gpd.GeoDataFrame(
+        {new: polygonal[old].astype("string").fillna("").to_numpy() if old in polygonal.columns else ""
+         for new, old in columns.items()},
+        geometry=polygonal.geometry.to_numpy(), crs=frame.crs,
+    )  # fmt: skip
+    return out
+
+
+def build_zones(county=None, county_fields=None, township=None, township_fields=None, village=None,
+                village_fields=None) -> Zones:
+    """Normalise admin layers to :class:`Zones` (field maps: ``{"code": ..., "name": ...}``)."""
+    county_fields, township_fields, village_fields = county_fields or {}, township_fields or {}, village_fields or {}
+    return Zones(
+        county=_zones_from(county, {"county_code": county_fields.get("code", "XZQDM"),
+                                    "county_name": county_fields.get("name", "XZQMC")}),
+        township=_zones_from(township, {"township": township_fields.get("name", "XZQMC")}),
+        village=_zones_from(village, {"village": village_fields.get("name", "CMC")}),
+    )
+
+
+def _number(frame: gpd.GeoDataFrame, prefix: str) -> gpd.GeoDataFrame:
+    """Sort patches deterministically (county, class, position) and give them ids like ``530111-00001``."""
+    if frame.empty:
+        frame["patch_id"] = pd.Series(dtype="object")
+        return frame
+    points = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
+    order = frame.assign(
+        _x=np.round(shapely.get_x(points), 2), _y=np.round(shapely.get_y(points), 2), _a=np.round(frame["area_m2"], 4)
+    ).sort_values(["county_code", "change_class", "_y", "_x", "_a", "t0_code", "t1_code"], ascending=[True, True, False,
+                                                                                                    True, True, True, True])
+    order = order.drop(columns=["_x", "_y", "_a"]).reset_index(drop=True)
+    seq = order.groupby("county_code").cumcount() + 1
+    code = order["county_code"].replace("", "000000")
+    order["patch_id"] = code + f"-{prefix}" + seq.map("{:05d}".format)
+    return order
+
+
+def _finish(frame: gpd.GeoDataFrame, prefix: str, source: str) -> gpd.GeoDataFrame:
+    frame = frame.copy()
+    frame["t0_name"] = frame["t0_code"].map(lambda c: landuse.code_name(c) if c else "")
+    frame["t1_name"] = frame["t1_code"].map(lambda c: landuse.code_name(c) if c else "")
+    frame["source"] = source
+    frame = _number(frame, prefix)
+    return gpd.GeoDataFrame(frame[PATCH_COLUMNS + ["geometry"]], geometry="geometry", crs=frame.crs)
+
+
+def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zones, approvals=None, pbf=None,
+                       min_patch_m2: dict[str, float], source: str = "vector") -> ViolationResult:
+    """Run the whole violation analysis on checked layers.
+
+    Parameters
+    ----------
+    t0, t1 : GeoDataFrame
+        Checked land use at the two dates (columns ``code``, ``category``), same projected CRS.
+    zones : Zones
+        Counties, townships, villages (any may be missing).
+    approvals, pbf : GeoDataFrame, optional
+        Approval areas and permanent basic farmland.
+    min_patch_m2 : dict
+        Minimum mapped size per kind: ``construction``, ``agricultural``, ``other``.
+    source : str, default "vector"
+        Value of the ``source`` column.
+
+    Returns
+    -------
+    ViolationResult
+
+    Raises
+    ------
+    AssertionError
+        If the T0 farmland partition does not add up (relative error ≥ 1e-9): a bug or overlapping
+        parcels in a layer, never silently passed on.
+    """
+    pieces = change_pieces(t0, t1)
+    sheet = farmland_balance_sheet(t0, pieces)
+    if sheet["relative_error"] >= 1e-9:
+        raise AssertionError(f"T0 farmland does not add up: {sheet}")
+    patches = merge_patches(pieces)
+    large, small = split_below_min(patches, min_patch_m2)
+    approvals_geoms = dissolve_zones(approvals.geometry.values) if approvals is not None else None
+    pbf_geoms = dissolve_zones(pbf.geometry.values) if pbf is not None else None
+    missing = []
+    if approvals is None:
+        missing.append("approvals")
+    if pbf is None:
+        missing.append("pbf")
+    located = [give_verdicts(locate(p, zones), approvals=approvals_geoms, pbf=pbf_geoms) for p in (large, small)]
+    return ViolationResult(
+        patches=_finish(located[0], "", source),
+        below_min=_finish(located[1], "S", source),
+        farmland=sheet,
+        missing_verdicts=missing,
+    )

@@ -1,0 +1,177 @@
+"""The indexed, vectorised overlay every analysis uses.
+
+All functions work on shapely 2 geometry arrays with a bulk STRtree query and vectorised GEOS calls:
+no Python loop over features. Results keep polygonal parts only (an intersection of two parcels that
+share only an edge is a line and is dropped).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+MIN_PIECE_M2 = 1e-6
+"""Pieces smaller than this (m²) are floating-point slivers of shared edges, not land."""
+
+
+def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
+    """Keep the polygonal parts of each geometry (None where nothing polygonal is left).
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+
+    Returns
+    -------
+    numpy.ndarray
+        Polygons and MultiPolygons unchanged; GeometryCollections reduced to their polygons
+        (a MultiPolygon); lines, points and empties → None.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = geoms.copy()
+    types = shapely.get_type_id(geoms)
+    simple = np.isin(types, [int(t) for t in POLYGONAL]) & ~shapely.is_empty(geoms)
+    out[~simple] = None
+    mixed = np.flatnonzero(types == int(shapely.GeometryType.GEOMETRYCOLLECTION))
+    if mixed.size:
+        parts, index = shapely.get_parts(geoms[mixed], return_index=True)
+        keep = shapely.get_type_id(parts) == int(shapely.GeometryType.POLYGON)
+        if keep.any():
+            rebuilt = shapely.multipolygons(parts[keep], indices=index[keep])
+            owners = np.unique(index[keep])
+            out[mixed[owners]] = rebuilt
+    return out
+
+
+def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "intersects",
+                    min_area: float = MIN_PIECE_M2):
+    """Intersect every left geometry with every right geometry it overlaps.
+
+    Parameters
+    ----------
+    left, right : numpy.ndarray of shapely geometries
+        Polygonal geometries in the same projected CRS.
+    predicate : str, default "intersects"
+        STRtree predicate used to find candidate pairs.
+    min_area : float
+        Pieces with a smaller area (m²) are dropped as slivers.
+
+    Returns
+    -------
+    left_index, right_index : numpy.ndarray of int
+        Positions of each pair in ``left`` and ``right``.
+    pieces : numpy.ndarray of shapely geometries
+        The polygonal intersection of each pair.
+
+    Notes
+    -----
+    Where the right geometry covers the left one (most parcels that did not change between two
+    surveys), the piece is the left geometry itself and no intersection is computed.
+    """
+    left = np.asarray(left, dtype=object)
+    right = np.asarray(right, dtype=object)
+    empty = np.zeros(0, dtype=np.intp)
+    if len(left) == 0 or len(right) == 0:
+        return empty, empty, np.zeros(0, dtype=object)
+    tree = shapely.STRtree(right)
+    li, ri = tree.query(left, predicate=predicate)
+    if li.size == 0:
+        return empty, empty, np.zeros(0, dtype=object)
+    a, b = left[li], right[ri]
+    shapely.prepare(b)
+    covered = shapely.covers(b, a)
+    pieces = np.empty(li.size, dtype=object)
+    pieces[covered] = a[covered]
+    todo = ~covered
+    if todo.any():
+        pieces[todo] = polygonal_parts(shapely.intersection(a[todo], b[todo]))
+    area = shapely.area(pieces)
+    keep = ~shapely.is_missing(pieces) & (np.nan_to_num(area) > min_area)
+    return li[keep], ri[keep], pieces[keep]
+
+
+def dissolve_zones(zones: np.ndarray) -> np.ndarray:
+    """Union possibly overlapping zones (e.g. approvals) into non-overlapping polygons."""
+    zones = np.asarray(zones, dtype=object)
+    zones = zones[~shapely.is_missing(zones) & ~shapely.is_empty(zones)]
+    if zones.size == 0:
+        return zones
+    parts = shapely.get_parts(shapely.union_all(zones))
+    return parts[shapely.get_type_id(parts) == int(shapely.GeometryType.POLYGON)]
+
+
+def area_inside(geoms: np.ndarray, zones: np.ndarray, *, dissolved: bool = False) -> np.ndarray:
+    """Area (m²) of each geometry that lies inside the union of ``zones``; overlapping zones count once.
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+    zones : numpy.ndarray of shapely geometries
+        E.g. approvals or PBF parcels.
+    dissolved : bool, default False
+        Whether ``zones`` are already non-overlapping (skips the union).
+
+    Returns
+    -------
+    numpy.ndarray
+        One area per geometry (0 where none of it is inside).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    zones = np.asarray(zones, dtype=object) if dissolved else dissolve_zones(zones)
+    result = np.zeros(len(geoms))
+    li, _ri, pieces = intersect_pairs(geoms, zones)
+    if li.size:
+        np.add.at(result, li, shapely.area(pieces))
+    return result
+
+
+def split_by_zones(frame: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, columns: list[str], *,
+                   outside: dict | None = None) -> gpd.GeoDataFrame:
+    """Cut each feature at zone boundaries and give each piece the attributes of its zone.
+
+    Pieces outside every zone are kept with the ``outside`` values, so piece areas always add up to
+    the feature's area (nothing is lost at a boundary or outside the zones).
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Features to cut (projected CRS); all its columns are carried to the pieces.
+    zones : GeoDataFrame
+        Non-overlapping zones (counties, townships, villages) in the same CRS.
+    columns : list of str
+        Zone columns copied to the pieces.
+    outside : dict, optional
+        Values for pieces outside every zone (default: missing values).
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per piece, with the frame's columns plus ``columns`` and ``_src`` (the frame position
+        of the feature the piece came from), ordered by ``_src``.
+    """
+    outside = outside or {}
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    zone_geoms = np.asarray(zones.geometry.values, dtype=object)
+    li, ri, pieces = intersect_pairs(geoms, zone_geoms)
+    inside = pd.DataFrame({"_src": li, **{c: zones[c].to_numpy()[ri] for c in columns}})
+    inside_geoms = list(pieces)
+    # the remainder of each feature outside every zone
+    covered = np.zeros(len(geoms))
+    np.add.at(covered, li, shapely.area(pieces))
+    total = shapely.area(geoms)
+    leftover = np.flatnonzero(total - covered > np.maximum(MIN_PIECE_M2, total * 1e-12))
+    out_rows, out_geoms = [], []
+    if leftover.size:
+        zone_union = shapely.union_all(zone_geoms) if zone_geoms.size else shapely.Polygon()
+        rest = polygonal_parts(shapely.difference(geoms[leftover], zone_union))
+        ok = ~shapely.is_missing(rest) & (np.nan_to_num(shapely.area(rest)) > MIN_PIECE_M2)
+        out_rows = pd.DataFrame({"_src": leftover[ok], **{c: outside.get(c) for c in columns}})
+        out_geoms = list(rest[ok])
+    pieces_table = pd.concat([inside, out_rows], ignore_index=True) if len(out_geoms) else inside
+    attrs = frame.drop(columns=frame.geometry.name).reset_index(drop=True)
+    result = pieces_table.join(attrs, on="_src")
+    result = gpd.GeoDataFrame(result, geometry=inside_geoms + out_geoms, crs=frame.crs)
+    return result.sort_values("_src", kind="stable").reset_index(drop=True)

@@ -1,0 +1,112 @@
+"""Tables for handing over: headings in Chinese (or English), totals rows, an Excel workbook.
+
+One dictionary of headings serves every table, CSV and Excel alike, so a column is called the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .landuse import code_name
+
+HEADINGS = {
+    "zh": {
+        "county_code": "区县代码", "county_name": "区县", "township": "乡镇", "village": "村", "patches": "图斑数",
+        "patch_id": "图斑编号", "change_class": "变化类型", "status": "判定", "t0_code": "变化前地类编码",
+        "t0_name": "变化前地类", "t1_code": "变化后地类编码", "t1_name": "变化后地类", "t0_category": "变化前大类",
+        "basis": "依据", "area_m2": "面积(平方米)", "area_mu": "面积(亩)", "area_mu_ellipsoidal": "椭球面积(亩)",
+        "pbf_mu": "占永久基本农田(亩)", "approved_mu": "批准面积(亩)", "illegal_mu": "违法面积(亩)", "source": "数据来源",
+        "nonagri_mu": "非农化(亩)", "illegal_on_pbf_mu": "违法占永久基本农田(亩)", "nongrain_mu": "非粮化(亩)",
+        "nongrain_on_pbf_mu": "永久基本农田非粮化(亩)", "supplement_mu": "新增耕地(亩)", "other_mu": "其他变化(亩)",
+        "no_t1_data_mu": "后时相无数据(亩)", "occupied_mu": "建设占用耕地(亩)", "supplemented_mu": "补充耕地(亩)",
+        "occupation_net_mu": "占补净值(亩)", "occupation_pass": "占补平衡", "out_mu": "耕地流出(亩)",
+        "back_in_mu": "耕地流入(亩)", "in_out_net_mu": "进出净值(亩)", "in_out_pass": "进出平衡",
+    },
+    "en": {
+        "county_code": "county code", "county_name": "county", "township": "township", "village": "village",
+        "patches": "patches", "patch_id": "patch id", "change_class": "change class", "status": "verdict",
+        "t0_code": "code before", "t0_name": "use before", "t1_code": "code after", "t1_name": "use after",
+        "t0_category": "category before", "basis": "basis", "area_m2": "area (m²)", "area_mu": "area (mu)",
+        "area_mu_ellipsoidal": "ellipsoidal area (mu)", "pbf_mu": "on PBF (mu)", "approved_mu": "approved (mu)",
+        "illegal_mu": "illegal (mu)", "source": "source", "nonagri_mu": "to construction (mu)",
+        "illegal_on_pbf_mu": "illegal on PBF (mu)", "nongrain_mu": "non-grain (mu)",
+        "nongrain_on_pbf_mu": "non-grain on PBF (mu)", "supplement_mu": "new farmland (mu)", "other_mu": "other (mu)",
+        "no_t1_data_mu": "no T1 data (mu)", "occupied_mu": "occupied by construction (mu)",
+        "supplemented_mu": "supplemented (mu)", "occupation_net_mu": "occupation net (mu)",
+        "occupation_pass": "occupation balance", "out_mu": "out to other agri (mu)", "back_in_mu": "back in (mu)",
+        "in_out_net_mu": "in/out net (mu)", "in_out_pass": "in/out balance",
+    },
+}  # fmt: skip
+VALUES = {
+    "zh": {
+        "illegal": "违法", "partly_approved": "部分批准", "approved": "已批准", "unverified": "无批准数据未判定",
+        "nongrain_on_pbf": "永久基本农田非粮化", "nongrain": "非粮化", "supplement": "新增耕地", "other": "其他",
+        "nonagri": "非农化", "no_t1_data": "后时相无数据", "land_use": "地类", "planting_attribute": "种植属性",
+        True: "平衡", False: "不平衡",
+    },
+    "en": {True: "pass", False: "fail"},
+}  # fmt: skip
+TOTAL_LABEL = {"zh": "合计", "en": "Total"}
+VERDICT_WPZF = {"illegal": "违法", "partly_approved": "违法", "nongrain_on_pbf": "违法", "approved": "合法"}
+"""卫片执法 verdict per status; everything else is 其他."""
+
+
+def localise(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """Rename columns to the headings of ``lang`` and translate coded values (status, class, pass flags)."""
+    out = table.copy()
+    values = VALUES.get(lang, {})
+    for column in ("status", "change_class", "basis", "occupation_pass", "in_out_pass"):
+        if column in out and values:
+            out[column] = out[column].map(lambda v: values.get(v, v))
+    return out.rename(columns=HEADINGS[lang])
+
+
+def wpzf_sheet(patches: pd.DataFrame, *, t0_year=None, t1_year=None) -> pd.DataFrame:
+    """The patch list in the shape of a 卫片执法 (satellite enforcement) patch record.
+
+    Columns XZQDM, XZQMC, JCBH, QSX, HSX, BGQDL, BGHDL, SFYN, MJ, 面积(亩), 违法面积(亩), 判定 — so the
+    sheet can be handed over as is. Only conversions of farmland are listed (new farmland is not).
+    """
+    p = patches[patches["change_class"] != "supplement"]
+    return pd.DataFrame({
+        "XZQDM": p["county_code"].to_numpy(),
+        "XZQMC": p["county_name"].to_numpy(),
+        "JCBH": p["patch_id"].to_numpy(),
+        "QSX": "" if t0_year is None else str(t0_year),
+        "HSX": "" if t1_year is None else str(t1_year),
+        "BGQDL": [f"{c} {code_name(c)}".strip() for c in p["t0_code"]],
+        "BGHDL": [f"{c} {code_name(c)}".strip() for c in p["t1_code"]],
+        "SFYN": ["是" if v > 0 else "否" for v in p["pbf_mu"].fillna(0.0)],
+        "MJ": p["area_m2"].round(2).to_numpy(),
+        "面积(亩)": p["area_mu"].round(4).to_numpy(),
+        "违法面积(亩)": (p["illegal_mu"].fillna(0.0) + p["pbf_mu"].where(p["status"] == "nongrain_on_pbf", 0.0)
+                     .fillna(0.0)).round(4).to_numpy(),
+        "判定": p["status"].map(lambda s: VERDICT_WPZF.get(s, "其他")).to_numpy(),
+    })  # fmt: skip
+
+
+def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame]) -> None:
+    """Write tables as sheets of one .xlsx (headings bold, columns sized, header row frozen).
+
+    Parameters
+    ----------
+    path : str or Path
+        The workbook to write (the caller makes the write atomic).
+    sheets : dict
+        Sheet name (≤ 31 characters) → table, already localised.
+    """
+    from openpyxl.styles import Font
+
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, table in sheets.items():
+            table.to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            sheet.freeze_panes = "A2"
+            for cell in sheet[1]:
+                cell.font = Font(bold=True)
+            for column_cells in sheet.columns:
+                width = max(len(str(c.value)) if c.value is not None else 0 for c in column_cells[:200])
+                sheet.column_dimensions[column_cells[0].column_letter].width = min(max(8, width * 1.6 + 2), 40)
