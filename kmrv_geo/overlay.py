@@ -175,3 +175,36 @@ def split_by_zones(frame: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, columns: li
     result = pieces_table.join(attrs, on="_src")
     result = gpd.GeoDataFrame(result, geometry=inside_geoms + out_geoms, crs=frame.crs)
     return result.sort_values("_src", kind="stable").reset_index(drop=True)
+
+
+def connected_components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Label the connected components of a graph of ``n`` nodes with edges ``(i[k], j[k])``.
+
+    Vectorised label propagation with pointer jumping (no Python loop over nodes or edges).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        For each node, the smallest node index of its component.
+    """
+    labels = np.arange(n)
+    i = np.asarray(i, dtype=np.intp)
+    j = np.asarray(j, dtype=np.intp)
+    while True:
+        smaller = np.minimum(labels[i], labels[j])
+        before = labels.copy()
+        np.minimum.at(labels, i, smaller)
+        np.minimum.at(labels, j, smaller)
+        labels = labels[labels]
+        labels = labels[labels]
+        if np.array_equal(labels, before):
+            return labels
+
+
+def area_by_zone(geoms: np.ndarray, zones: np.ndarray) -> np.ndarray:
+    """Area (m²) of ``geoms`` inside each zone; ``geoms`` must not overlap each other (dissolve first)."""
+    result = np.zeros(len(zones))
+    zi, _gi, pieces = intersect_pairs(np.asarray(zones, dtype=object), np.asarray(geoms, dtype=object))
+    if zi.size:
+        np.add.at(result, zi, shapely.area(pieces))
+    return result

@@ -1,0 +1,194 @@
+"""High-standard farmland (高标准农田, HSF) coverage of permanent basic farmland (PBF) and farmland.
+
+Policy: build all PBF into HSF step by step. Coverage = area(HSF ∩ PBF) / area(PBF) per county,
+township and village. HSF lying outside current farmland and HSF converted to construction are
+findings of their own; PBF not yet HSF (the gaps) is merged into contiguous blocks and ranked as the
+candidate list for next year's HSF construction task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .. import landuse
+from ..overlay import MIN_PIECE_M2, area_by_zone, dissolve_zones, intersect_pairs, polygonal_parts
+from ..units import M2_PER_MU
+from .changes import NONAGRI
+
+
+@dataclass
+class CoverageResult:
+    """What the coverage analysis found.
+
+    Attributes
+    ----------
+    tables : dict of str to DataFrame
+        ``coverage_by_county``, ``coverage_by_township``, ``coverage_by_village`` (those with zones).
+    hsf_outside_farmland : GeoDataFrame
+        HSF not on farmland: ``outside`` = ``t0`` (mapped onto non-farmland) or ``t1`` (farmland at T0
+        but not at T1: occupied since), with ``area_mu``.
+    hsf_to_construction : GeoDataFrame
+        HSF on T0 farmland that became construction land at T1, with T0/T1 codes and ``area_mu``.
+    hsf_gaps : GeoDataFrame
+        PBF not yet HSF as contiguous blocks: ``rank``, ``area_mu``, ``compactness`` (Polsby-Popper,
+        1 for a circle), ``county_code``, ``county_name``.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    hsf_outside_farmland: gpd.GeoDataFrame
+    hsf_to_construction: gpd.GeoDataFrame
+    hsf_gaps: gpd.GeoDataFrame
+
+
+def compactness(geoms: np.ndarray) -> np.ndarray:
+    """Polsby-Popper compactness 4πA/P² (1 for a circle, ≈0.785 for a square, → 0 for slivers)."""
+    area = shapely.area(geoms)
+    perimeter = shapely.length(geoms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(perimeter > 0, 4 * np.pi * area / perimeter**2, 0.0)
+
+
+def _farmland(layer: gpd.GeoDataFrame | None) -> np.ndarray:
+    if layer is None:
+        return np.zeros(0, dtype=object)
+    mask = layer["category"].to_numpy() == landuse.FARMLAND
+    return np.asarray(layer.geometry.values, dtype=object)[mask]
+
+
+def _difference_from(geoms: np.ndarray, cutters: np.ndarray) -> np.ndarray:
+    """Each geometry minus the union of the cutters it overlaps (polygonal parts; None if nothing left)."""
+    out = np.array(geoms, dtype=object)
+    gi, ci, _ = intersect_pairs(geoms, cutters)
+    if gi.size:
+        order = np.argsort(gi, kind="stable")
+        gi, ci = gi[order], ci[order]
+        starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
+        owners = gi[starts]
+        unions = np.array([shapely.union_all(cutters[ci[s:e]]) for s, e in
+                           zip(starts, np.r_[starts[1:], gi.size], strict=True)], dtype=object)
+        out[owners] = shapely.difference(geoms[owners], unions)
+    out = polygonal_parts(out)
+    keep = ~shapely.is_missing(out)
+    out[keep] = np.where(np.nan_to_num(shapely.area(out[keep])) > MIN_PIECE_M2, out[keep], None)
+    return out
+
+
+def coverage_table(zones: gpd.GeoDataFrame, keys: list[str], *, pbf: np.ndarray, hsf: np.ndarray,
+                   hsf_pbf: np.ndarray, farmland: np.ndarray, hsf_farmland: np.ndarray) -> pd.DataFrame:
+    """Coverage figures per zone (亩 and shares).
+
+    Returns
+    -------
+    DataFrame
+        ``keys`` + ``pbf_mu``, ``hsf_mu``, ``hsf_on_pbf_mu``, ``pbf_coverage`` (share 0–1),
+        ``pbf_gap_mu``, ``farmland_mu``, ``hsf_on_farmland_mu``, ``farmland_coverage``.
+    """
+    zg = np.asarray(zones.geometry.values, dtype=object)
+    table = zones[keys].reset_index(drop=True).copy()
+    for column, geoms in (("pbf_mu", pbf), ("hsf_mu", hsf), ("hsf_on_pbf_mu", hsf_pbf), ("farmland_mu", farmland),
+                          ("hsf_on_farmland_mu", hsf_farmland)):
+        table[column] = area_by_zone(geoms, zg) / M2_PER_MU
+    table = table.groupby(keys, as_index=False, dropna=False).sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["pbf_coverage"] = np.where(table["pbf_mu"] > 0, table["hsf_on_pbf_mu"] / table["pbf_mu"], np.nan)
+        table["farmland_coverage"] = np.where(table["farmland_mu"] > 0,
+                                              table["hsf_on_farmland_mu"] / table["farmland_mu"], np.nan)
+    table["pbf_gap_mu"] = table["pbf_mu"] - table["hsf_on_pbf_mu"]
+    order = keys + ["pbf_mu", "hsf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu", "farmland_mu",
+                    "hsf_on_farmland_mu", "farmland_coverage"]
+    return table[order].sort_values(keys, ignore_index=True)
+
+
+def _frame(geoms, crs, **columns) -> gpd.GeoDataFrame:
+    geoms = np.asarray(geoms, dtype=object)
+    frame = gpd.GeoDataFrame(columns, geometry=geoms, crs=crs)
+    frame["area_mu"] = shapely.area(geoms) / M2_PER_MU if len(geoms) else []
+    return frame
+
+
+def _label_by_zone(frame: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None, columns: list[str]) -> gpd.GeoDataFrame:
+    """Give each feature the zone attributes of the zone holding its representative point."""
+    for c in columns:
+        frame[c] = ""
+    if zones is None or zones.empty or frame.empty:
+        return frame
+    points = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
+    fi, zi = shapely.STRtree(np.asarray(zones.geometry.values, dtype=object)).query(points, predicate="within")
+    first = np.unique(fi, return_index=True)[1]
+    for c in columns:
+        values = frame[c].to_numpy(dtype=object)
+        values[fi[first]] = zones[c].to_numpy()[zi[first]]
+        frame[c] = values
+    return frame
+
+
+def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | None, landuse_t1: gpd.GeoDataFrame,
+                     landuse_t0: gpd.GeoDataFrame | None = None, change_pieces: gpd.GeoDataFrame | None = None,
+                     zone_levels: dict[str, tuple[gpd.GeoDataFrame, list[str]]]) -> CoverageResult:
+    """Coverage of PBF and farmland by HSF, HSF off farmland, HSF occupied by construction, and gaps.
+
+    Parameters
+    ----------
+    pbf, hsf : GeoDataFrame, optional
+        Permanent basic farmland and high-standard farmland (a missing layer counts as empty).
+    landuse_t1 : GeoDataFrame
+        Current land use (``category`` column); its farmland is "current farmland".
+    landuse_t0 : GeoDataFrame, optional
+        Earlier land use: tells HSF mapped onto non-farmland from HSF occupied since T0.
+    change_pieces : GeoDataFrame, optional
+        From :func:`~kmrv_geo.analysis.changes.change_pieces`: its ``nonagri`` pieces are the farmland
+        turned to construction.
+    zone_levels : dict
+        Level name (``county``, ``township``, ``village``) → (zones frame, key columns).
+
+    Returns
+    -------
+    CoverageResult
+    """
+    crs = landuse_t1.crs
+    pbf_d = dissolve_zones(pbf.geometry.values) if pbf is not None else np.zeros(0, dtype=object)
+    hsf_d = dissolve_zones(hsf.geometry.values) if hsf is not None else np.zeros(0, dtype=object)
+    farm_t1 = _farmland(landuse_t1)
+    _, _, hsf_pbf = intersect_pairs(hsf_d, pbf_d)
+    _, _, hsf_farm = intersect_pairs(hsf_d, farm_t1)
+    tables = {
+        f"coverage_by_{level}": coverage_table(zones, keys, pbf=pbf_d, hsf=hsf_d, hsf_pbf=hsf_pbf, farmland=farm_t1,
+                                               hsf_farmland=hsf_farm)
+        for level, (zones, keys) in zone_levels.items() if zones is not None and not zones.empty
+    }
+
+    # HSF outside current farmland, told apart by whether it was farmland at T0
+    off_t1 = _difference_from(hsf_d, farm_t1)
+    off_t1 = off_t1[~shapely.is_missing(off_t1)]
+    if landuse_t0 is not None and len(off_t1):
+        _, _, was_farm = intersect_pairs(off_t1, _farmland(landuse_t0))
+        never = _difference_from(off_t1, _farmland(landuse_t0))
+        never = never[~shapely.is_missing(never)]
+        outside = _frame(np.r_[never, was_farm], crs, outside=["t0"] * len(never) + ["t1"] * len(was_farm))
+    else:
+        outside = _frame(off_t1, crs, outside=["t1"] * len(off_t1))
+
+    if change_pieces is not None and len(change_pieces) and len(hsf_d):
+        nonagri = change_pieces[change_pieces["change_class"] == NONAGRI]
+        pi, _hi, pieces = intersect_pairs(np.asarray(nonagri.geometry.values, dtype=object), hsf_d)
+        occupied = _frame(pieces, crs, t0_code=nonagri["t0_code"].to_numpy()[pi],
+                          t1_code=nonagri["t1_code"].to_numpy()[pi])
+    else:
+        occupied = _frame(np.zeros(0, dtype=object), crs, t0_code=[], t1_code=[])
+
+    gaps = _difference_from(pbf_d, hsf_d)
+    gaps = gaps[~shapely.is_missing(gaps)]
+    gaps = shapely.get_parts(gaps) if len(gaps) else gaps
+    gap_frame = _frame(gaps, crs)
+    gap_frame["compactness"] = compactness(np.asarray(gap_frame.geometry.values, dtype=object)) if len(gaps) else []
+    county = zone_levels.get("county", (None, []))
+    gap_frame = _label_by_zone(gap_frame, county[0], list(county[1]))
+    gap_frame = gap_frame.sort_values(["area_mu", "compactness"], ascending=False, ignore_index=True)
+    gap_frame.insert(0, "rank", np.arange(1, len(gap_frame) + 1))
+    return CoverageResult(tables=tables, hsf_outside_farmland=outside, hsf_to_construction=occupied,
+                          hsf_gaps=gap_frame)

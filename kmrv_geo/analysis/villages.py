@@ -1,0 +1,252 @@
+"""The Dianchi villages: one profile row per village, and the village layout review for planners.
+
+The plan upgrades 183 villages along Dianchi: 46 重点村 (key villages, "一村一特色") and 137 绿美村庄
+(green and beautiful villages). A villages layer that does not hold those numbers is reported, not
+refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .. import landuse
+from ..overlay import area_inside, dissolve_zones, intersect_pairs
+from ..units import M2_PER_MU
+from .coverage import _difference_from
+
+KEY, GREEN = "重点村", "绿美村庄"
+EXPECTED = {"total": 183, KEY: 46, GREEN: 137}
+"""Villages along Dianchi in the 2023 plan, by category."""
+AREA_FIELDS = ["area_mu", "farmland_mu", "pbf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu",
+               "construction_t1_mu", "new_construction_mu", "construction_on_pbf_mu"]
+"""Profile fields that need village boundaries (missing when villages are points)."""
+
+
+@dataclass
+class VillageInput:
+    """A villages layer normalised to ``village``, ``category``, ``township`` columns, with findings.
+
+    Attributes
+    ----------
+    frame : GeoDataFrame
+    polygons : bool
+        Whether the villages have boundaries (else points: location-only fields).
+    warnings : list of str
+    """
+
+    frame: gpd.GeoDataFrame
+    polygons: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang: str = "zh") -> VillageInput:
+    """Pick name, category and township fields, and report counts, categories and duplicates.
+
+    Parameters
+    ----------
+    layer : GeoDataFrame
+        The checked villages layer (polygons or points).
+    fields : dict
+        Config field mapping: ``name`` (required), ``category``, ``code``; a ``XZMC``/``township`` field is
+        used for the township when present.
+    """
+    warnings: list[str] = []
+    name_field = fields.get("name")
+    frame = gpd.GeoDataFrame(geometry=layer.geometry.to_numpy(), crs=layer.crs)
+    frame["village"] = layer[name_field].astype("string").fillna("").str.strip().to_numpy()
+    category_field = fields.get("category")
+    if category_field and category_field in layer:
+        frame["category"] = layer[category_field].astype("string").fillna("").str.strip().to_numpy()
+    else:
+        frame["category"] = ""
+        warnings.append("villages: no category field given (config `category:`), so 重点村/绿美村庄 are unknown")
+    township_field = next((f for f in ("XZMC", "township", "TOWNSHIP") if f in layer.columns), None)
+    frame["township"] = layer[township_field].astype("string").fillna("").to_numpy() if township_field else ""
+    code_field = fields.get("code") or next((f for f in ("CUNDM", "code") if f in layer.columns), None)
+    frame["village_code"] = layer[code_field].astype("string").fillna("").to_numpy() if code_field else ""
+
+    n = len(frame)
+    key = int((frame["category"] == KEY).sum())
+    green = int((frame["category"] == GREEN).sum())
+    if (n, key, green) != (EXPECTED["total"], EXPECTED[KEY], EXPECTED[GREEN]):
+        warnings.append(f"villages: the layer holds {n} villages, {key} {KEY} and {green} {GREEN}; the Dianchi plan has "
+                        f"{EXPECTED['total']} ({EXPECTED[KEY]} {KEY}, {EXPECTED[GREEN]} {GREEN})")
+    uncategorised = frame.loc[~frame["category"].isin([KEY, GREEN]), "category"].value_counts()
+    if category_field and len(uncategorised):
+        listing = ", ".join(f"{v or '(blank)'} ×{c}" for v, c in uncategorised.items())
+        warnings.append(f"villages: category values other than {KEY}/{GREEN}: {listing}")
+    duplicates = frame["village"].value_counts()
+    duplicates = duplicates[duplicates > 1]
+    if len(duplicates):
+        warnings.append("villages: duplicate names (told apart by township and code in the profile): "
+                        + ", ".join(f"{v} ×{c}" for v, c in duplicates.items()))
+    types = set(frame.geometry.geom_type.dropna())
+    polygons = types <= {"Polygon", "MultiPolygon"}
+    if not polygons:
+        warnings.append("villages: the layer holds points, not boundaries; profile fields that need a boundary are "
+                        "left empty: " + ", ".join(AREA_FIELDS))
+    return VillageInput(frame=frame, polygons=polygons, warnings=warnings)
+
+
+def layout_review(villages: gpd.GeoDataFrame, *, landuse_t0: gpd.GeoDataFrame | None, landuse_t1: gpd.GeoDataFrame,
+                  pbf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Construction land inside each village boundary at T1, split into what existed at T0 and what is new.
+
+    Returns
+    -------
+    GeoDataFrame
+        Pieces with ``village_index`` (row position in ``villages``), ``new`` (not construction at T0),
+        ``area_mu`` and ``pbf_mu`` (part on permanent basic farmland).
+    """
+    crs = landuse_t1.crs
+    empty = gpd.GeoDataFrame({"village_index": [], "new": [], "area_mu": [], "pbf_mu": []}, geometry=[], crs=crs)
+    if villages.empty:
+        return empty
+    built = np.asarray(landuse_t1.geometry.values, dtype=object)[landuse_t1["category"].to_numpy() ==
+                                                                  landuse.CONSTRUCTION]
+    vi, _bi, pieces = intersect_pairs(np.asarray(villages.geometry.values, dtype=object), built)
+    if pieces.size == 0:
+        return empty
+    if landuse_t0 is not None:
+        old_built = np.asarray(landuse_t0.geometry.values, dtype=object)[landuse_t0["category"].to_numpy() ==
+                                                                         landuse.CONSTRUCTION]
+        new_parts = _difference_from(pieces, old_built)
+        oi, _o, old_parts = intersect_pairs(pieces, old_built)
+        has_new = ~shapely.is_missing(new_parts)
+        geoms = np.r_[new_parts[has_new], old_parts]
+        owner = np.r_[vi[has_new], vi[oi]]
+        new = np.r_[np.ones(has_new.sum(), bool), np.zeros(len(old_parts), bool)]
+    else:
+        geoms, owner, new = pieces, vi, np.zeros(len(pieces), bool)
+    frame = gpd.GeoDataFrame({"village_index": owner, "new": new}, geometry=geoms, crs=crs)
+    frame["area_mu"] = shapely.area(geoms) / M2_PER_MU
+    frame["pbf_mu"] = (area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True) / M2_PER_MU
+                       if pbf is not None else np.nan)
+    return frame.sort_values(["village_index", "new"], ignore_index=True)
+
+
+def _sum_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n)
+    if len(index):
+        np.add.at(out, np.asarray(index, dtype=np.intp), np.nan_to_num(np.asarray(values, dtype=float)))
+    return out
+
+
+def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, layout: gpd.GeoDataFrame | None,
+                     patches: gpd.GeoDataFrame | None, sites: gpd.GeoDataFrame | None,
+                     fragmentation: pd.DataFrame | None, lake: gpd.GeoDataFrame | None,
+                     protection_zones: gpd.GeoDataFrame | None = None, zone_name_field: str | None = None,
+                     county: gpd.GeoDataFrame | None = None, abandoned: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """One profile row per village, ranked by illegal 亩 and by HSF coverage gap.
+
+    Parameters
+    ----------
+    villages : VillageInput
+    coverage : DataFrame, optional
+        ``coverage_by_village`` from the coverage analysis, computed on this villages layer (same row order).
+    layout : GeoDataFrame, optional
+        From :func:`layout_review`.
+    patches : GeoDataFrame, optional
+        ``change_patches`` (their ``village`` column names the village).
+    sites, fragmentation : optional
+        Facility sites and fragmentation tables (``village`` column).
+    lake : GeoDataFrame, optional
+        Dianchi: distance from each village to the shore.
+    protection_zones : GeoDataFrame, optional
+        Dianchi protection zones; ``zone_name_field`` names the zone.
+    county : GeoDataFrame, optional
+        Counties with ``county_code``/``county_name``.
+    abandoned : DataFrame, optional
+        Abandoned farmland 亩 per village (``village``, ``abandoned_mu``), once the raster analysis ran.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per village, in the layer's order, with ``rank_illegal`` and ``rank_gap`` (1 = most).
+    """
+    frame = villages.frame.copy()
+    n = len(frame)
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    nan = np.full(n, np.nan)
+    if villages.polygons:
+        frame["area_mu"] = shapely.area(geoms) / M2_PER_MU
+    else:
+        frame["area_mu"] = nan
+    for column in ("farmland_mu", "pbf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu"):
+        frame[column] = coverage[column].to_numpy() if coverage is not None and villages.polygons else nan
+    if layout is not None and villages.polygons:
+        idx = layout["village_index"].to_numpy()
+        frame["construction_t1_mu"] = _sum_by(idx, layout["area_mu"], n)
+        frame["new_construction_mu"] = _sum_by(idx[layout["new"].to_numpy(bool)],
+                                               layout.loc[layout["new"].to_numpy(bool), "area_mu"], n)
+        frame["construction_on_pbf_mu"] = _sum_by(idx, layout["pbf_mu"], n)
+    else:
+        frame["construction_t1_mu"] = frame["new_construction_mu"] = frame["construction_on_pbf_mu"] = nan
+
+    def per_village(table, column, how="sum"):
+        if table is None or table.empty or "village" not in table:
+            return pd.Series(0.0, index=frame.index)
+        grouped = getattr(table.groupby("village")[column], how)()
+        return frame["village"].map(grouped).fillna(0.0)
+
+    if patches is not None:
+        frame["illegal_mu"] = per_village(patches, "illegal_mu").to_numpy()
+        nongrain = patches[patches["change_class"] == "nongrain"]
+        frame["nongrain_mu"] = per_village(nongrain, "area_mu").to_numpy()
+        frame["nongrain_on_pbf_mu"] = per_village(nongrain, "pbf_mu").to_numpy()
+    else:
+        frame["illegal_mu"] = frame["nongrain_mu"] = frame["nongrain_on_pbf_mu"] = nan
+    frame["abandoned_mu"] = per_village(abandoned, "abandoned_mu").to_numpy() if abandoned is not None else nan
+    frame["facility_sites"] = per_village(sites, "site_id", "count").astype(int).to_numpy() if sites is not None else 0
+    frame["facility_sites_mu"] = per_village(sites, "area_mu").to_numpy() if sites is not None else nan
+    if fragmentation is not None:
+        frag = fragmentation.set_index("village")
+        for column in ("farmland_parcels", "mean_parcel_mu", "share_under_1mu", "parcels_per_100mu"):
+            frame[column] = frame["village"].map(frag[column]).to_numpy()
+    if lake is not None and not lake.empty:
+        shore = shapely.union_all(np.asarray(lake.geometry.values, dtype=object))
+        frame["distance_to_shore_m"] = shapely.distance(geoms, shore)
+    else:
+        frame["distance_to_shore_m"] = nan
+    frame["protection_zone"] = _zone_of(geoms, protection_zones, zone_name_field)
+    frame["county_code"], frame["county_name"] = _county_of(geoms, county)
+    frame["rank_illegal"] = frame["illegal_mu"].rank(method="min", ascending=False, na_option="bottom").astype(int)
+    frame["rank_gap"] = frame["pbf_gap_mu"].rank(method="min", ascending=False, na_option="bottom").astype(int)
+    return frame
+
+
+def _zone_of(geoms: np.ndarray, zones: gpd.GeoDataFrame | None, name_field: str | None) -> np.ndarray:
+    """Name of the zone overlapping each village most (containing it, for points); '' when none."""
+    out = np.full(len(geoms), "", dtype=object)
+    if zones is None or zones.empty:
+        return out
+    names = zones[name_field].astype("string").fillna("").to_numpy() if name_field and name_field in zones else \
+        np.array([f"zone {i + 1}" for i in range(len(zones))], dtype=object)
+    zg = np.asarray(zones.geometry.values, dtype=object)
+    vi, zi = shapely.STRtree(zg).query(geoms, predicate="intersects")
+    if vi.size == 0:
+        return out
+    overlap = shapely.area(shapely.intersection(geoms[vi], zg[zi]))
+    order = np.lexsort((-overlap, vi))
+    vi, zi = vi[order], zi[order]
+    first = np.unique(vi, return_index=True)[1]
+    out[vi[first]] = names[zi[first]]
+    return out
+
+
+def _county_of(geoms: np.ndarray, county: gpd.GeoDataFrame | None):
+    codes = np.full(len(geoms), "", dtype=object)
+    names = codes.copy()
+    if county is None or county.empty:
+        return codes, names
+    points = shapely.point_on_surface(geoms)
+    vi, ci = shapely.STRtree(np.asarray(county.geometry.values, dtype=object)).query(points, predicate="within")
+    first = np.unique(vi, return_index=True)[1]
+    codes[vi[first]] = county["county_code"].to_numpy()[ci[first]]
+    names[vi[first]] = county["county_name"].to_numpy()[ci[first]]
+    return codes, names

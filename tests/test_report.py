@@ -1,0 +1,52 @@
+"""Tables for handing over: headings, the 卫片执法 sheet, the workbook."""
+
+from __future__ import annotations
+
+import openpyxl
+import pandas as pd
+
+from kmrv_geo.report import localise, wpzf_sheet, write_workbook
+
+
+def patches():
+    return pd.DataFrame({
+        "patch_id": ["530111-00001", "530111-00002", "530112-00001", "530112-00002"],
+        "change_class": ["nonagri", "nongrain", "nonagri", "supplement"],
+        "status": ["partly_approved", "nongrain_on_pbf", "approved", "supplement"],
+        "county_code": ["530111", "530111", "530112", "530112"],
+        "county_name": ["官渡区", "官渡区", "西山区", "西山区"],
+        "t0_code": ["0101", "0103", "0102", "0404"], "t1_code": ["0702", "0201", "0601", "0101"],
+        "area_m2": [1000.0, 2000.0, 3000.0, 666.6666666666666],
+        "area_mu": [1.5, 3.0, 4.5, 1.0], "pbf_mu": [0.75, 1.5, 0.0, 0.0],
+        "approved_mu": [0.5, 0.0, 4.5, 0.0], "illegal_mu": [1.0, 0.0, 0.0, 0.0],
+    })  # fmt: skip
+
+
+def test_wpzf_sheet_has_the_enforcement_shape():
+    sheet = wpzf_sheet(patches(), t0_year=2022, t1_year=2023)
+    assert list(sheet.columns) == ["XZQDM", "XZQMC", "JCBH", "QSX", "HSX", "BGQDL", "BGHDL", "SFYN", "MJ", "面积(亩)",
+                                   "违法面积(亩)", "判定"]
+    assert len(sheet) == 3  # new farmland is not an enforcement patch
+    first, second, third = sheet.to_dict("records")
+    assert (first["BGQDL"], first["BGHDL"], first["SFYN"], first["判定"]) == ("0101 水田", "0702 农村宅基地", "是", "违法")
+    assert first["违法面积(亩)"] == 1.0
+    assert (second["判定"], second["违法面积(亩)"]) == ("违法", 1.5)  # non-grain on PBF: the PBF part
+    assert (third["判定"], third["SFYN"], third["QSX"], third["HSX"]) == ("合法", "否", "2022", "2023")
+
+
+def test_localise_headings_and_values():
+    zh = localise(patches(), "zh")
+    assert "面积(亩)" in zh.columns and "违法面积(亩)" in zh.columns and "区县" in zh.columns
+    assert zh["判定"].tolist()[:3] == ["部分批准", "永久基本农田非粮化", "已批准"]
+    en = localise(patches(), "en")
+    assert "illegal (mu)" in en.columns and en["verdict"].iloc[0] == "partly_approved"
+
+
+def test_workbook_sheets(tmp_path):
+    path = tmp_path / "report.xlsx"
+    write_workbook(path, {"卫片执法图斑": wpzf_sheet(patches()), "变化图斑": localise(patches())})
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["卫片执法图斑", "变化图斑"]
+    sheet = book["卫片执法图斑"]
+    assert [c.value for c in sheet[1]][:3] == ["XZQDM", "XZQMC", "JCBH"]
+    assert sheet.freeze_panes == "A2" and sheet.max_row == 4
