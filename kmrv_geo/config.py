@@ -179,12 +179,15 @@ class Thresholds(_Strict):
         Minimum mapped patch sizes; smaller change patches go to ``below_min_patches``.
     facility_site_min_mu : float
         Smallest contiguous farmland block (亩) that counts as a facility-agriculture site.
+    site_join_width_m : float
+        Farmland parcels separated by a ridge, ditch or rural road up to this width (m) are one block.
     min_overlap_share : float
         Smallest share of the smaller of T0/T1 land use that must overlap the other.
     """
 
     min_patch_m2: MinPatch = MinPatch()
     facility_site_min_mu: float = Field(30.0, gt=0)
+    site_join_width_m: float = Field(2.0, ge=0)
     min_overlap_share: float = Field(0.5, ge=0, le=1)
 
 

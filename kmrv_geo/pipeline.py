@@ -15,6 +15,7 @@ import pandas as pd
 
 from .analysis import steps as analysis_steps
 from .analysis.balances import balances_table, violations_table, with_total
+from .analysis.coverage import CoverageResult
 from .analysis.violations import ViolationResult
 from .config import ROLE_LABELS, ProjectConfig, load_config
 from .outputs import OutputFolder
@@ -87,7 +88,7 @@ def accounting_tables(project: Project, *, lang: str = "zh") -> dict[str, pd.Dat
     }
 
 
-STEPS = ("violations", "maps")
+STEPS = ("violations", "coverage", "sites", "villages", "maps")
 """Analysis steps of a full run, in order (checks always run first)."""
 
 
@@ -106,14 +107,10 @@ def violation_outputs(result: ViolationResult, project: Project, *, lang: str = 
     }
 
 
-def write_violations(result: ViolationResult, project: Project, folder: OutputFolder, *, lang: str) -> list[str]:
-    """Write results.gpkg layers, the violation tables, report.xlsx; return summary lines."""
-    folder.write_layers("results.gpkg", {"change_patches": result.patches, "below_min_patches": result.below_min})
-    tables = violation_outputs(result, project, lang=lang)
-    for name, table in tables.items():
-        folder.write_table(f"tables/{name}.csv", localise(table, lang))
+def violation_sheets(result: ViolationResult, project: Project, tables: dict, *, lang: str) -> dict:
+    """Workbook sheets of the violation analysis (localised)."""
     layers = project.config.layers
-    sheets = {
+    return {
         ("区县汇总" if lang == "zh" else "by county"): localise(tables["violations_by_county"], lang),
         ("村汇总" if lang == "zh" else "by village"): localise(tables["violations_by_village"], lang),
         ("两平衡" if lang == "zh" else "balances"): localise(tables["balances_by_county"], lang),
@@ -123,8 +120,6 @@ def write_violations(result: ViolationResult, project: Project, folder: OutputFo
             t1_year=getattr(layers["landuse_t1"], "year", None)),
         ("小于上图面积" if lang == "zh" else "below minimum"): localise(result.below_min.drop(columns="geometry"), lang),
     }  # fmt: skip
-    folder.write_with("report.xlsx", lambda tmp: write_workbook(tmp, sheets), kind="report")
-    return violation_summary(result, tables["violations_by_county"], lang=lang)
 
 
 def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang: str) -> list[str]:
@@ -149,6 +144,113 @@ def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang:
                    "pbf": "no PBF layer: PBF verdicts not given"}
     lines += [missing[m] for m in result.missing_verdicts]
     return lines
+
+
+@dataclass
+class Results:
+    """The frames the analyses returned in one run (``None`` where a step did not run)."""
+
+    violations: ViolationResult | None = None
+    coverage: CoverageResult | None = None
+    sites: object = None
+    fragmentation: object = None
+    village_profiles: object = None
+    village_layout: object = None
+    warnings: list[str] = field(default_factory=list)
+
+
+NEEDS = {"violations": ("landuse_t0", "landuse_t1"), "coverage": ("landuse_t1",), "sites": ("landuse_t1",),
+         "villages": ("villages",)}
+"""Roles each step cannot run without."""
+
+
+def _run_analyses(project: Project, steps: tuple[str, ...], results: Results, *, lang: str) -> list[str]:
+    """Run the requested analyses in order; return summary lines for steps skipped for missing roles."""
+    lines = []
+    for step in ("violations", "coverage", "sites", "villages"):
+        if step not in steps:
+            continue
+        missing = [r for r in NEEDS[step] if r not in project.vectors]
+        if missing:
+            lines.append((f"跳过 {step}：未配置 " if lang == "zh" else f"{step} skipped, not configured: ")
+                         + ", ".join(missing))
+            continue
+        logger.info("analysis: %s", step)
+        if step == "violations":
+            results.violations = analysis_steps.run_violations(project)
+        elif step == "coverage":
+            results.coverage = analysis_steps.run_coverage(project, results.violations)
+        elif step == "sites":
+            results.sites, results.fragmentation = analysis_steps.run_sites(project)
+        elif step == "villages":
+            profiles, layout, warnings = analysis_steps.run_villages(
+                project, violations=results.violations, sites=results.sites, frag=results.fragmentation)
+            results.village_profiles, results.village_layout = profiles, layout
+            results.warnings.extend(warnings)
+    return lines
+
+
+def _write_results(project: Project, results: Results, folder: OutputFolder, *, lang: str) -> list[str]:
+    """Write results.gpkg, tables/*.csv and report.xlsx from whatever ran; return summary lines."""
+    layers: dict = {}
+    sheets: dict = {}
+    lines: list[str] = []
+    if results.violations is not None:
+        v = results.violations
+        layers |= {"change_patches": v.patches, "below_min_patches": v.below_min}
+        tables = violation_outputs(v, project, lang=lang)
+        for name, table in tables.items():
+            folder.write_table(f"tables/{name}.csv", localise(table, lang))
+        sheets |= violation_sheets(v, project, tables, lang=lang)
+        lines += violation_summary(v, tables["violations_by_county"], lang=lang)
+    if results.coverage is not None:
+        c = results.coverage
+        layers |= {"hsf_gaps": c.hsf_gaps, "hsf_outside_farmland": c.hsf_outside_farmland,
+                   "hsf_to_construction": c.hsf_to_construction}
+        for name, table in c.tables.items():
+            folder.write_table(f"tables/{name}.csv", localise(table, lang))
+        for name, frame in (("hsf_gaps", c.hsf_gaps), ("hsf_outside_farmland", c.hsf_outside_farmland),
+                            ("hsf_to_construction", c.hsf_to_construction)):
+            folder.write_table(f"tables/{name}.csv", localise(frame.drop(columns="geometry"), lang))
+        if "coverage_by_county" in c.tables:
+            sheets["高标准农田覆盖" if lang == "zh" else "HSF coverage"] = localise(c.tables["coverage_by_county"], lang)
+        lines += coverage_summary(c, lang=lang)
+    if results.sites is not None:
+        layers["facility_sites"] = results.sites
+        folder.write_table("tables/facility_sites.csv", localise(results.sites.drop(columns="geometry"), lang))
+        sheets["设施农业连片地块" if lang == "zh" else "facility sites"] = localise(results.sites.drop(columns="geometry"), lang)
+        if results.fragmentation is not None:
+            folder.write_table("tables/fragmentation_by_village.csv", localise(results.fragmentation, lang))
+        lines.append((f"≥{project.config.thresholds.facility_site_min_mu:g} 亩连片耕地 {len(results.sites)} 块"
+                      if lang == "zh" else f"{len(results.sites)} contiguous farmland blocks ≥ "
+                      f"{project.config.thresholds.facility_site_min_mu:g} mu"))
+    if results.village_profiles is not None:
+        profiles = results.village_profiles
+        layers["villages_profile"] = profiles
+        table = localise(profiles.drop(columns="geometry"), lang)
+        folder.write_table("tables/villages_profile.csv", table)
+        sheets["村庄档案" if lang == "zh" else "village profiles"] = table
+        if results.village_layout is not None:
+            layers["village_construction"] = results.village_layout
+        lines += results.warnings
+    if layers:
+        folder.write_layers("results.gpkg", layers)
+    if sheets:
+        folder.write_with("report.xlsx", lambda tmp: write_workbook(tmp, sheets), kind="report")
+    return lines
+
+
+def coverage_summary(result: CoverageResult, *, lang: str) -> list[str]:
+    """One line: PBF, HSF on PBF and the coverage share, city-wide."""
+    table = result.tables.get("coverage_by_county")
+    if table is None or table.empty:
+        return []
+    pbf, covered = table["pbf_mu"].sum(), table["hsf_on_pbf_mu"].sum()
+    share = covered / pbf if pbf > 0 else float("nan")
+    if lang == "zh":
+        return [f"永久基本农田 {pbf:.2f} 亩，已建成高标准农田 {covered:.2f} 亩（{share:.1%}）；待建候选地块 "
+                f"{len(result.hsf_gaps)} 块"]
+    return [f"PBF {pbf:.2f} mu, built as HSF {covered:.2f} mu ({share:.1%}); {len(result.hsf_gaps)} gap blocks"]
 
 
 def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = False, lang: str = "zh",
@@ -180,17 +282,14 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     for report in project.reports.values():
         summary.extend(report.summary_lines(lang))
     extra: dict = {"analysis_crs": project.analysis_crs, "synthetic": config.synthetic}
-    if "violations" in steps:
-        missing = analysis_steps.missing_for_violations(project)
-        if missing:
-            note = ("未配置 " if lang == "zh" else "not configured: ") + ", ".join(missing)
-            summary.append(("跳过违法分析：" if lang == "zh" else "violation analysis skipped: ") + note)
-        else:
-            logger.info("violation analysis")
-            result = analysis_steps.run_violations(project)
-            summary.extend(write_violations(result, project, folder, lang=lang))
-            extra["farmland_partition_m2"] = result.farmland
-            extra["verdicts_not_given"] = result.missing_verdicts
+    results = Results()
+    skipped = _run_analyses(project, steps, results, lang=lang)
+    summary.extend(skipped)
+    summary.extend(_write_results(project, results, folder, lang=lang))
+    if results.violations is not None:
+        extra["farmland_partition_m2"] = results.violations.farmland
+        extra["verdicts_not_given"] = results.violations.missing_verdicts
+    extra["warnings"] = results.warnings
     if "maps" in steps:
         fmap = overview_map(project, lang=lang)
         folder.write_with("maps/overview.html", lambda tmp: fmap.save(str(tmp)), kind="map")

@@ -24,6 +24,16 @@ HEADINGS = {
         "no_t1_data_mu": "后时相无数据(亩)", "occupied_mu": "建设占用耕地(亩)", "supplemented_mu": "补充耕地(亩)",
         "occupation_net_mu": "占补净值(亩)", "occupation_pass": "占补平衡", "out_mu": "耕地流出(亩)",
         "back_in_mu": "耕地流入(亩)", "in_out_net_mu": "进出净值(亩)", "in_out_pass": "进出平衡",
+        "hsf_mu": "高标准农田(亩)", "hsf_on_pbf_mu": "永农中已建高标准农田(亩)", "pbf_coverage": "永农高标覆盖率",
+        "pbf_gap_mu": "永农未建高标(亩)", "farmland_mu": "耕地(亩)", "hsf_on_farmland_mu": "耕地中高标准农田(亩)",
+        "farmland_coverage": "耕地高标覆盖率", "outside": "不在耕地上的时相", "rank": "排序", "compactness": "紧凑度",
+        "site_id": "地块编号", "parcels": "图斑数", "pbf_share": "永农占比", "on_pbf": "涉及永农",
+        "farmland_parcels": "耕地图斑数", "mean_parcel_mu": "平均图斑面积(亩)", "share_under_1mu": "小于1亩图斑占比",
+        "parcels_per_100mu": "每百亩图斑数", "village_code": "村代码", "category": "类别",
+        "construction_t1_mu": "建设用地(亩)", "new_construction_mu": "新增建设用地(亩)",
+        "construction_on_pbf_mu": "建设用地占永农(亩)", "abandoned_mu": "撂荒(亩)", "facility_sites": "设施农业地块数",
+        "facility_sites_mu": "设施农业地块面积(亩)", "distance_to_shore_m": "距湖岸(米)", "protection_zone": "保护区",
+        "rank_illegal": "违法面积排名", "rank_gap": "高标缺口排名", "village_row": "序号",
     },
     "en": {
         "county_code": "county code", "county_name": "county", "township": "township", "village": "village",
@@ -38,6 +48,17 @@ HEADINGS = {
         "supplemented_mu": "supplemented (mu)", "occupation_net_mu": "occupation net (mu)",
         "occupation_pass": "occupation balance", "out_mu": "out to other agri (mu)", "back_in_mu": "back in (mu)",
         "in_out_net_mu": "in/out net (mu)", "in_out_pass": "in/out balance",
+        "hsf_mu": "HSF (mu)", "hsf_on_pbf_mu": "HSF on PBF (mu)", "pbf_coverage": "PBF coverage",
+        "pbf_gap_mu": "PBF not yet HSF (mu)", "farmland_mu": "farmland (mu)", "hsf_on_farmland_mu": "HSF on farmland (mu)",
+        "farmland_coverage": "farmland coverage", "outside": "off farmland at", "rank": "rank",
+        "compactness": "compactness", "site_id": "site id", "parcels": "parcels", "pbf_share": "PBF share",
+        "on_pbf": "on PBF", "farmland_parcels": "farmland parcels", "mean_parcel_mu": "mean parcel (mu)",
+        "share_under_1mu": "share under 1 mu", "parcels_per_100mu": "parcels per 100 mu", "village_code": "village code",
+        "category": "category", "construction_t1_mu": "construction (mu)", "new_construction_mu": "new construction (mu)",
+        "construction_on_pbf_mu": "construction on PBF (mu)", "abandoned_mu": "abandoned (mu)",
+        "facility_sites": "facility sites", "facility_sites_mu": "facility sites (mu)",
+        "distance_to_shore_m": "distance to shore (m)", "protection_zone": "protection zone",
+        "rank_illegal": "rank by illegal area", "rank_gap": "rank by HSF gap", "village_row": "row",
     },
 }  # fmt: skip
 VALUES = {
@@ -45,7 +66,7 @@ VALUES = {
         "illegal": "违法", "partly_approved": "部分批准", "approved": "已批准", "unverified": "无批准数据未判定",
         "nongrain_on_pbf": "永久基本农田非粮化", "nongrain": "非粮化", "supplement": "新增耕地", "other": "其他",
         "nonagri": "非农化", "no_t1_data": "后时相无数据", "land_use": "地类", "planting_attribute": "种植属性",
-        True: "平衡", False: "不平衡",
+        True: "是", False: "否",
     },
     "en": {True: "pass", False: "fail"},
 }  # fmt: skip
@@ -58,7 +79,7 @@ def localise(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """Rename columns to the headings of ``lang`` and translate coded values (status, class, pass flags)."""
     out = table.copy()
     values = VALUES.get(lang, {})
-    for column in ("status", "change_class", "basis", "occupation_pass", "in_out_pass"):
+    for column in ("status", "change_class", "basis", "occupation_pass", "in_out_pass", "on_pbf"):
         if column in out and values:
             out[column] = out[column].map(lambda v: values.get(v, v))
     return out.rename(columns=HEADINGS[lang])

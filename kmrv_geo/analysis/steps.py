@@ -3,13 +3,18 @@ parameters each analysis needs and says which are missing. No file I/O."""
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from ..errors import CrsError, join_problems
 from ..project import Project
 from .balances import BalanceRules
-from .violations import ViolationResult, analyse_violations, build_zones
+from .coverage import CoverageResult, analyse_coverage
+from .sites import facility_sites, fragmentation
+from .villages import layout_review, normalise_villages, village_profiles
+from .violations import ViolationResult, Zones, analyse_violations, build_zones
 
 
 def _hull(frame):
@@ -53,12 +58,8 @@ def missing_for_violations(project: Project) -> list[str]:
 def run_violations(project: Project) -> ViolationResult:
     """The violation analysis on a loaded project (see :func:`analyse_violations`)."""
     check_t0_t1_overlap(project)
-    layers = project.config.layers
-    fields = {role: layers[role].fields() for role in ("county", "township", "villages") if role in layers}
-    zones = build_zones(
-        project.vectors.get("county"), fields.get("county"), project.vectors.get("township"), fields.get("township"),
-        project.vectors.get("villages"), fields.get("villages"),
-    )  # fmt: skip
+    levels = zone_levels(project)
+    zones = Zones(*(levels.get(level, (None, None))[0] for level in ("county", "township", "village")))
     min_patch = project.config.thresholds.min_patch_m2.model_dump()
     return analyse_violations(
         project.vectors["landuse_t0"], project.vectors["landuse_t1"], zones=zones,
@@ -70,3 +71,89 @@ def balance_rules(project: Project) -> BalanceRules:
     """The balance rules in force (config ``balances:`` or the defaults)."""
     spec = project.config.balances
     return BalanceRules(tuple(spec.supplement_sources), tuple(spec.back_in_sources))
+
+
+def zone_levels(project: Project, *, village_rows: bool = False) -> dict:
+    """Admin zones per level for tables: ``{level: (frame, key columns)}`` (levels that exist).
+
+    With ``village_rows`` the village level is keyed by row position (``village_row``) as well, so that
+    villages with the same name stay apart.
+    """
+    layers = project.config.layers
+    fields = {role: layers[role].fields() for role in ("county", "township", "villages") if role in layers}
+    zones = build_zones(
+        project.vectors.get("county"), fields.get("county"), project.vectors.get("township"), fields.get("township"),
+        project.vectors.get("villages"), fields.get("villages"),
+    )  # fmt: skip
+    levels = {}
+    if zones.county is not None:
+        levels["county"] = (zones.county, ["county_code", "county_name"])
+    if zones.township is not None:
+        levels["township"] = (zones.township, ["township"])
+    if zones.village is not None:
+        village = zones.village.copy()
+        keys = ["village"]
+        if village_rows:
+            village.insert(0, "village_row", np.arange(len(village)))
+            keys = ["village_row", "village"]
+        levels["village"] = (village, keys)
+    return levels
+
+
+def run_coverage(project: Project, violations: ViolationResult | None = None) -> CoverageResult:
+    """HSF coverage on a loaded project (needs ``landuse_t1``; PBF/HSF may be missing)."""
+    pieces = violations.pieces if violations is not None else None
+    return analyse_coverage(
+        pbf=project.vectors.get("pbf"), hsf=project.vectors.get("hsf"), landuse_t1=project.vectors["landuse_t1"],
+        landuse_t0=project.vectors.get("landuse_t0"), change_pieces=pieces, zone_levels=zone_levels(project),
+    )  # fmt: skip
+
+
+def run_sites(project: Project) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
+    """Facility-agriculture sites and per-village fragmentation on a loaded project."""
+    levels = zone_levels(project)
+    county = levels.get("county", (None,))[0]
+    village = levels.get("village", (None,))[0]
+    thresholds = project.config.thresholds
+    sites = facility_sites(project.vectors["landuse_t1"], min_mu=thresholds.facility_site_min_mu,
+                           join_width_m=thresholds.site_join_width_m, pbf=project.vectors.get("pbf"),
+                           county=county, villages=village)
+    frag = fragmentation(project.vectors["landuse_t1"], village) if village is not None else None
+    return sites, frag
+
+
+def run_villages(project: Project, *, violations: ViolationResult | None, sites: gpd.GeoDataFrame | None,
+                 frag: pd.DataFrame | None, abandoned: pd.DataFrame | None = None):
+    """Village profiles and layout review on a loaded project.
+
+    Returns
+    -------
+    tuple
+        (profiles GeoDataFrame, layout GeoDataFrame or None, warnings list).
+    """
+    layers = project.config.layers
+    villages = normalise_villages(project.vectors["villages"], layers["villages"].fields())
+    frame = villages.frame
+    coverage = None
+    layout = None
+    t1 = project.vectors.get("landuse_t1")
+    if villages.polygons:
+        zones = frame[["village", "geometry"]].copy()
+        zones.insert(0, "village_row", np.arange(len(zones)))
+        pbf, hsf = project.vectors.get("pbf"), project.vectors.get("hsf")
+        if t1 is not None:
+            result = analyse_coverage(pbf=pbf, hsf=hsf, landuse_t1=t1, zone_levels={"village": (zones, ["village_row"])})
+            coverage = result.tables["coverage_by_village"].sort_values("village_row").reset_index(drop=True)
+            layout = layout_review(frame, landuse_t0=project.vectors.get("landuse_t0"), landuse_t1=t1, pbf=pbf)
+    levels = zone_levels(project)
+    zone_spec = layers.get("protection_zones")
+    profiles = village_profiles(
+        villages, coverage=coverage, layout=layout, patches=violations.patches if violations is not None else None,
+        sites=sites, fragmentation=frag, lake=project.vectors.get("lake"),
+        protection_zones=project.vectors.get("protection_zones"),
+        zone_name_field=zone_spec.name if zone_spec is not None else None,
+        county=levels.get("county", (None,))[0], abandoned=abandoned,
+    )  # fmt: skip
+    if layout is not None:
+        layout = layout.assign(village=frame["village"].to_numpy()[layout["village_index"].to_numpy(dtype=int)])
+    return profiles, layout, villages.warnings

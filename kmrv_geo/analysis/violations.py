@@ -74,12 +74,15 @@ class ViolationResult:
         T0 farmland partition in m² (see :func:`~kmrv_geo.analysis.changes.farmland_balance_sheet`).
     missing_verdicts : list of str
         Verdicts that could not be given (no approvals or no PBF layer).
+    pieces : GeoDataFrame, optional
+        The change pieces the patches were built from (used by the coverage analysis).
     """
 
     patches: gpd.GeoDataFrame
     below_min: gpd.GeoDataFrame
     farmland: dict
     missing_verdicts: list[str] = field(default_factory=list)
+    pieces: gpd.GeoDataFrame | None = None
 
 
 def merge_patches(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -290,4 +293,5 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
         below_min=_finish(located[1], "S", source),
         farmland=sheet,
         missing_verdicts=missing,
+        pieces=pieces,
     )

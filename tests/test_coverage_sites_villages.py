@@ -1,0 +1,141 @@
+"""HSF coverage, facility sites and village profiles on layers small enough to check on paper.
+
+Squares in EPSG:4543 metres; 100 m × 100 m = 15 亩.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import Point, box
+
+from kmrv_geo import landuse
+from kmrv_geo.analysis.changes import change_pieces
+from kmrv_geo.analysis.coverage import analyse_coverage
+from kmrv_geo.analysis.sites import facility_sites, fragmentation
+from kmrv_geo.analysis.villages import layout_review, normalise_villages, village_profiles
+
+X, Y = 560000.0, 2760000.0
+CRS = "EPSG:4543"
+MU = 10000 / 15
+
+
+def sq(x0, y0, x1, y1):
+    return box(X + x0, Y + y0, X + x1, Y + y1)
+
+
+def landuse_layer(rows):
+    frame = gpd.GeoDataFrame({"code": [c for c, _ in rows]}, geometry=[g for _, g in rows], crs=CRS)
+    frame["category"] = landuse.DEFAULT_CLASSES.classify(frame["code"])
+    return frame
+
+
+def polygons(*geoms, **columns):
+    return gpd.GeoDataFrame(columns, geometry=list(geoms), crs=CRS)
+
+
+COUNTY = polygons(sq(-1000, -1000, 2000, 2000), county_code=["530111"], county_name=["官渡区"])
+
+
+@pytest.fixture
+def layers():
+    t0 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0101", sq(100, 0, 200, 100)), ("0404", sq(200, 0, 300, 100))])
+    t1 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0702", sq(100, 0, 200, 100)), ("0404", sq(200, 0, 300, 100))])
+    pbf = polygons(sq(0, 0, 200, 100))
+    # HSF: 50 m on the kept parcel, 50 m on the occupied parcel, 50 m on grassland that never was farmland
+    hsf = polygons(sq(0, 0, 50, 100), sq(150, 0, 250, 100))
+    return t0, t1, pbf, hsf
+
+
+def test_coverage_share_and_gaps(layers):
+    t0, t1, pbf, hsf = layers
+    result = analyse_coverage(pbf=pbf, hsf=hsf, landuse_t1=t1, landuse_t0=t0, change_pieces=change_pieces(t0, t1),
+                              zone_levels={"county": (COUNTY, ["county_code", "county_name"])})
+    row = result.tables["coverage_by_county"].iloc[0]
+    assert row.pbf_mu == pytest.approx(30.0) and row.hsf_mu == pytest.approx(22.5)
+    assert row.hsf_on_pbf_mu == pytest.approx(15.0) and row.pbf_coverage == pytest.approx(0.5)
+    assert row.farmland_mu == pytest.approx(15.0) and row.farmland_coverage == pytest.approx(0.5)
+    gaps = result.hsf_gaps
+    assert len(gaps) == 1 and gaps.iloc[0].area_mu == pytest.approx(15.0) and gaps.iloc[0]["rank"] == 1
+    assert gaps.iloc[0].compactness == pytest.approx(np.pi / 4)
+
+
+def test_hsf_outside_farmland_at_t0_vs_t1_and_occupied_by_construction(layers):
+    t0, t1, pbf, hsf = layers
+    result = analyse_coverage(pbf=pbf, hsf=hsf, landuse_t1=t1, landuse_t0=t0, change_pieces=change_pieces(t0, t1),
+                              zone_levels={})
+    outside = result.hsf_outside_farmland.set_index("outside")["area_mu"]
+    assert outside["t0"] == pytest.approx(7.5)  # mapped onto grassland: never farmland
+    assert outside["t1"] == pytest.approx(7.5)  # farmland at T0, construction at T1
+    occupied = result.hsf_to_construction.iloc[0]
+    assert (occupied.t0_code, occupied.t1_code) == ("0101", "0702") and occupied.area_mu == pytest.approx(7.5)
+
+
+def test_gaps_ranked_largest_first():
+    t1 = landuse_layer([("0101", sq(0, 0, 400, 100))])
+    pbf = polygons(sq(0, 0, 100, 100), sq(200, 0, 400, 100))
+    result = analyse_coverage(pbf=pbf, hsf=None, landuse_t1=t1, zone_levels={})
+    assert result.hsf_gaps["area_mu"].tolist() == pytest.approx([30.0, 15.0])
+    assert result.hsf_gaps["rank"].tolist() == [1, 2]
+
+
+def test_blocks_join_across_a_ridge_but_not_across_a_road():
+    t1 = landuse_layer([
+        ("0101", sq(0, 0, 100, 100)), ("1203", sq(100, 0, 101.5, 100)), ("0103", sq(101.5, 0, 201.5, 100)),
+        ("0101", sq(0, 500, 100, 600)), ("1006", sq(100, 500, 105, 600)), ("0101", sq(105, 500, 205, 600)),
+    ])  # fmt: skip
+    sites = facility_sites(t1, min_mu=30.0, pbf=polygons(sq(0, 0, 50, 100)), county=COUNTY)
+    assert len(sites) == 1
+    site = sites.iloc[0]
+    assert site.area_mu == pytest.approx(30.0) and site.parcels == 2  # the ridge itself is not counted
+    assert site.pbf_mu == pytest.approx(7.5) and site.on_pbf and site.pbf_share == pytest.approx(0.25)
+    assert site.county_name == "官渡区" and site.site_id == "FS0001"
+
+
+def test_a_block_of_29_9_mu_is_not_a_site():
+    width = 29.9 * MU / 100  # 100 m deep
+    t1 = landuse_layer([("0101", sq(0, 0, width / 2, 100)), ("0101", sq(width / 2, 0, width, 100))])
+    assert facility_sites(t1, min_mu=30.0).empty
+    assert len(facility_sites(t1, min_mu=29.9 - 1e-9)) == 1
+
+
+def test_fragmentation_per_village():
+    t1 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0101", sq(100, 0, 120, 20)), ("0101", sq(120, 0, 140, 20)),
+                        ("0702", sq(200, 0, 300, 100))])
+    villages = polygons(sq(-10, -10, 400, 200), village=["甲村"])
+    row = fragmentation(t1, villages).iloc[0]
+    assert row.farmland_parcels == 3
+    assert row.farmland_mu == pytest.approx(15.0 + 2 * 400 / MU)
+    assert row.share_under_1mu == pytest.approx(2 / 3)
+    assert row.parcels_per_100mu == pytest.approx(3 / row.farmland_mu * 100)
+
+
+def test_village_profile_distance_to_shore_and_layout():
+    lake = polygons(sq(-1000, 0, -500, 500))
+    t0 = landuse_layer([("0702", sq(0, 0, 50, 50)), ("0101", sq(50, 0, 100, 50))])
+    t1 = landuse_layer([("0702", sq(0, 0, 50, 50)), ("0702", sq(50, 0, 100, 50))])
+    layer = polygons(sq(-20, -20, 120, 120), sq(-480, 0, -400, 80), CMC=["甲村", "乙村"], LX=["重点村", "绿美村庄"])
+    villages = normalise_villages(layer, {"name": "CMC", "category": "LX"})
+    assert any("holds 2 villages, 1 重点村 and 1 绿美村庄" in w for w in villages.warnings)
+    layout = layout_review(villages.frame, landuse_t0=t0, landuse_t1=t1, pbf=polygons(sq(50, 0, 75, 50)))
+    profiles = village_profiles(villages, coverage=None, layout=layout, patches=None, sites=None, fragmentation=None,
+                                lake=lake, county=COUNTY)
+    first, second = profiles.iloc[0], profiles.iloc[1]
+    assert first.distance_to_shore_m == pytest.approx(480.0) and second.distance_to_shore_m == pytest.approx(20.0)
+    assert first.construction_t1_mu == pytest.approx(5000 / MU)
+    assert first.new_construction_mu == pytest.approx(2500 / MU)
+    assert first.construction_on_pbf_mu == pytest.approx(1250 / MU)
+    assert first.county_name == "官渡区" and second.area_mu == pytest.approx(6400 / MU)
+
+
+def test_point_villages_duplicates_and_missing_category_are_reported():
+    layer = polygons(Point(X, Y), Point(X + 10, Y), CMC=["甲村", "甲村"])
+    villages = normalise_villages(layer, {"name": "CMC"})
+    text = " ".join(villages.warnings)
+    assert "no category field" in text and "duplicate names" in text and "甲村 ×2" in text
+    assert "holds points" in text and "area_mu" in text
+    profiles = village_profiles(villages, coverage=None, layout=None, patches=None, sites=None, fragmentation=None,
+                                lake=polygons(sq(100, -50, 200, 50)))
+    assert profiles["area_mu"].isna().all()
+    assert profiles["distance_to_shore_m"].tolist() == pytest.approx([100.0, 90.0])
