@@ -1,0 +1,255 @@
+"""Reading vector layers: GeoPackage, Shapefile, GeoJSON, GeoParquet, FileGDB.
+
+pyogrio with Arrow is the fast path. fiona is used where it is the better tool: when a file has
+corrupt features, pyogrio fails on the whole layer, while fiona reads feature by feature, so the
+readable features are kept and each unreadable one is reported with its id and reason.
+
+Shapefile text encoding: the ``.cpg`` file when there is one; else detected from the ``.dbf`` bytes
+(valid UTF-8 → UTF-8, else GB18030, a superset of GBK); an explicit ``encoding`` overrides both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from .errors import LayerError
+
+logger = logging.getLogger(__name__)
+
+FID = "_fid"
+"""Column holding each feature's id in its source file (for reports)."""
+VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".parquet", ".geoparquet", ".gdb", ".zip", ".fgb")
+
+
+@dataclass
+class ReadResult:
+    """A layer as read from its file.
+
+    Attributes
+    ----------
+    frame : GeoDataFrame
+        The features, with column ``_fid`` (source feature id).
+    path : Path
+    layer : str or None
+        The layer read (``None`` for single-layer files).
+    driver : str
+    encoding : str or None
+        Text encoding used (Shapefiles) and how it was chosen, e.g. ``"GB18030 (detected)"``.
+    unreadable : list of (int, str)
+        Features that could not be read at all: (feature id, reason).
+    """
+
+    frame: gpd.GeoDataFrame
+    path: Path
+    layer: str | None
+    driver: str
+    encoding: str | None = None
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        """``path`` or ``path (layer NAME)`` for messages."""
+        return f"{self.path}" + (f" (layer {self.layer})" if self.layer else "")
+
+
+def _missing_file_message(path: Path) -> str:
+    folder = path.parent
+    if not folder.is_dir():
+        return f"file {path} does not exist (nor does its folder {folder}); check the path"
+    stem = path.stem.lower()
+    near = sorted(p.name for p in folder.iterdir() if p.stem.lower() == stem or p.suffix.lower() in VECTOR_SUFFIXES)
+    listing = ", ".join(near[:15]) if near else "no vector files"
+    return f"file {path} does not exist; in {folder} there are: {listing}"
+
+
+def list_layers(path: str | Path) -> list[str]:
+    """Names of the layers in a vector file (one name for single-layer formats).
+
+    Raises
+    ------
+    LayerError
+        If the file is missing or cannot be opened as a vector file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LayerError(_missing_file_message(path))
+    try:
+        return [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise LayerError(_corrupt_message(path, exc)) from None
+
+
+def _corrupt_message(path: Path, exc: Exception) -> str:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (f"file {path} cannot be read as a vector layer (GDAL said: {detail}); it may be corrupt, truncated or not "
+            "a GeoPackage/Shapefile/GeoJSON/GeoParquet/FileGDB — open it in QGIS or export it again")
+
+
+def detect_shapefile_encoding(shp_path: str | Path) -> tuple[str, str]:
+    """Text encoding of a Shapefile's attributes.
+
+    Returns
+    -------
+    tuple of str
+        (encoding, how): how is ``"cpg"`` (from the .cpg file), ``"detected"`` (from the .dbf bytes) or
+        ``"default"`` (no .dbf).
+    """
+    shp_path = Path(shp_path)
+    for suffix in (".cpg", ".CPG"):
+        cpg = shp_path.with_suffix(suffix)
+        if cpg.exists():
+            text = cpg.read_text(encoding="ascii", errors="ignore").strip()
+            if text:
+                return _normalise_encoding(text), "cpg"
+    dbf = next((shp_path.with_suffix(s) for s in (".dbf", ".DBF") if shp_path.with_suffix(s).exists()), None)
+    if dbf is None:
+        return "UTF-8", "default"
+    data = dbf.read_bytes()
+    header_len = int.from_bytes(data[8:10], "little") if len(data) >= 10 else 0
+    records = data[header_len:]
+    try:
+        records.decode("utf-8")
+        return "UTF-8", "detected"
+    except UnicodeDecodeError:
+        return "GB18030", "detected"
+
+
+def _normalise_encoding(text: str) -> str:
+    upper = text.upper().replace("_", "-")
+    if upper in ("UTF8", "UTF-8"):
+        return "UTF-8"
+    if upper in ("GBK", "CP936", "936", "GB2312", "GB18030"):
+        return "GB18030"  # a superset: decodes GBK and GB2312 text too
+    return text
+
+
+def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | None = None,
+                columns: list[str] | None = None) -> ReadResult:
+    """Read one vector layer with its source feature ids.
+
+    Parameters
+    ----------
+    path : str or Path
+        .gpkg, .shp, .geojson/.json, .parquet, .gdb (folder), or anything else GDAL reads.
+    layer : str, optional
+        Layer name (required to pick one of several layers; the first is read otherwise).
+    encoding : str, optional
+        Text encoding for Shapefiles without a usable .cpg (e.g. ``GBK``).
+    columns : list of str, optional
+        Attribute columns to read (default all).
+
+    Returns
+    -------
+    ReadResult
+
+    Raises
+    ------
+    LayerError
+        Missing file, unknown layer (the message lists the layers), empty layer, non-spatial table or
+        unreadable file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LayerError(_missing_file_message(path))
+    if path.suffix.lower() in (".parquet", ".geoparquet"):
+        return _read_parquet(path, columns)
+    layers = list_layers(path)
+    if layer is not None and layer not in layers:
+        raise LayerError(f"{path} has no layer {layer!r}; its layers are: {', '.join(layers) or '(none)'}; set "
+                         "`layer:` in the config to one of them")
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+    except Exception as exc:
+        raise LayerError(_corrupt_message(path, exc)) from None
+    driver = info.get("driver") or ""
+    if info.get("geometry_type") in (None, "None") or not info.get("geometry_type"):
+        raise LayerError(f"{path}" + (f" layer {layer}" if layer else "") + " is a table without geometry "
+                         f"(fields: {', '.join(map(str, info.get('fields', []))) or 'none'}); give a spatial layer")
+    used_encoding = None
+    read_encoding = encoding
+    if driver == "ESRI Shapefile":
+        if encoding:
+            used_encoding = f"{encoding} (config)"
+        else:
+            read_encoding, how = detect_shapefile_encoding(path if path.suffix.lower() == ".shp" else path)
+            used_encoding = f"{read_encoding} ({how})"
+    if info.get("features", 0) == 0:
+        raise LayerError(f"{path}" + (f" layer {layer}" if layer else "") + " has no features; check it is the "
+                         "right file and layer")
+    unreadable: list[tuple[int, str]] = []
+    try:
+        frame = pyogrio.read_dataframe(path, layer=layer, encoding=read_encoding, columns=columns, use_arrow=True,
+                                       fid_as_index=True)
+        frame.index.name = None
+        frame.insert(0, FID, np.asarray(frame.index, dtype="int64"))
+        frame = frame.reset_index(drop=True)
+    except Exception as exc:
+        logger.warning("fast read of %s failed (%s); reading feature by feature with fiona", path, exc)
+        frame, unreadable = read_with_fiona(path, layer=layer, encoding=read_encoding)
+    return ReadResult(frame=frame, path=path, layer=layer or (layers[0] if len(layers) > 1 else None), driver=driver,
+                      encoding=used_encoding, unreadable=unreadable)
+
+
+def _read_parquet(path: Path, columns: list[str] | None) -> ReadResult:
+    try:
+        frame = gpd.read_parquet(path, columns=columns)
+    except ValueError as exc:
+        if "geo" in str(exc).lower() or "geometry" in str(exc).lower():
+            raise LayerError(f"{path} is a Parquet table without GeoParquet geometry metadata; give a GeoParquet "
+                             "file (geopandas to_parquet)") from None
+        raise LayerError(_corrupt_message(path, exc)) from None
+    except Exception as exc:
+        raise LayerError(_corrupt_message(path, exc)) from None
+    if len(frame) == 0:
+        raise LayerError(f"{path} has no features; check it is the right file")
+    frame = frame.reset_index(drop=True)
+    frame.insert(0, FID, np.arange(len(frame), dtype="int64"))
+    return ReadResult(frame=frame, path=path, layer=None, driver="Parquet")
+
+
+def read_with_fiona(path: str | Path, *, layer: str | None = None, encoding: str | None = None):
+    """Read a layer feature by feature with fiona, keeping every feature that can be read.
+
+    Returns
+    -------
+    tuple
+        (GeoDataFrame with ``_fid``, list of (feature id, reason) for features that could not be read).
+
+    Raises
+    ------
+    LayerError
+        If the file cannot be opened at all.
+    """
+    import fiona
+
+    path = Path(path)
+    kwargs = {"layer": layer} if layer else {}
+    if encoding:
+        kwargs["encoding"] = encoding
+    rows, geoms, fids, unreadable = [], [], [], []
+    try:
+        with fiona.open(path, **kwargs) as src:
+            crs = src.crs_wkt or None
+            keys = list(src.keys())
+            for fid in keys:
+                try:
+                    feature = src[fid]
+                    geometry = feature.geometry
+                    geoms.append(shapely.geometry.shape(geometry) if geometry is not None else None)
+                    rows.append(dict(feature.properties))
+                    fids.append(int(fid))
+                except Exception as exc:  # one bad feature must not lose the rest
+                    unreadable.append((int(fid), f"unreadable feature: {str(exc).strip() or type(exc).__name__}"))
+    except Exception as exc:
+        raise LayerError(_corrupt_message(path, exc)) from None
+    frame = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=crs)
+    frame.insert(0, FID, np.asarray(fids, dtype="int64"))
+    return frame, unreadable
