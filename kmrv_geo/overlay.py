@@ -40,9 +40,9 @@ def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
         parts, index = shapely.get_parts(geoms[mixed], return_index=True)
         keep = shapely.get_type_id(parts) == int(shapely.GeometryType.POLYGON)
         if keep.any():
-            rebuilt = shapely.multipolygons(parts[keep], indices=index[keep])
-            owners = np.unique(index[keep])
-            out[mixed[owners]] = rebuilt
+            # shapely wants consecutive output indices: renumber the owners 0..k-1.
+            owners, dense = np.unique(index[keep], return_inverse=True)
+            out[mixed[owners]] = shapely.multipolygons(parts[keep], indices=dense)
     return out
 
 

@@ -42,7 +42,8 @@ def web_layer(frame: gpd.GeoDataFrame, columns: list[str], *, simplify_m: float 
     if simplify_m > 0:
         geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
     out = gpd.GeoDataFrame(out.drop(columns=frame.geometry.name), geometry=geoms, crs=frame.crs).to_crs(WGS84)
-    out["geometry"] = shapely.set_precision(np.asarray(out.geometry.values), 1e-6)
+    # Round coordinates for display only (set_precision can raise TopologyException on slivers).
+    out["geometry"] = shapely.transform(np.asarray(out.geometry.values), lambda xy: np.round(xy, 6))
     out = out[~out.geometry.is_empty & out.geometry.notna()]
     for column in keep:
         values = out[column]
