@@ -28,3 +28,32 @@ def write_layer(tmp_path):
         return path
 
     return write
+
+
+SAMPLE_PARCELS = 1500
+SAMPLE_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory):
+    """The synthetic sample at 1,500 parcels (seed 7), written once per test session."""
+    from kmrv_geo.sample import make_sample
+
+    out = tmp_path_factory.mktemp("sample")
+    make_sample(out, n_parcels=SAMPLE_PARCELS, seed=SAMPLE_SEED)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_out(tmp_path_factory):
+    """``kmrv demo`` at 1,500 parcels (seed 7) run once per test session; returns its output folder."""
+    from click.testing import CliRunner
+
+    from kmrv_geo.cli.main import cli
+
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = CliRunner().invoke(cli, ["demo", "--parcels", str(SAMPLE_PARCELS), "--seed", str(SAMPLE_SEED),
+                                      "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    out.joinpath("cli_output.txt").write_text(result.output, encoding="utf-8")
+    return out

@@ -13,7 +13,8 @@ def echo_result(result: RunResult, *, lang: str, quiet: bool) -> None:
         for line in result.summary:
             click.echo(line)
         maps = [f for f in result.files if f.startswith("maps/")]
-        click.echo(("地图" if lang == "zh" else "maps") + ": " + ", ".join(str(result.out / m) for m in maps))
+        if maps:
+            click.echo(("地图" if lang == "zh" else "maps") + ": " + ", ".join(str(result.out / m) for m in maps))
     click.echo(("结果已写入" if lang == "zh" else "results written to") + f" {result.out} "
                + (f"（{len(result.files)} 个文件，见 manifest.json）" if lang == "zh"
                   else f"({len(result.files)} files, see manifest.json)"))

@@ -1,0 +1,120 @@
+"""`kmrv demo` end to end on a small sample, and kmrv's findings against the sample's ground truth."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from openpyxl import load_workbook
+
+from kmrv_geo.units import M2_PER_MU
+
+PATCH_FIELDS = ["patch_id", "change_class", "status", "t0_code", "t1_code", "county_code", "county_name", "township",
+                "village", "area_m2", "area_mu", "area_mu_ellipsoidal", "pbf_mu", "approved_mu", "illegal_mu"]
+
+
+def patches(demo_out):
+    found = [gpd.read_file(demo_out / "results.gpkg", layer=layer, engine="pyogrio")
+             for layer in ("change_patches", "below_min_patches")]
+    return pd.concat(found, ignore_index=True)
+
+
+def truth(demo_out):
+    return gpd.read_file(demo_out / "data" / "demo.gpkg", layer="truth_changes", engine="pyogrio")
+
+
+def test_demo_writes_every_output(demo_out):
+    manifest = json.loads((demo_out / "manifest.json").read_text(encoding="utf-8"))
+    written = set(manifest["outputs"])
+    for name in ["results.gpkg", "report.xlsx", "check_report.json", "maps/overview.html",
+                 "tables/violations_by_county.csv", "tables/violations_by_village.csv",
+                 "tables/balances_by_county.csv", "tables/feature_accounting.csv"]:
+        assert name in written, name
+        assert (demo_out / name).stat().st_size > 0, name
+    layers = {name for name, _ in pyogrio.list_layers(demo_out / "results.gpkg")}
+    assert {"change_patches", "below_min_patches"} <= layers
+
+
+def test_demo_patches_have_the_promised_fields_and_invariants(demo_out):
+    found = gpd.read_file(demo_out / "results.gpkg", layer="change_patches", engine="pyogrio")
+    assert set(PATCH_FIELDS) <= set(found.columns)
+    assert found["patch_id"].is_unique
+    np.testing.assert_allclose(found["area_mu"], found.area / M2_PER_MU, rtol=1e-9)
+    nonagri = found[found["change_class"] == "nonagri"]
+    np.testing.assert_allclose(nonagri["approved_mu"] + nonagri["illegal_mu"], nonagri["area_mu"], rtol=1e-9, atol=1e-9)
+    by_county = pd.read_csv(demo_out / "tables" / "violations_by_county.csv", encoding="utf-8-sig", dtype=str)
+    assert len(by_county) >= 1
+
+
+def test_demo_finds_the_injected_illegal_construction(demo_out):
+    """≥ 99 % of the injected illegal 亩 are found as illegal, and ≤ 1 % of what is called illegal is not."""
+    injected = truth(demo_out)
+    injected = injected[injected["illegal_m2"] > 0]
+    found = patches(demo_out)
+    found = found[found["illegal_mu"] > 0]
+    assert len(injected) > 0 and len(found) > 0
+    injected_mu = injected["illegal_m2"].sum() / M2_PER_MU
+    found_mu = found["illegal_mu"].sum()
+    # Where: the found illegal patches overlap the injected pieces with illegal area.
+    overlap_mu = shapely.intersection(shapely.union_all(injected.geometry.values),
+                                      shapely.union_all(found.geometry.values)).area / M2_PER_MU
+    assert overlap_mu >= 0.99 * min(injected["area_m2"].sum() / M2_PER_MU, found["area_mu"].sum())
+    assert found_mu == pytest.approx(injected_mu, rel=0.01)
+
+
+@pytest.mark.parametrize("status", ["illegal", "approved", "partly_approved", "nongrain_on_pbf", "nongrain",
+                                    "supplement"])
+def test_demo_statuses_match_the_truth_piece_by_piece(demo_out, status):
+    """Each injected piece is found as one patch (largest overlap) with the injected status."""
+    injected = truth(demo_out)
+    injected = injected[(injected["status"] == status) & ~injected["below_min"].astype(bool)].reset_index(drop=True)
+    found = patches(demo_out)
+    if injected.empty:
+        pytest.skip(f"no injected {status} piece at this size")
+    tree = shapely.STRtree(found.geometry.values)
+    ti, fi = tree.query(injected.geometry.values, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(injected.geometry.values[ti], found.geometry.values[fi]))
+    pairs = pd.DataFrame({"truth": ti, "found": fi, "overlap": overlap}).sort_values("overlap", ascending=False)
+    best = pairs.drop_duplicates("truth").set_index("truth").reindex(range(len(injected)))
+    assert best["found"].notna().all(), "an injected piece was not found at all"
+    matched = found.iloc[best["found"].astype(int).to_numpy()]
+    assert (matched["status"].to_numpy() == status).mean() >= 0.99
+    np.testing.assert_allclose(best["overlap"].to_numpy(), injected["area_m2"].to_numpy(), rtol=1e-6)
+
+
+def test_demo_specks_are_below_min_not_dropped(demo_out):
+    injected = truth(demo_out)
+    specks = injected[injected["below_min"].astype(bool)]
+    below = gpd.read_file(demo_out / "results.gpkg", layer="below_min_patches", engine="pyogrio")
+    assert len(specks) > 0
+    assert len(below) >= len(specks)
+    assert below.area.sum() == pytest.approx(specks.area.sum(), rel=1e-6)
+
+
+def test_demo_report_has_the_handover_sheets(demo_out):
+    book = load_workbook(demo_out / "report.xlsx", read_only=True)
+    names = book.sheetnames
+    assert any("卫片" in name for name in names), names
+    assert any("区县" in name or "县" in name for name in names), names
+
+
+def test_cli_violations_on_the_sample_prints_the_summary(demo_out, tmp_path):
+    """`kmrv violations` alone: only the violation outputs, and a summary whose total matches the layer."""
+    from click.testing import CliRunner
+
+    from kmrv_geo.cli.main import cli
+
+    out = tmp_path / "violations"
+    result = CliRunner().invoke(cli, ["violations", str(demo_out / "data" / "demo.yml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(out / "results.gpkg", layer="change_patches", engine="pyogrio")  # specks not counted
+    illegal_mu = found["illegal_mu"].sum()
+    assert f"违法占用耕地 {illegal_mu:.2f} 亩" in result.output
+    assert "违法面积前三区县" in result.output
+    assert (out / "tables" / "balances_by_county.csv").exists() and (out / "report.xlsx").exists()
+    assert not (out / "maps").exists()
