@@ -118,3 +118,6 @@ def test_cli_violations_on_the_sample_prints_the_summary(demo_out, tmp_path):
     assert "违法面积前三区县" in result.output
     assert (out / "tables" / "balances_by_county.csv").exists() and (out / "report.xlsx").exists()
     assert not (out / "maps").exists()
+    # Deterministic: the same inputs give byte-identical tables in this run and in the demo's.
+    for table in ["violations_by_county.csv", "violations_by_village.csv", "balances_by_county.csv"]:
+        assert (out / "tables" / table).read_bytes() == (demo_out / "tables" / table).read_bytes(), table
