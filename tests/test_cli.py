@@ -104,3 +104,65 @@ def test_python_dash_m_runs_the_cli():
     proc = subprocess.run([sys.executable, "-m", "kmrv_geo", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert "demo" in proc.stdout and "check" in proc.stdout and "run" in proc.stdout
+
+
+def two_date_project(tmp_path, *, t1_shift: float = 0.0, with_pbf: bool = False):
+    """T0: two 100 m × 100 m paddy parcels; T1: the same, the right one built on (0702), shifted by ``t1_shift`` m."""
+    gpkg = tmp_path / "dates.gpkg"
+    county = gpd.GeoDataFrame({"XZQDM": ["530111"], "XZQMC": ["官渡区"]},
+                              geometry=[box(X0, Y0, X0 + 200, Y0 + 100)], crs="EPSG:4543")
+    t0 = gpd.GeoDataFrame({"BSM": [1, 2], "DLBM": ["0101", "0101"]},
+                          geometry=[box(X0, Y0, X0 + 100, Y0 + 100), box(X0 + 100, Y0, X0 + 200, Y0 + 100)],
+                          crs="EPSG:4543")
+    t1 = t0.assign(DLBM=["0101", "0702"])
+    t1["geometry"] = t1.translate(xoff=t1_shift)
+    layers = {"county": county, "t0": t0, "t1": t1}
+    if with_pbf:
+        layers["pbf"] = gpd.GeoDataFrame({"BSM": [1]}, geometry=[box(X0 + 150, Y0, X0 + 200, Y0 + 100)], crs="EPSG:4543")
+    for name, frame in layers.items():
+        frame.to_file(gpkg, layer=name, engine="pyogrio")
+    config = tmp_path / "dates.yml"
+    config.write_text(
+        "name: 两期测试\ncrs: EPSG:4543\nlayers:\n"
+        "  county: {path: dates.gpkg, layer: county, code: XZQDM, name: XZQMC}\n"
+        "  landuse_t0: {path: dates.gpkg, layer: t0, code: DLBM, id: BSM, year: 2022}\n"
+        "  landuse_t1: {path: dates.gpkg, layer: t1, code: DLBM, id: BSM, year: 2023}\n"
+        + ("  pbf: {path: dates.gpkg, layer: pbf}\n" if with_pbf else ""),
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_violations_t0_t1_not_overlapping_names_both_extents(tmp_path):
+    config = two_date_project(tmp_path, t1_shift=5000.0)
+    result = invoke("violations", config, "--out", tmp_path / "out", "-q")
+    assert result.exit_code == 2
+    assert f"landuse_t0 (x {X0:.0f}…{X0 + 200:.0f}" in result.output
+    assert f"landuse_t1 (x {X0 + 5000:.0f}…{X0 + 5200:.0f}" in result.output
+    assert "do not overlap" in result.output and "Traceback" not in result.output
+
+
+def test_violations_t0_t1_overlapping_too_little_is_refused(tmp_path):
+    # Shifted by 150 m, T1 covers only 50 m of T0's 200 m: 25 % of the extent.
+    config = two_date_project(tmp_path, t1_shift=150.0)
+    result = invoke("violations", config, "--out", tmp_path / "out", "-q")
+    assert result.exit_code == 2
+    assert "overlap on only 25.0%" in result.output and "min_overlap_share" in result.output
+    assert f"x {X0:.0f}…{X0 + 200:.0f}" in result.output and f"x {X0 + 150:.0f}…{X0 + 350:.0f}" in result.output
+
+
+def test_violations_without_approvals_says_which_verdicts_were_not_given(tmp_path):
+    config = two_date_project(tmp_path, with_pbf=True)
+    out = tmp_path / "out"
+    result = invoke("violations", config, "--out", out, "--lang", "en")
+    assert result.exit_code == 0, result.output
+    # 100 m × 100 m built on = 15 亩, not judged (no approvals), half of it (7.5 亩) on PBF.
+    found = gpd.read_file(out / "results.gpkg", layer="change_patches")
+    assert found["status"].tolist() == ["unverified"]
+    assert found["area_mu"].iloc[0] == pytest.approx(15.0, rel=1e-12)
+    assert found["pbf_mu"].iloc[0] == pytest.approx(7.5, rel=1e-12)
+    assert found["illegal_mu"].isna().all() and found["approved_mu"].isna().all()  # unknown, not 0
+    assert "no approvals layer: conversions not judged legal/illegal" in result.output
+    assert "no PBF layer" not in result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["verdicts_not_given"] == ["approvals"]
