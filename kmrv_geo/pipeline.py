@@ -89,6 +89,26 @@ def accounting_tables(project: Project, *, lang: str = "zh") -> dict[str, pd.Dat
 
 
 STEPS = ("violations", "coverage", "sites", "villages", "maps")
+PREREQUISITES = {"coverage": ("violations",), "villages": ("violations", "sites")}
+"""Steps whose results feed another step: coverage takes HSF lost to construction from the change pieces;
+a village profile takes illegal/non-grain 亩 from the violations and facility sites from the sites step."""
+
+
+def with_prerequisites(steps: tuple[str, ...]) -> tuple[str, ...]:
+    """The steps asked for plus the steps they take results from, in pipeline order.
+
+    Examples
+    --------
+    >>> with_prerequisites(("villages",))
+    ('violations', 'sites', 'villages')
+    """
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown:
+        raise ValueError(f"unknown steps {unknown}; known: {', '.join(STEPS)}")
+    wanted = set(steps)
+    for step in steps:
+        wanted.update(PREREQUISITES.get(step, ()))
+    return tuple(step for step in STEPS if step in wanted)
 """Analysis steps of a full run, in order (checks always run first)."""
 
 
@@ -282,6 +302,7 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     for report in project.reports.values():
         summary.extend(report.summary_lines(lang))
     extra: dict = {"analysis_crs": project.analysis_crs, "synthetic": config.synthetic}
+    steps = with_prerequisites(steps)
     results = Results()
     skipped = _run_analyses(project, steps, results, lang=lang)
     summary.extend(skipped)

@@ -139,3 +139,16 @@ def test_point_villages_duplicates_and_missing_category_are_reported():
                                 lake=polygons(sq(100, -50, 200, 50)))
     assert profiles["area_mu"].isna().all()
     assert profiles["distance_to_shore_m"].tolist() == pytest.approx([100.0, 90.0])
+
+
+def test_a_site_spanning_two_villages_counts_in_each_with_its_part():
+    # One 300 m × 100 m farmland block (45 亩); 甲村 holds 100 m of it (15 亩), 乙村 200 m (30 亩).
+    t1 = landuse_layer([("0101", sq(0, 0, 150, 100)), ("0101", sq(150, 0, 300, 100))])
+    sites = facility_sites(t1, min_mu=30.0)
+    assert len(sites) == 1 and sites["area_mu"].iloc[0] == pytest.approx(45.0)
+    layer = polygons(sq(-50, -50, 100, 150), sq(100, -50, 350, 150), CMC=["甲村", "乙村"], LX=["重点村", "绿美村庄"])
+    villages = normalise_villages(layer, {"name": "CMC", "category": "LX"})
+    profiles = village_profiles(villages, coverage=None, layout=None, patches=None, sites=sites, fragmentation=None,
+                                lake=None)
+    assert profiles["facility_sites"].tolist() == [1, 1]
+    assert profiles["facility_sites_mu"].tolist() == pytest.approx([15.0, 30.0])

@@ -128,3 +128,44 @@ def test_cli_violations_on_the_sample_prints_the_summary(demo_out, tmp_path):
     # Deterministic: the same inputs give byte-identical tables in this run and in the demo's.
     for table in ["violations_by_county.csv", "violations_by_village.csv", "balances_by_county.csv"]:
         assert (out / "tables" / table).read_bytes() == (demo_out / "tables" / table).read_bytes(), table
+
+
+def test_demo_has_a_profile_row_for_each_of_the_183_villages(demo_out):
+    villages = gpd.read_file(demo_out / "data" / "demo.gpkg", layer="villages", engine="pyogrio")
+    profiles = gpd.read_file(demo_out / "results.gpkg", layer="villages_profile", engine="pyogrio")
+    assert len(profiles) == 183
+    assert sorted(profiles["village"]) == sorted(villages["CMC"])
+    assert profiles["category"].value_counts().to_dict() == {"绿美村庄": 137, "重点村": 46}
+    table = pd.read_csv(demo_out / "tables" / "villages_profile.csv", encoding="utf-8-sig")
+    assert len(table) == 183 and "村" in table.columns and "违法面积(亩)" in table.columns
+    # Villages lie around the lake: some reach the shore (distance 0), most lie back from it.
+    assert (profiles["distance_to_shore_m"] >= 0).all() and (profiles["distance_to_shore_m"] > 0).mean() > 0.8
+    # The village illegal 亩 add up to the illegal 亩 of the patches located in a village.
+    found = gpd.read_file(demo_out / "results.gpkg", layer="change_patches", engine="pyogrio")
+    in_villages = found.loc[found["village"].fillna("") != "", "illegal_mu"].sum()
+    assert profiles["illegal_mu"].sum() == pytest.approx(in_villages, rel=1e-9)
+    assert (profiles["facility_sites_mu"] <= profiles["farmland_mu"] + 1e-6).all()
+    book = load_workbook(demo_out / "report.xlsx", read_only=True)
+    assert "村庄档案" in book.sheetnames
+
+
+@pytest.mark.parametrize(("step", "layers", "absent"), [
+    ("coverage", {"hsf_gaps", "hsf_outside_farmland", "hsf_to_construction", "change_patches"}, {"facility_sites"}),
+    ("sites", {"facility_sites"}, {"change_patches", "villages_profile"}),
+    ("villages", {"villages_profile", "village_construction", "change_patches", "facility_sites"}, {"hsf_gaps"}),
+])  # fmt: skip
+def test_cli_step_commands_write_their_layers_and_prerequisites(demo_out, tmp_path, step, layers, absent):
+    from click.testing import CliRunner
+
+    from kmrv_geo.cli.main import cli
+
+    out = tmp_path / step
+    result = CliRunner().invoke(cli, [step, str(demo_out / "data" / "demo.yml"), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    written = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
+    assert layers <= written and not (absent & written), written
+    # The same layer from a single step and from the whole demo run is identical.
+    name = sorted(layers - {"change_patches"})[0]
+    a = gpd.read_file(out / "results.gpkg", layer=name, engine="pyogrio")
+    b = gpd.read_file(demo_out / "results.gpkg", layer=name, engine="pyogrio")
+    pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))

@@ -153,8 +153,12 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
         From :func:`layout_review`.
     patches : GeoDataFrame, optional
         ``change_patches`` (their ``village`` column names the village).
-    sites, fragmentation : optional
-        Facility sites and fragmentation tables (``village`` column).
+    sites : GeoDataFrame, optional
+        Facility sites. With village polygons, ``facility_sites`` counts the sites reaching into each
+        village and ``facility_sites_mu`` is their area inside it; with points, the sites labelled with
+        the village (``village`` column) and their whole area.
+    fragmentation : DataFrame, optional
+        Fragmentation table (``village`` column).
     lake : GeoDataFrame, optional
         Dianchi: distance from each village to the shore.
     protection_zones : GeoDataFrame, optional
@@ -202,8 +206,18 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
     else:
         frame["illegal_mu"] = frame["nongrain_mu"] = frame["nongrain_on_pbf_mu"] = nan
     frame["abandoned_mu"] = per_village(abandoned, "abandoned_mu").to_numpy() if abandoned is not None else nan
-    frame["facility_sites"] = per_village(sites, "site_id", "count").astype(int).to_numpy() if sites is not None else 0
-    frame["facility_sites_mu"] = per_village(sites, "area_mu").to_numpy() if sites is not None else nan
+    if sites is not None and villages.polygons and not sites.empty:
+        # A block often spans several villages: count it in each village it reaches into, with the
+        # part of it inside that village (so the 亩 never exceed the village's farmland).
+        vi, _, pieces = intersect_pairs(geoms, np.asarray(sites.geometry.values, dtype=object))
+        frame["facility_sites"] = np.bincount(vi, minlength=n).astype(int)
+        frame["facility_sites_mu"] = _sum_by(vi, shapely.area(pieces) / M2_PER_MU, n)
+    elif sites is not None:
+        frame["facility_sites"] = per_village(sites, "site_id", "count").astype(int).to_numpy()
+        frame["facility_sites_mu"] = per_village(sites, "area_mu").to_numpy()
+    else:
+        frame["facility_sites"] = 0
+        frame["facility_sites_mu"] = nan
     if fragmentation is not None:
         frag = fragmentation.set_index("village")
         for column in ("farmland_parcels", "mean_parcel_mu", "share_under_1mu", "parcels_per_100mu"):

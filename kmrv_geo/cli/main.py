@@ -8,7 +8,7 @@ from .. import __version__
 from .check import check
 from .demo import demo
 from .run import run
-from .violations import violations
+from .steps import STEP_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,4 +23,5 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(check)
 cli.add_command(run)
-cli.add_command(violations)
+for command in STEP_COMMANDS:
+    cli.add_command(command)

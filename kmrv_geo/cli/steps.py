@@ -1,0 +1,44 @@
+"""One command per analysis step (``kmrv violations|coverage|sites|villages CONFIG.yml --out DIR``).
+
+Each runs the checks, the step and the steps it takes results from (see
+:data:`kmrv_geo.pipeline.PREREQUISITES`), and writes their outputs into ``--out``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import pipeline
+from .options import common_options, handle_errors, settings
+from .summary import echo_result
+
+STEP_HELP = {
+    "violations": "非农化/非粮化 change patches with verdicts (illegal, approved, on PBF), per-county balances "
+                  "(占补, 进出) and report.xlsx.",
+    "coverage": "HSF coverage of PBF and farmland per county, township and village; HSF outside farmland or "
+                "lost to construction; ranked PBF blocks not yet HSF (hsf_gaps). Runs the violation step too.",
+    "sites": "Contiguous farmland blocks ≥ facility_site_min_mu (设施农业选址) and per-village fragmentation.",
+    "villages": "One profile row per Dianchi village (farmland, PBF, HSF, illegal and non-grain 亩, sites, "
+                "distance to the shore) and the layout review. Runs the violation and sites steps too.",
+}  # fmt: skip
+
+
+def step_command(step: str) -> click.Command:
+    """A click command that runs ``step`` (and its prerequisites) on a project file into ``--out``."""
+
+    @click.command(name=step, help=STEP_HELP[step])
+    @click.argument("config", type=click.Path(dir_okay=False))
+    @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
+    @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in --out.")
+    @common_options
+    @handle_errors
+    def command(config: str, out: str, overwrite: bool) -> None:
+        s = settings()
+        result = pipeline.run(config, out, overwrite=overwrite, progress=not s["quiet"], lang=s["lang"],
+                              steps=(step,))
+        echo_result(result, lang=s["lang"], quiet=s["quiet"])
+
+    return command
+
+
+STEP_COMMANDS = [step_command(step) for step in STEP_HELP]
