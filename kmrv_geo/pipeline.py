@@ -200,6 +200,7 @@ def _run_analyses(project: Project, steps: tuple[str, ...], results: Results, *,
             results.violations = analysis_steps.run_violations(project)
         elif step == "coverage":
             results.coverage = analysis_steps.run_coverage(project, results.violations)
+            results.warnings.extend(results.coverage.warnings)
         elif step == "sites":
             results.sites, results.fragmentation = analysis_steps.run_sites(project)
         elif step == "villages":
@@ -252,7 +253,7 @@ def _write_results(project: Project, results: Results, folder: OutputFolder, *, 
         sheets["村庄档案" if lang == "zh" else "village profiles"] = table
         if results.village_layout is not None:
             layers["village_construction"] = results.village_layout
-        lines += results.warnings
+    lines += results.warnings
     if layers:
         folder.write_layers("results.gpkg", layers)
     if sheets:

@@ -34,6 +34,7 @@ HEADINGS = {
         "construction_on_pbf_mu": "建设用地占永农(亩)", "abandoned_mu": "撂荒(亩)", "facility_sites": "设施农业地块数",
         "facility_sites_mu": "设施农业地块面积(亩)", "distance_to_shore_m": "距湖岸(米)", "protection_zone": "保护区",
         "rank_illegal": "违法面积排名", "rank_gap": "高标缺口排名", "village_row": "序号",
+        "hsf_year": "建设年度", "hsf_features": "高标准农田图斑数",
     },
     "en": {
         "county_code": "county code", "county_name": "county", "township": "township", "village": "village",
@@ -59,6 +60,7 @@ HEADINGS = {
         "facility_sites": "facility sites", "facility_sites_mu": "facility sites (mu)",
         "distance_to_shore_m": "distance to shore (m)", "protection_zone": "protection zone",
         "rank_illegal": "rank by illegal area", "rank_gap": "rank by HSF gap", "village_row": "row",
+        "hsf_year": "construction year", "hsf_features": "HSF features",
     },
 }  # fmt: skip
 VALUES = {

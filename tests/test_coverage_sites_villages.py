@@ -152,3 +152,19 @@ def test_a_site_spanning_two_villages_counts_in_each_with_its_part():
                                 lake=None)
     assert profiles["facility_sites"].tolist() == [1, 1]
     assert profiles["facility_sites_mu"].tolist() == pytest.approx([15.0, 30.0])
+
+
+def test_hsf_years_missing_or_odd_are_reported_not_dropped():
+    from kmrv_geo.analysis.coverage import hsf_by_year
+
+    # 15 亩 built 2019 (as int and as "2019年"), 7.5 亩 with no year, 15 亩 with a typo year 219.
+    hsf = polygons(sq(0, 0, 100, 100), sq(100, 0, 200, 100), sq(200, 0, 250, 100), sq(300, 0, 400, 100),
+                   JSND=["2019", "2019年", None, "219"])
+    table, warnings = hsf_by_year(hsf, "JSND", current_year=2023)
+    assert table["hsf_year"].tolist() == [2019, None]
+    assert table["hsf_features"].tolist() == [2, 2]
+    assert table["hsf_mu"].tolist() == pytest.approx([30.0, 22.5])
+    assert len(warnings) == 1
+    assert "2 个图斑（22.50 亩）" in warnings[0] and "JSND" in warnings[0] and "219 ×1" in warnings[0]
+    _, none = hsf_by_year(hsf.iloc[:2], "JSND", current_year=2023)
+    assert none == []

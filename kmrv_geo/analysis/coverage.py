@@ -8,7 +8,7 @@ candidate list for next year's HSF construction task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -43,6 +43,52 @@ class CoverageResult:
     hsf_outside_farmland: gpd.GeoDataFrame
     hsf_to_construction: gpd.GeoDataFrame
     hsf_gaps: gpd.GeoDataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+FIRST_HSF_YEAR = 1990
+"""Earliest plausible HSF construction year; earlier (and future) years count as not given."""
+
+
+def hsf_by_year(hsf: gpd.GeoDataFrame, year_field: str, *, current_year: int) -> tuple[pd.DataFrame, list[str]]:
+    """HSF features and area per construction year, and warnings about years missing or implausible.
+
+    Parameters
+    ----------
+    hsf : GeoDataFrame
+        HSF features (projected CRS).
+    year_field : str
+        Field holding the construction year (e.g. ``JSND``); values like ``2019``, ``"2019"``,
+        ``"2019年"`` or ``2019.0`` are read as 2019.
+    current_year : int
+        Years after this one are implausible.
+
+    Returns
+    -------
+    table : DataFrame
+        ``hsf_year`` (int, or ``None`` where not given), ``hsf_features``, ``hsf_mu`` (sum of feature
+        areas: overlapping projects count in each year), ascending by year with "not given" last.
+    warnings : list of str
+        One line when some features have no usable year: how many, their 亩, and the odd values seen.
+    """
+    raw = hsf[year_field] if year_field in hsf else pd.Series(pd.NA, index=hsf.index)
+    text = raw.astype("string").str.strip().str.extract(r"^(\d{4})(?:\.0+)?\s*年?$", expand=False)
+    year = pd.to_numeric(text, errors="coerce").astype("float64")
+    usable = year.between(FIRST_HSF_YEAR, current_year).fillna(False).astype(bool)
+    area_mu = shapely.area(np.asarray(hsf.geometry.values, dtype=object)) / M2_PER_MU
+    frame = pd.DataFrame({"hsf_year": year.where(usable).astype("Int64"), "area_mu": area_mu})
+    table = (frame.groupby("hsf_year", dropna=False, sort=True)
+             .agg(hsf_features=("area_mu", "size"), hsf_mu=("area_mu", "sum")).reset_index())
+    table["hsf_year"] = table["hsf_year"].astype(object).where(table["hsf_year"].notna(), None)
+    warnings = []
+    if (~usable).any():
+        odd = raw[~usable].astype("string").fillna("<空>").value_counts().head(5)
+        shown = "、".join(f"{value} ×{count}" for value, count in odd.items())
+        warnings.append(f"高标准农田 {int((~usable).sum())} 个图斑（{area_mu[~usable.to_numpy()].sum():.2f} 亩）"
+                        f"无有效建设年度 {year_field}（{FIRST_HSF_YEAR}–{current_year}），如 {shown}；"
+                        "这些图斑仍计入覆盖率，但不计入分年度统计 / HSF features without a usable construction "
+                        "year: still counted in coverage, not in the by-year table")
+    return table, warnings
 
 
 def compactness(geoms: np.ndarray) -> np.ndarray:

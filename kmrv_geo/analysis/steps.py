@@ -3,6 +3,8 @@ parameters each analysis needs and says which are missing. No file I/O."""
 
 from __future__ import annotations
 
+import datetime
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ import shapely
 from ..errors import CrsError, join_problems
 from ..project import Project
 from .balances import BalanceRules
-from .coverage import CoverageResult, analyse_coverage
+from .coverage import CoverageResult, analyse_coverage, hsf_by_year
 from .sites import facility_sites, fragmentation
 from .villages import layout_review, normalise_villages, village_profiles
 from .violations import ViolationResult, Zones, analyse_violations, build_zones
@@ -103,10 +105,19 @@ def zone_levels(project: Project, *, village_rows: bool = False) -> dict:
 def run_coverage(project: Project, violations: ViolationResult | None = None) -> CoverageResult:
     """HSF coverage on a loaded project (needs ``landuse_t1``; PBF/HSF may be missing)."""
     pieces = violations.pieces if violations is not None else None
-    return analyse_coverage(
-        pbf=project.vectors.get("pbf"), hsf=project.vectors.get("hsf"), landuse_t1=project.vectors["landuse_t1"],
+    hsf = project.vectors.get("hsf")
+    result = analyse_coverage(
+        pbf=project.vectors.get("pbf"), hsf=hsf, landuse_t1=project.vectors["landuse_t1"],
         landuse_t0=project.vectors.get("landuse_t0"), change_pieces=pieces, zone_levels=zone_levels(project),
     )  # fmt: skip
+    year_field = project.config.layers["hsf"].fields().get("year") if hsf is not None else None
+    if year_field is not None:
+        t1_year = project.config.layers["landuse_t1"].year
+        current = t1_year if isinstance(t1_year, int) else datetime.date.today().year
+        table, warnings = hsf_by_year(hsf, year_field, current_year=max(current, datetime.date.today().year))
+        result.tables["hsf_by_year"] = table
+        result.warnings.extend(warnings)
+    return result
 
 
 def run_sites(project: Project) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:

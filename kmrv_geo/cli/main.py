@@ -7,8 +7,7 @@ import click
 from .. import __version__
 from .check import check
 from .demo import demo
-from .run import run
-from .steps import STEP_COMMANDS
+from .steps import STEP_COMMANDS, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

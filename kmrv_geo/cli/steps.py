@@ -1,7 +1,7 @@
-"""One command per analysis step (``kmrv violations|coverage|sites|villages CONFIG.yml --out DIR``).
+"""``kmrv run`` and one command per analysis step (``kmrv violations|coverage|sites|villages``).
 
-Each runs the checks, the step and the steps it takes results from (see
-:data:`kmrv_geo.pipeline.PREREQUISITES`), and writes their outputs into ``--out``.
+All take ``CONFIG.yml --out DIR``. ``run`` runs every step; a step command runs the checks, the step and
+the steps it takes results from (see :data:`kmrv_geo.pipeline.PREREQUISITES`), and writes their outputs.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ STEP_HELP = {
 }  # fmt: skip
 
 
-def step_command(step: str) -> click.Command:
-    """A click command that runs ``step`` (and its prerequisites) on a project file into ``--out``."""
+def pipeline_command(name: str, steps: tuple[str, ...], help_text: str) -> click.Command:
+    """A click command ``name`` that runs ``steps`` (and their prerequisites) on a project file into ``--out``."""
 
-    @click.command(name=step, help=STEP_HELP[step])
+    @click.command(name=name, help=help_text)
     @click.argument("config", type=click.Path(dir_okay=False))
     @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
     @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in --out.")
@@ -35,10 +35,12 @@ def step_command(step: str) -> click.Command:
     def command(config: str, out: str, overwrite: bool) -> None:
         s = settings()
         result = pipeline.run(config, out, overwrite=overwrite, progress=not s["quiet"], lang=s["lang"],
-                              steps=(step,))
+                              steps=steps)
         echo_result(result, lang=s["lang"], quiet=s["quiet"])
 
     return command
 
 
-STEP_COMMANDS = [step_command(step) for step in STEP_HELP]
+run = pipeline_command("run", pipeline.STEPS, "Check every layer of CONFIG and write all findings, tables, "
+                       "report.xlsx and maps into --out.")
+STEP_COMMANDS = [pipeline_command(step, (step,), text) for step, text in STEP_HELP.items()]
