@@ -88,6 +88,11 @@ class VectorLayerSpec(_Strict):
         return out
 
 
+LANDCOVER_CLASS_NAMES = ("cropland", "forest", "shrub", "grassland", "water", "snow/ice", "barren", "impervious",
+                         "wetland")
+"""Class names a land-cover ``classes:`` mapping may use (CLCD's, which ESA WorldCover/Dynamic World map onto)."""
+
+
 class RasterLayerSpec(_Strict):
     """A classified land-cover raster.
 
@@ -105,6 +110,17 @@ class RasterLayerSpec(_Strict):
     classes: Literal["clcd"] | dict[int, str] = "clcd"
     crs: str | None = None
     _crs_ok = field_validator("crs")(_check_crs_text)
+
+    @field_validator("classes")
+    @classmethod
+    def _known_class_names(cls, classes):
+        if isinstance(classes, dict):
+            unknown = sorted({name for name in classes.values() if name not in LANDCOVER_CLASS_NAMES})
+            if unknown:
+                raise ValueError(f"unknown class names {unknown}; use {', '.join(LANDCOVER_CLASS_NAMES)}")
+            if "cropland" not in classes.values():
+                raise ValueError("the classes mapping has no 'cropland' value: nothing to detect change from")
+        return classes
 
 
 class NdviSpec(_Strict):
@@ -191,6 +207,41 @@ class Thresholds(_Strict):
     min_overlap_share: float = Field(0.5, ge=0, le=1)
 
 
+class LandcoverSettings(_Strict):
+    """Raster land-cover change detection.
+
+    Attributes
+    ----------
+    min_pixels : int
+        Changed-pixel clusters (8-connected) smaller than this are classification noise and are not
+        turned into change patches (they still count in the per-parcel shares). Default 3: single
+        mis-classified pixels and pairs are common in annual 30 m products.
+    """
+
+    min_pixels: int = Field(3, ge=1)
+
+
+class AbandonmentSettings(_Strict):
+    """撂荒 (abandoned farmland) from yearly growing-season NDVI.
+
+    Attributes
+    ----------
+    ndvi_max : float
+        A parcel-year is "low" when the parcel's growing-season mean NDVI is below this. Default 0.35:
+        cropped fields in the growing season reach 0.5 and more, bare or fallow soil 0.1–0.3.
+    min_years : int
+        Abandoned = low for at least this many consecutive years (default 2; one low year is fallow,
+        rotation or a failed crop).
+    min_valid_share : float
+        Share of a parcel's area that must have valid pixels for its yearly value to count; a parcel-
+        year below it is "no data", which breaks a run of low years. Default 0.5.
+    """
+
+    ndvi_max: float = Field(0.35, gt=-1, lt=1)
+    min_years: int = Field(2, ge=1)
+    min_valid_share: float = Field(0.5, gt=0, le=1)
+
+
 class StudyAreaSpec(_Strict):
     """The lon/lat box every layer must touch (default Kunming); a layer far outside is mislabelled."""
 
@@ -246,6 +297,8 @@ class ProjectConfig(_Strict):
     study_area : StudyAreaSpec
     landuse_classes : LanduseClassesSpec, optional
     balances : BalancesSpec
+    landcover : LandcoverSettings
+    abandonment : AbandonmentSettings
     base_dir : Path
         Folder of the config file (relative paths resolve against it); set by :func:`load_config`.
     source : Path, optional
@@ -261,6 +314,8 @@ class ProjectConfig(_Strict):
     study_area: StudyAreaSpec = StudyAreaSpec()
     landuse_classes: LanduseClassesSpec | None = None
     balances: BalancesSpec = BalancesSpec()
+    landcover: LandcoverSettings = LandcoverSettings()
+    abandonment: AbandonmentSettings = AbandonmentSettings()
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
 

@@ -208,3 +208,23 @@ def area_by_zone(geoms: np.ndarray, zones: np.ndarray) -> np.ndarray:
     if zi.size:
         np.add.at(result, zi, shapely.area(pieces))
     return result
+
+
+def label_by_zone(frame: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None, columns: list[str]) -> gpd.GeoDataFrame:
+    """Give each feature the attributes (``columns``) of the zone holding its representative point ( if none).
+
+    Whole features are labelled, not split: for lists of parcels or sites, where one row per feature
+    is wanted. Use :func:`split_by_zones` where areas must add up per zone.
+    """
+    for c in columns:
+        frame[c] = ""
+    if zones is None or zones.empty or frame.empty:
+        return frame
+    points = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
+    fi, zi = shapely.STRtree(np.asarray(zones.geometry.values, dtype=object)).query(points, predicate="within")
+    first = np.unique(fi, return_index=True)[1]
+    for c in columns:
+        values = frame[c].to_numpy(dtype=object)
+        values[fi[first]] = zones[c].to_numpy()[zi[first]]
+        frame[c] = values
+    return frame

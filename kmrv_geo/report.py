@@ -35,6 +35,11 @@ HEADINGS = {
         "facility_sites_mu": "设施农业地块面积(亩)", "distance_to_shore_m": "距湖岸(米)", "protection_zone": "保护区",
         "rank_illegal": "违法面积排名", "rank_gap": "高标缺口排名", "village_row": "序号",
         "hsf_year": "建设年度", "hsf_features": "高标准农田图斑数",
+        "parcel_id": "图斑标识码", "code": "地类编码", "valid_share": "有效像元占比", "changed_share": "变化占比",
+        "to_nonagri_share": "变为建设占比", "to_nongrain_share": "变为其他农用地占比", "to_other_share": "变为其他占比",
+        "no_valid_pixels": "无有效像元", "years_low": "低值年份", "n_years_low": "连续低值年数",
+        "first_low_year": "开始年份", "still_low": "末年仍低", "years_no_data": "无数据年份",
+        "abandoned_parcels": "撂荒图斑数", "abandoned_on_pbf_mu": "撂荒占永农(亩)", "still_low_mu": "末年仍撂荒(亩)",
     },
     "en": {
         "county_code": "county code", "county_name": "county", "township": "township", "village": "village",
@@ -61,6 +66,13 @@ HEADINGS = {
         "distance_to_shore_m": "distance to shore (m)", "protection_zone": "protection zone",
         "rank_illegal": "rank by illegal area", "rank_gap": "rank by HSF gap", "village_row": "row",
         "hsf_year": "construction year", "hsf_features": "HSF features",
+        "parcel_id": "parcel id", "code": "land-use code", "valid_share": "valid pixel share",
+        "changed_share": "changed share", "to_nonagri_share": "to construction share",
+        "to_nongrain_share": "to other agricultural share", "to_other_share": "to other share",
+        "no_valid_pixels": "no valid pixels", "years_low": "low years", "n_years_low": "consecutive low years",
+        "first_low_year": "first low year", "still_low": "still low in last year", "years_no_data": "years without data",
+        "abandoned_parcels": "abandoned parcels", "abandoned_on_pbf_mu": "abandoned on PBF (mu)",
+        "still_low_mu": "still low in last year (mu)",
     },
 }  # fmt: skip
 VALUES = {
@@ -68,6 +80,7 @@ VALUES = {
         "illegal": "违法", "partly_approved": "部分批准", "approved": "已批准", "unverified": "无批准数据未判定",
         "nongrain_on_pbf": "永久基本农田非粮化", "nongrain": "非粮化", "supplement": "新增耕地", "other": "其他",
         "nonagri": "非农化", "no_t1_data": "后时相无数据", "land_use": "地类", "planting_attribute": "种植属性",
+        "land_cover": "遥感土地覆盖",
         True: "是", False: "否",
     },
     "en": {True: "pass", False: "fail"},
@@ -81,10 +94,14 @@ def localise(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """Rename columns to the headings of ``lang`` and translate coded values (status, class, pass flags)."""
     out = table.copy()
     values = VALUES.get(lang, {})
-    for column in ("status", "change_class", "basis", "occupation_pass", "in_out_pass", "on_pbf"):
+    for column in ("status", "change_class", "basis", "occupation_pass", "in_out_pass", "on_pbf", "still_low",
+                   "no_valid_pixels"):
         if column in out and values:
             out[column] = out[column].map(lambda v: values.get(v, v))
-    return out.rename(columns=HEADINGS[lang])
+    yearly = {"ndvi": "NDVI", "valid": "有效像元占比" if lang == "zh" else "valid share"}
+    names = {c: f"{yearly[c.split('_')[0]]} {c.split('_')[1]}" for c in out.columns
+             if isinstance(c, str) and c.count("_") == 1 and c.split("_")[0] in yearly and c.split("_")[1].isdigit()}
+    return out.rename(columns={**HEADINGS[lang], **names})
 
 
 def wpzf_sheet(patches: pd.DataFrame, *, t0_year=None, t1_year=None) -> pd.DataFrame:

@@ -18,10 +18,12 @@ PATCH_FIELDS = ["patch_id", "change_class", "status", "t0_code", "t1_code", "cou
                 "village", "area_m2", "area_mu", "area_mu_ellipsoidal", "pbf_mu", "approved_mu", "illegal_mu"]
 
 
-def patches(demo_out):
+def patches(demo_out, source="vector"):
+    """Change patches and below-minimum patches of one source (vector survey or land-cover raster)."""
     found = [gpd.read_file(demo_out / "results.gpkg", layer=layer, engine="pyogrio")
              for layer in ("change_patches", "below_min_patches")]
-    return pd.concat(found, ignore_index=True)
+    found = pd.concat(found, ignore_index=True)
+    return found[found["source"] == source].reset_index(drop=True)
 
 
 def truth(demo_out):
@@ -43,6 +45,7 @@ def test_demo_writes_every_output(demo_out):
 def test_demo_patches_have_the_promised_fields_and_invariants(demo_out):
     found = gpd.read_file(demo_out / "results.gpkg", layer="change_patches", engine="pyogrio")
     assert set(PATCH_FIELDS) <= set(found.columns)
+    assert set(found["source"]) == {"vector", "raster"}
     assert found["patch_id"].is_unique
     np.testing.assert_allclose(found["area_mu"], found.area / M2_PER_MU, rtol=1e-9)
     nonagri = found[found["change_class"] == "nonagri"]
@@ -98,6 +101,7 @@ def test_demo_specks_are_below_min_not_dropped(demo_out):
     injected = truth(demo_out)
     specks = injected[injected["below_min"].astype(bool)]
     below = gpd.read_file(demo_out / "results.gpkg", layer="below_min_patches", engine="pyogrio")
+    below = below[below["source"] == "vector"]
     assert len(specks) > 0
     assert len(below) >= len(specks)
     assert below.area.sum() == pytest.approx(specks.area.sum(), rel=1e-6)
@@ -120,6 +124,7 @@ def test_cli_violations_on_the_sample_prints_the_summary(demo_out, tmp_path):
     result = CliRunner().invoke(cli, ["violations", str(demo_out / "data" / "demo.yml"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     found = gpd.read_file(out / "results.gpkg", layer="change_patches", engine="pyogrio")  # specks not counted
+    assert set(found["source"]) == {"vector"}
     illegal_mu = found["illegal_mu"].sum()
     assert f"违法占用耕地 {illegal_mu:.2f} 亩" in result.output
     assert "违法面积前三区县" in result.output
@@ -142,6 +147,7 @@ def test_demo_has_a_profile_row_for_each_of_the_183_villages(demo_out):
     assert (profiles["distance_to_shore_m"] >= 0).all() and (profiles["distance_to_shore_m"] > 0).mean() > 0.8
     # The village illegal 亩 add up to the illegal 亩 of the patches located in a village.
     found = gpd.read_file(demo_out / "results.gpkg", layer="change_patches", engine="pyogrio")
+    found = found[found["source"] == "vector"]  # the profiles take the vector survey where there is one
     in_villages = found.loc[found["village"].fillna("") != "", "illegal_mu"].sum()
     assert profiles["illegal_mu"].sum() == pytest.approx(in_villages, rel=1e-9)
     assert (profiles["facility_sites_mu"] <= profiles["farmland_mu"] + 1e-6).all()

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import MIN_PIECE_M2, area_by_zone, dissolve_zones, intersect_pairs, polygonal_parts
+from ..overlay import MIN_PIECE_M2, area_by_zone, dissolve_zones, intersect_pairs, label_by_zone, polygonal_parts
 from ..units import M2_PER_MU
 from .changes import NONAGRI
 
@@ -157,22 +157,6 @@ def _frame(geoms, crs, **columns) -> gpd.GeoDataFrame:
     return frame
 
 
-def _label_by_zone(frame: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None, columns: list[str]) -> gpd.GeoDataFrame:
-    """Give each feature the zone attributes of the zone holding its representative point."""
-    for c in columns:
-        frame[c] = ""
-    if zones is None or zones.empty or frame.empty:
-        return frame
-    points = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
-    fi, zi = shapely.STRtree(np.asarray(zones.geometry.values, dtype=object)).query(points, predicate="within")
-    first = np.unique(fi, return_index=True)[1]
-    for c in columns:
-        values = frame[c].to_numpy(dtype=object)
-        values[fi[first]] = zones[c].to_numpy()[zi[first]]
-        frame[c] = values
-    return frame
-
-
 def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | None, landuse_t1: gpd.GeoDataFrame,
                      landuse_t0: gpd.GeoDataFrame | None = None, change_pieces: gpd.GeoDataFrame | None = None,
                      zone_levels: dict[str, tuple[gpd.GeoDataFrame, list[str]]]) -> CoverageResult:
@@ -233,7 +217,7 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
     gap_frame = _frame(gaps, crs)
     gap_frame["compactness"] = compactness(np.asarray(gap_frame.geometry.values, dtype=object)) if len(gaps) else []
     county = zone_levels.get("county", (None, []))
-    gap_frame = _label_by_zone(gap_frame, county[0], list(county[1]))
+    gap_frame = label_by_zone(gap_frame, county[0], list(county[1]))
     gap_frame = gap_frame.sort_values(["area_mu", "compactness"], ascending=False, ignore_index=True)
     gap_frame.insert(0, "rank", np.arange(1, len(gap_frame) + 1))
     return CoverageResult(tables=tables, hsf_outside_farmland=outside, hsf_to_construction=occupied,

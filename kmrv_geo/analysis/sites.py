@@ -14,9 +14,9 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import area_inside, connected_components, dissolve_zones
+from ..overlay import area_inside, connected_components, dissolve_zones, label_by_zone
 from ..units import M2_PER_MU
-from .coverage import _label_by_zone, compactness
+from .coverage import compactness
 
 SITE_COLUMNS = ["site_id", "area_mu", "parcels", "pbf_mu", "pbf_share", "on_pbf", "compactness", "county_code",
                 "county_name", "village"]
@@ -85,8 +85,8 @@ def facility_sites(landuse_t1: gpd.GeoDataFrame, *, min_mu: float = 30.0, join_w
     sites["pbf_share"] = sites["pbf_mu"] / sites["area_mu"]
     sites["on_pbf"] = sites["pbf_mu"].fillna(0.0) > 0
     sites["compactness"] = compactness(geoms) if len(sites) else []
-    sites = _label_by_zone(sites, county, ["county_code", "county_name"])
-    sites = _label_by_zone(sites, villages, ["village"])
+    sites = label_by_zone(sites, county, ["county_code", "county_name"])
+    sites = label_by_zone(sites, villages, ["village"])
     points = shapely.point_on_surface(np.asarray(sites.geometry.values, dtype=object))
     sites = sites.assign(_y=np.round(shapely.get_y(points), 2), _x=np.round(shapely.get_x(points), 2))
     sites = sites.sort_values(["area_mu", "_y", "_x"], ascending=[False, False, True], ignore_index=True)
@@ -109,7 +109,7 @@ def fragmentation(landuse_t1: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> p
     geoms = np.asarray(farm.geometry.values, dtype=object)
     area_mu = shapely.area(geoms) / M2_PER_MU
     parcels = gpd.GeoDataFrame({"area_mu": area_mu}, geometry=geoms, crs=farm.crs)
-    parcels = _label_by_zone(parcels, villages, ["village"])
+    parcels = label_by_zone(parcels, villages, ["village"])
     parcels = parcels[parcels["village"] != ""]
     grouped = parcels.groupby("village")["area_mu"]
     table = pd.DataFrame({"farmland_parcels": grouped.count(), "farmland_mu": grouped.sum(),

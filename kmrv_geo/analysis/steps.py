@@ -10,13 +10,19 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .. import landuse
 from ..errors import CrsError, join_problems
+from ..overlay import area_inside, dissolve_zones, label_by_zone
 from ..project import Project
+from ..rasters import check_ndvi_values, class_map
+from ..units import M2_PER_MU
 from .balances import BalanceRules
 from .coverage import CoverageResult, analyse_coverage, hsf_by_year
 from .sites import facility_sites, fragmentation
 from .villages import layout_review, normalise_villages, village_profiles
-from .violations import ViolationResult, Zones, analyse_violations, build_zones
+from .abandonment import AbandonmentResult, NdviSource, find_abandoned
+from .landcover import ClassRaster, LandcoverResult, class_name_zh, detect_landcover_change
+from .violations import ViolationResult, Zones, analyse_violations, build_zones, patches_from_pieces
 
 
 def _hull(frame):
@@ -67,6 +73,89 @@ def run_violations(project: Project) -> ViolationResult:
         project.vectors["landuse_t0"], project.vectors["landuse_t1"], zones=zones,
         approvals=project.vectors.get("approvals"), pbf=project.vectors.get("pbf"), min_patch_m2=min_patch,
     )  # fmt: skip
+
+
+def run_landcover(project: Project) -> tuple[ViolationResult, LandcoverResult]:
+    """Raster land-cover change on a loaded project: change patches with ``source = raster`` and per-parcel shares.
+
+    The patches take the same verdict and location steps as the vector ones; their ids carry an ``R``
+    (``530111-R00001``) and ``t1_name`` is the land-cover class (遥感).
+    """
+    config = project.config
+    rasters = {role: ClassRaster(config.resolve(spec.path), class_map(spec.classes), spec.crs)
+               for role, spec in config.raster_layers().items()}
+    t0 = project.vectors["landuse_t0"]
+    id_field = config.layers["landuse_t0"].id
+    found = detect_landcover_change(t0, rasters["landcover_t0"], rasters["landcover_t1"],
+                                    analysis_crs=project.analysis_crs, min_pixels=config.landcover.min_pixels,
+                                    id_column=id_field)
+    levels = zone_levels(project)
+    zones = Zones(*(levels.get(level, (None, None))[0] for level in ("county", "township", "village")))
+    result = patches_from_pieces(
+        found.pieces, zones=zones, approvals=project.vectors.get("approvals"), pbf=project.vectors.get("pbf"),
+        min_patch_m2=config.thresholds.min_patch_m2.model_dump(), source="raster", id_prefix="R",
+    )  # fmt: skip
+    for frame in (result.patches, result.below_min):
+        frame["t1_name"] = frame["t1_code"].map(class_name_zh)
+    return result, found
+
+
+def ndvi_sources(project: Project) -> list[NdviSource]:
+    """One :class:`NdviSource` per configured year, each checked for −1…1 values (after ``scale``)."""
+    spec = project.config.ndvi()
+    multi = "{year}" not in spec.path
+    sources = []
+    for band, (year, path) in enumerate(spec.paths().items(), start=1):
+        source = NdviSource(year=year, path=project.config.resolve(path), band=band if multi else 1,
+                            scale=spec.scale, crs_override=spec.crs)
+        check_ndvi_values(source.path, source.band, scale=source.scale, year=year)
+        sources.append(source)
+    return sources
+
+
+def _farmland_since(project: Project, farmland: gpd.GeoDataFrame) -> np.ndarray | None:
+    """First year each T1 farmland parcel counts as farmland: 0 if it (mostly) was farmland at T0 too,
+    else the T1 year (new farmland: its bare or built years before are not abandonment)."""
+    t0 = project.vectors.get("landuse_t0")
+    t1_year = project.config.layers["landuse_t1"].year
+    if t0 is None or not isinstance(t1_year, int):
+        return None
+    t0_farm = t0[(t0["category"] == landuse.FARMLAND).to_numpy()]
+    geoms = np.asarray(farmland.geometry.values, dtype=object)
+    was_farm = area_inside(geoms, dissolve_zones(t0_farm.geometry.values), dissolved=True)
+    area = shapely.area(geoms)
+    return np.where(was_farm >= 0.5 * area, 0, t1_year)
+
+
+def run_abandonment(project: Project) -> AbandonmentResult:
+    """撂荒 on a loaded project: current farmland (T1, else T0) against the yearly NDVI.
+
+    Abandoned parcels get ``county_code``/``county_name``/``village`` (by representative point) and
+    ``pbf_mu`` (their area on PBF) where those layers exist.
+    """
+    role = "landuse_t1" if "landuse_t1" in project.vectors else "landuse_t0"
+    land = project.vectors[role]
+    farmland = land[(land["category"] == landuse.FARMLAND).to_numpy()].reset_index(drop=True)
+    settings = project.config.abandonment
+    result = find_abandoned(farmland, ndvi_sources(project), ndvi_max=settings.ndvi_max,
+                            min_years=settings.min_years, min_valid_share=settings.min_valid_share,
+                            id_column=project.config.layers[role].id,
+                            farmland_since=_farmland_since(project, farmland) if role == "landuse_t1" else None)
+    parcels = result.parcels
+    levels = zone_levels(project)
+    for level, columns in (("county", ["county_code", "county_name"]), ("village", ["village"])):
+        if level in levels:
+            parcels = label_by_zone(parcels, levels[level][0], columns)
+        else:
+            for column in columns:
+                parcels[column] = ""
+    pbf = project.vectors.get("pbf")
+    geoms = np.asarray(parcels.geometry.values, dtype=object)
+    pbf_m2 = area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True) if pbf is not None else \
+        np.full(len(parcels), np.nan)
+    parcels["pbf_mu"] = pbf_m2 / M2_PER_MU
+    result.parcels = parcels
+    return result
 
 
 def balance_rules(project: Project) -> BalanceRules:

@@ -278,6 +278,39 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
     sheet = farmland_balance_sheet(t0, pieces)
     if sheet["relative_error"] >= 1e-9:
         raise AssertionError(f"T0 farmland does not add up: {sheet}")
+    result = patches_from_pieces(pieces, zones=zones, approvals=approvals, pbf=pbf, min_patch_m2=min_patch_m2,
+                                 source=source)
+    result.farmland = sheet
+    return result
+
+
+def patches_from_pieces(pieces: gpd.GeoDataFrame, *, zones: Zones, approvals=None, pbf=None,
+                        min_patch_m2: dict[str, float], source: str, id_prefix: str = "") -> ViolationResult:
+    """Turn change pieces of any source into located patches with verdicts.
+
+    The one path every source takes (vector overlay, raster land cover): merge contiguous pieces
+    (:func:`merge_patches`), split off those below the minimum mapped size, locate (split at admin
+    boundaries) and give verdicts.
+
+    Parameters
+    ----------
+    pieces : GeoDataFrame
+        Change pieces with ``change_class``, ``t0_code``, ``t1_code``, ``t0_category``, ``basis``.
+    zones : Zones
+    approvals, pbf : GeoDataFrame, optional
+    min_patch_m2 : dict
+        Minimum mapped size per kind: ``construction``, ``agricultural``, ``other``.
+    source : str
+        Value of the ``source`` column (``vector``, ``raster``).
+    id_prefix : str, default ""
+        Put before the sequence number of patch ids (``R`` for raster: ``530111-R00001``), so that
+        ids of different sources never clash.
+
+    Returns
+    -------
+    ViolationResult
+        With an empty ``farmland`` sheet (the caller fills it where a partition exists).
+    """
     patches = merge_patches(pieces)
     large, small = split_below_min(patches, min_patch_m2)
     approvals_geoms = dissolve_zones(approvals.geometry.values) if approvals is not None else None
@@ -289,9 +322,9 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
         missing.append("pbf")
     located = [give_verdicts(locate(p, zones), approvals=approvals_geoms, pbf=pbf_geoms) for p in (large, small)]
     return ViolationResult(
-        patches=_finish(located[0], "", source),
-        below_min=_finish(located[1], "S", source),
-        farmland=sheet,
+        patches=_finish(located[0], id_prefix, source),
+        below_min=_finish(located[1], id_prefix + "S", source),
+        farmland={},
         missing_verdicts=missing,
         pieces=pieces,
     )

@@ -1,4 +1,4 @@
-"""``kmrv run`` and one command per analysis step (``kmrv violations|coverage|sites|villages``).
+"""``kmrv run`` and one command per analysis step (``kmrv violations|landcover|coverage|sites|abandonment|villages``).
 
 All take ``CONFIG.yml --out DIR``. ``run`` runs every step; a step command runs the checks, the step and
 the steps it takes results from (see :data:`kmrv_geo.pipeline.PREREQUISITES`), and writes their outputs.
@@ -15,11 +15,15 @@ from .summary import echo_result
 STEP_HELP = {
     "violations": "非农化/非粮化 change patches with verdicts (illegal, approved, on PBF), per-county balances "
                   "(占补, 进出) and report.xlsx.",
+    "landcover": "Land-cover change from two class rasters (CLCD or mapped classes) inside T0 farmland: change "
+                 "patches with source=raster through the same verdicts and balances, per-parcel changed shares.",
+    "abandonment": "撂荒: yearly growing-season NDVI per farmland parcel; parcels low for min_years consecutive "
+                   "years (abandonment: ndvi_max, min_years in the config).",
     "coverage": "HSF coverage of PBF and farmland per county, township and village; HSF outside farmland or "
                 "lost to construction; ranked PBF blocks not yet HSF (hsf_gaps). Runs the violation step too.",
     "sites": "Contiguous farmland blocks ≥ facility_site_min_mu (设施农业选址) and per-village fragmentation.",
-    "villages": "One profile row per Dianchi village (farmland, PBF, HSF, illegal and non-grain 亩, sites, "
-                "distance to the shore) and the layout review. Runs the violation and sites steps too.",
+    "villages": "One profile row per Dianchi village (farmland, PBF, HSF, illegal and non-grain 亩, abandoned 亩, "
+                "sites, distance to the shore) and the layout review. Runs the steps it takes numbers from too.",
 }  # fmt: skip
 
 

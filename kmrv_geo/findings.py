@@ -1,0 +1,255 @@
+"""What each analysis contributes to an output folder: layers, tables, workbook sheets, summary lines.
+
+:func:`collect` turns the :class:`Results` of a run into one :class:`Found` bundle that the pipeline
+writes (``results.gpkg``, ``tables/*.csv``, ``report.xlsx``) and prints. Tables are localised here;
+numbers are never rounded (Excel formats them).
+
+Vector and raster change patches share the ``change_patches`` layer (column ``source``); their tables
+stay apart (``violations_*`` from vector surveys, ``landcover_*`` from land-cover rasters), because the
+two sources are alternative readings of the same change and must never be added up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+
+from .analysis import steps as analysis_steps
+from .analysis.abandonment import AbandonmentResult
+from .analysis.balances import balances_table, violations_table, with_total
+from .analysis.coverage import CoverageResult
+from .analysis.violations import ViolationResult
+from .project import Project
+from .report import TOTAL_LABEL, localise, wpzf_sheet
+
+
+@dataclass
+class Results:
+    """The frames the analyses returned in one run (``None`` where a step did not run)."""
+
+    violations: ViolationResult | None = None
+    landcover: ViolationResult | None = None
+    landcover_parcels: pd.DataFrame | None = None
+    coverage: CoverageResult | None = None
+    sites: gpd.GeoDataFrame | None = None
+    fragmentation: pd.DataFrame | None = None
+    abandonment: AbandonmentResult | None = None
+    village_profiles: gpd.GeoDataFrame | None = None
+    village_layout: gpd.GeoDataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Found:
+    """Everything a run writes: GeoPackage layers, localised tables and sheets, summary lines."""
+
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sheets: dict[str, pd.DataFrame] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+
+def _t(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def violation_tables(result: ViolationResult, project: Project, *, lang: str = "zh") -> dict[str, pd.DataFrame]:
+    """By county, by village and balances by county (numbers, English keys, totals rows)."""
+    patches = result.patches
+    by_county = violations_table(patches, ["county_code", "county_name"])
+    by_village = violations_table(patches, ["county_code", "county_name", "township", "village"])
+    balances = balances_table(patches, rules=analysis_steps.balance_rules(project))
+    total = TOTAL_LABEL[lang]
+    return {
+        "by_county": with_total(by_county, "county_name", total),
+        "by_village": with_total(by_village, "village", total),
+        "balances_by_county": with_total(balances, "county_name", total),
+    }
+
+
+def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang: str, source: str = "vector") -> list[str]:
+    """A few lines: illegal 亩, on PBF, non-grain on PBF, the top counties, verdicts not given."""
+    p = result.patches
+    counties = by_county.iloc[:-1] if len(by_county) else by_county
+    top = counties.sort_values("illegal_mu", ascending=False).head(3)
+    illegal = p["illegal_mu"].sum()
+    illegal_pbf = p.loc[p["status"].isin(["illegal", "partly_approved"]), "pbf_mu"].sum()
+    nongrain_pbf = p.loc[p["status"] == "nongrain_on_pbf", "pbf_mu"].sum()
+    raster = source == "raster"
+    if lang == "zh":
+        lead = "遥感监测（土地覆盖，需实地核实）：疑似" if raster else ""
+        lines = [f"{lead}违法占用耕地 {illegal:.2f} 亩（其中占永久基本农田 {illegal_pbf:.2f} 亩）；永久基本农田非粮化 "
+                 f"{nongrain_pbf:.2f} 亩；变化图斑 {len(p)} 个，小于上图面积 {len(result.below_min)} 个",
+                 ("遥感" if raster else "") + "违法面积前三区县："
+                 + "、".join(f"{r.county_name} {r.illegal_mu:.2f} 亩" for r in top.itertuples())]
+        missing = {"approvals": "无批准范围图层，非农化未判定合法/违法", "pbf": "无永久基本农田图层，未判定占永农"}
+    else:
+        lead = "land-cover rasters (screening, check in the field): suspected " if raster else ""
+        lines = [f"{lead}illegal conversion {illegal:.2f} mu (on PBF {illegal_pbf:.2f} mu); non-grain on PBF "
+                 f"{nongrain_pbf:.2f} mu; {len(p)} change patches, {len(result.below_min)} below the minimum size",
+                 ("raster " if raster else "") + "top counties by illegal area: "
+                 + ", ".join(f"{r.county_name} {r.illegal_mu:.2f} mu" for r in top.itertuples())]
+        missing = {"approvals": "no approvals layer: conversions not judged legal/illegal",
+                   "pbf": "no PBF layer: PBF verdicts not given"}
+    if not raster:
+        lines += [missing[m] for m in result.missing_verdicts]
+    return lines
+
+
+def _violations(found: Found, result: ViolationResult, project: Project, lang: str) -> None:
+    tables = violation_tables(result, project, lang=lang)
+    layers = project.config.layers
+    found.tables |= {
+        "violations_by_county": localise(tables["by_county"], lang),
+        "violations_by_village": localise(tables["by_village"], lang),
+        "balances_by_county": localise(tables["balances_by_county"], lang),
+    }
+    found.sheets |= {
+        _t(lang, "区县汇总", "by county"): found.tables["violations_by_county"],
+        _t(lang, "村汇总", "by village"): found.tables["violations_by_village"],
+        _t(lang, "两平衡", "balances"): found.tables["balances_by_county"],
+        _t(lang, "变化图斑", "change patches"): localise(result.patches.drop(columns="geometry"), lang),
+        _t(lang, "卫片执法图斑", "enforcement list"): wpzf_sheet(
+            result.patches, t0_year=getattr(layers["landuse_t0"], "year", None),
+            t1_year=getattr(layers["landuse_t1"], "year", None)),
+        _t(lang, "小于上图面积", "below minimum"): localise(result.below_min.drop(columns="geometry"), lang),
+    }  # fmt: skip
+    found.lines += violation_summary(result, tables["by_county"], lang=lang)
+
+
+def _landcover(found: Found, result: ViolationResult, parcels: pd.DataFrame | None, project: Project,
+               lang: str) -> None:
+    tables = violation_tables(result, project, lang=lang)
+    found.tables |= {
+        "landcover_by_county": localise(tables["by_county"], lang),
+        "landcover_by_village": localise(tables["by_village"], lang),
+        "landcover_balances_by_county": localise(tables["balances_by_county"], lang),
+    }
+    if parcels is not None:
+        found.tables["landcover_parcels"] = localise(parcels, lang)
+    found.sheets |= {
+        _t(lang, "遥感变化区县汇总", "raster change by county"): found.tables["landcover_by_county"],
+        _t(lang, "遥感变化图斑", "raster change patches"): localise(result.patches.drop(columns="geometry"), lang),
+    }
+    found.lines += violation_summary(result, tables["by_county"], lang=lang, source="raster")
+
+
+def coverage_summary(result: CoverageResult, *, lang: str) -> list[str]:
+    """One line: PBF, HSF on PBF and the coverage share, city-wide."""
+    table = result.tables.get("coverage_by_county")
+    if table is None or table.empty:
+        return []
+    pbf, covered = table["pbf_mu"].sum(), table["hsf_on_pbf_mu"].sum()
+    share = covered / pbf if pbf > 0 else float("nan")
+    if lang == "zh":
+        return [f"永久基本农田 {pbf:.2f} 亩，已建成高标准农田 {covered:.2f} 亩（{share:.1%}）；待建候选地块 "
+                f"{len(result.hsf_gaps)} 块"]
+    return [f"PBF {pbf:.2f} mu, built as HSF {covered:.2f} mu ({share:.1%}); {len(result.hsf_gaps)} gap blocks"]
+
+
+def _coverage(found: Found, c: CoverageResult, lang: str) -> None:
+    found.layers |= {"hsf_gaps": c.hsf_gaps, "hsf_outside_farmland": c.hsf_outside_farmland,
+                     "hsf_to_construction": c.hsf_to_construction}
+    for name, table in c.tables.items():
+        found.tables[name] = localise(table, lang)
+    for name in ("hsf_gaps", "hsf_outside_farmland", "hsf_to_construction"):
+        found.tables[name] = localise(found.layers[name].drop(columns="geometry"), lang)
+    if "coverage_by_county" in c.tables:
+        found.sheets[_t(lang, "高标准农田覆盖", "HSF coverage")] = found.tables["coverage_by_county"]
+    found.lines += coverage_summary(c, lang=lang)
+
+
+def _sites(found: Found, results: Results, project: Project, lang: str) -> None:
+    sites = results.sites
+    found.layers["facility_sites"] = sites
+    found.tables["facility_sites"] = localise(sites.drop(columns="geometry"), lang)
+    found.sheets[_t(lang, "设施农业连片地块", "facility sites")] = found.tables["facility_sites"]
+    if results.fragmentation is not None:
+        found.tables["fragmentation_by_village"] = localise(results.fragmentation, lang)
+    min_mu = project.config.thresholds.facility_site_min_mu
+    found.lines.append(_t(lang, f"≥{min_mu:g} 亩连片耕地 {len(sites)} 块",
+                          f"{len(sites)} contiguous farmland blocks ≥ {min_mu:g} mu"))
+
+
+ABANDONED_COLUMNS = ["parcel_id", "code", "county_code", "county_name", "village", "area_mu", "pbf_mu", "years_low",
+                     "n_years_low", "first_low_year", "still_low"]
+
+
+def abandoned_by_village(result: AbandonmentResult | None) -> pd.DataFrame | None:
+    """Abandoned 亩 per village (``village``, ``abandoned_mu``) for the village profiles."""
+    if result is None:
+        return None
+    ab = result.abandoned
+    if "village" not in ab:
+        return None
+    return ab.groupby("village", as_index=False)["area_mu"].sum().rename(columns={"area_mu": "abandoned_mu"})
+
+
+def abandonment_table(abandoned: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Abandoned parcels, 亩, 亩 on PBF and 亩 still low in the last year, per ``keys``."""
+    if abandoned.empty:
+        return pd.DataFrame(columns=keys + ["abandoned_parcels", "abandoned_mu", "abandoned_on_pbf_mu",
+                                            "still_low_mu"])
+    frame = abandoned.assign(still_mu=abandoned["area_mu"].where(abandoned["still_low"], 0.0))
+    return (frame.groupby(keys, as_index=False)
+            .agg(abandoned_parcels=("parcel_id", "size"), abandoned_mu=("area_mu", "sum"),
+                 abandoned_on_pbf_mu=("pbf_mu", "sum"), still_low_mu=("still_mu", "sum")))
+
+
+def _abandonment(found: Found, result: AbandonmentResult, lang: str) -> None:
+    ab = result.abandoned
+    year_columns = [c for y in result.years for c in (f"ndvi_{y}", f"valid_{y}")]
+    layer = ab[ABANDONED_COLUMNS + year_columns + ["geometry"]]
+    found.layers["abandoned_parcels"] = layer
+    total = TOTAL_LABEL[lang]
+    by_county = with_total(abandonment_table(ab, ["county_code", "county_name"]), "county_name", total)
+    by_village = with_total(abandonment_table(ab, ["county_code", "county_name", "village"]), "village", total)
+    parcels = result.parcels
+    no_data = parcels.loc[parcels["years_no_data"] != "", ["parcel_id", "code", "area_mu", "years_no_data"]]
+    found.tables |= {
+        "abandoned_parcels": localise(layer.drop(columns="geometry"), lang),
+        "abandoned_by_county": localise(by_county, lang),
+        "abandoned_by_village": localise(by_village, lang),
+        "ndvi_no_data_parcels": localise(no_data, lang),
+    }
+    found.sheets |= {
+        _t(lang, "撂荒区县汇总", "abandoned by county"): found.tables["abandoned_by_county"],
+        _t(lang, "撂荒地块", "abandoned parcels"): found.tables["abandoned_parcels"],
+    }
+    mu, on_pbf = ab["area_mu"].sum(), ab["pbf_mu"].sum()
+    found.lines.append(_t(lang, f"疑似撂荒耕地 {len(ab)} 块 {mu:.2f} 亩（其中永久基本农田 {on_pbf:.2f} 亩）",
+                          f"suspected abandoned farmland: {len(ab)} parcels, {mu:.2f} mu ({on_pbf:.2f} mu on PBF)"))
+
+
+def _villages(found: Found, results: Results, lang: str) -> None:
+    profiles = results.village_profiles
+    found.layers["villages_profile"] = profiles
+    found.tables["villages_profile"] = localise(profiles.drop(columns="geometry"), lang)
+    found.sheets[_t(lang, "村庄档案", "village profiles")] = found.tables["villages_profile"]
+    if results.village_layout is not None:
+        found.layers["village_construction"] = results.village_layout
+
+
+def collect(project: Project, results: Results, *, lang: str) -> Found:
+    """Assemble what every analysis that ran contributes; the warnings of the run come last."""
+    found = Found()
+    patch_sources = [r for r in (results.violations, results.landcover) if r is not None]
+    if patch_sources:
+        found.layers["change_patches"] = pd.concat([r.patches for r in patch_sources], ignore_index=True)
+        found.layers["below_min_patches"] = pd.concat([r.below_min for r in patch_sources], ignore_index=True)
+    if results.violations is not None:
+        _violations(found, results.violations, project, lang)
+    if results.landcover is not None:
+        _landcover(found, results.landcover, results.landcover_parcels, project, lang)
+    if results.coverage is not None:
+        _coverage(found, results.coverage, lang)
+    if results.sites is not None:
+        _sites(found, results, project, lang)
+    if results.abandonment is not None:
+        _abandonment(found, results.abandonment, lang)
+    if results.village_profiles is not None:
+        _villages(found, results, lang)
+    found.lines += results.warnings
+    return found
