@@ -175,3 +175,70 @@ def test_cli_step_commands_write_their_layers_and_prerequisites(demo_out, tmp_pa
     a = gpd.read_file(out / "results.gpkg", layer=name, engine="pyogrio")
     b = gpd.read_file(demo_out / "results.gpkg", layer=name, engine="pyogrio")
     pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+
+
+PIXEL_M2 = 30.0 * 30.0
+
+
+def covered_share(features: gpd.GeoDataFrame, by: gpd.GeoDataFrame) -> np.ndarray:
+    """Share of each feature's area covered by the union of ``by``."""
+    fi, bi = shapely.STRtree(by.geometry.values).query(features.geometry.values, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(features.geometry.values[fi], by.geometry.values[bi]))
+    total = pd.Series(overlap).groupby(fi).sum().reindex(range(len(features)), fill_value=0.0).to_numpy()
+    return total / features.area.to_numpy()
+
+
+def test_demo_landcover_change_recall_and_precision(demo_out):
+    """Raster change patches against the injected changes, for pieces and patches larger than 4 pixels."""
+    injected = truth(demo_out)
+    injected = injected[(injected["basis"] == "land_use") & (injected.area > 4 * PIXEL_M2)].reset_index(drop=True)
+    everything = truth(demo_out)
+    found = gpd.read_file(demo_out / "results.gpkg", layer="change_patches", engine="pyogrio")
+    found = found[found["source"] == "raster"].reset_index(drop=True)
+    big = found[found.area > 4 * PIXEL_M2].reset_index(drop=True)
+    recall = (covered_share(injected, found) >= 0.5).mean()
+    precision = (covered_share(big, everything) >= 0.5).mean()
+    assert len(injected) >= 20 and len(big) >= 20
+    assert recall >= 0.9 and precision >= 0.9, (recall, precision)
+    assert found["patch_id"].str.contains("-R").all()
+    assert set(found["t1_name"]) <= {"不透水面（遥感）", "林地（遥感）", "灌木（遥感）", "草地（遥感）", "水体（遥感）",
+                                     "湿地（遥感）", "裸地（遥感）", "冰雪（遥感）", "耕地（遥感）"}
+
+
+def test_demo_abandoned_parcels_recall_and_precision(demo_out):
+    injected = gpd.read_file(demo_out / "data" / "demo.gpkg", layer="truth_abandoned", engine="pyogrio")
+    found = gpd.read_file(demo_out / "results.gpkg", layer="abandoned_parcels", engine="pyogrio")
+    truly = set(injected.loc[injected["abandoned"].astype(bool) & (injected.area > 4 * PIXEL_M2), "BSM"])
+    decoys = set(injected.loc[~injected["abandoned"].astype(bool), "BSM"])
+    called = set(found.loc[found.area > 4 * PIXEL_M2, "parcel_id"])
+    assert len(truly) >= 5
+    assert len(truly & called) / len(truly) >= 0.9
+    assert len(truly & called) / len(called) >= 0.9
+    assert not decoys & called  # one low year (fallow) is never abandonment
+    assert {"years_low", "area_mu", "county_name", "village", "pbf_mu", "ndvi_2023"} <= set(found.columns)
+    by_county = pd.read_csv(demo_out / "tables" / "abandoned_by_county.csv", encoding="utf-8-sig")
+    assert by_county["撂荒(亩)"].iloc[-1] == pytest.approx(found["area_mu"].sum(), rel=1e-9)
+    profiles = gpd.read_file(demo_out / "results.gpkg", layer="villages_profile", engine="pyogrio")
+    in_villages = found.loc[found["village"].fillna("") != "", "area_mu"].sum()
+    assert profiles["abandoned_mu"].sum() == pytest.approx(in_villages, rel=1e-9)
+
+
+@pytest.mark.parametrize(("step", "layer"), [("landcover", "change_patches"), ("abandonment", "abandoned_parcels")])
+def test_cli_raster_steps(demo_out, tmp_path, step, layer):
+    from click.testing import CliRunner
+
+    from kmrv_geo.cli.main import cli
+
+    out = tmp_path / step
+    result = CliRunner().invoke(cli, [step, str(demo_out / "data" / "demo.yml"), "--out", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    written = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
+    assert layer in written
+    a = gpd.read_file(out / "results.gpkg", layer=layer, engine="pyogrio")
+    b = gpd.read_file(demo_out / "results.gpkg", layer=layer, engine="pyogrio")
+    if step == "landcover":
+        assert set(a["source"]) == {"raster"} and "land-cover rasters" in result.output
+        b = b[b["source"] == "raster"].reset_index(drop=True)
+    else:
+        assert "suspected abandoned farmland" in result.output
+    pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))

@@ -1,8 +1,11 @@
 """撂荒 abandoned farmland from yearly growing-season NDVI.
 
-For every farmland parcel and year, the parcel's mean NDVI is taken with exact coverage fractions
-(exactextract: a pixel half inside the parcel weighs half), and the share of the parcel with valid
-pixels. A parcel-year is *low* when the mean is below ``ndvi_max`` and at least ``min_valid_share`` of
+For every farmland parcel and year, the parcel's NDVI is the coverage-weighted median of its pixels
+(exactextract: a pixel half inside the parcel weighs half, so parcels smaller than a pixel still get
+a value; the median, unlike the mean, is not dragged up by the mixed pixels along a parcel's edge that
+mostly show its cropped neighbours; exactextract interpolates its weighted quantiles between the
+distinct pixel values), with the share of the parcel that has valid pixels. A
+parcel-year is *low* when that value is below ``ndvi_max`` and at least ``min_valid_share`` of
 the parcel has valid pixels; a year without enough valid pixels is *no data* and breaks a run. A
 parcel is abandoned when it has a run of at least ``min_years`` consecutive low years.
 
@@ -27,6 +30,7 @@ import rasterio
 import shapely
 from exactextract import exact_extract
 
+from ..rasters import MAX_CELLS_IN_MEMORY, bounded_cache
 from ..units import M2_PER_MU
 
 logger = logging.getLogger(__name__)
@@ -50,7 +54,7 @@ class AbandonmentResult:
     Attributes
     ----------
     parcels : GeoDataFrame
-        Every farmland parcel: ``parcel_id``, ``code``, ``area_mu``, ``ndvi_<year>`` and
+        Every farmland parcel: ``parcel_id``, ``code``, ``area_mu``, ``ndvi_<year>`` (median) and
         ``valid_<year>`` (share with valid pixels) per year, ``years_low`` (the longest run of low
         years, e.g. ``"2022,2023"``), ``n_years_low``, ``first_low_year``, ``still_low`` (the run reaches
         the last year), ``abandoned``, ``farmland_since`` (0: farmland throughout), ``years_no_data``
@@ -69,31 +73,34 @@ class AbandonmentResult:
         return self.parcels[self.parcels["abandoned"]].reset_index(drop=True)
 
 
-def parcel_means(parcels: gpd.GeoDataFrame, source: NdviSource) -> tuple[np.ndarray, np.ndarray]:
-    """Coverage-weighted mean NDVI of each parcel for one year, and the share of it with valid pixels.
+def parcel_means(parcels: gpd.GeoDataFrame, source: NdviSource, *, stat: str = "median") -> tuple[np.ndarray, np.ndarray]:
+    """Coverage-weighted median (or ``stat``) NDVI of each parcel for one year, and the share of it with valid pixels.
 
     Parameters
     ----------
     parcels : GeoDataFrame
         Polygons in a projected CRS.
     source : NdviSource
+    stat : {"median", "mean"}
+        The exactextract statistic (coverage-weighted).
 
     Returns
     -------
-    mean, valid_share : numpy.ndarray
-        ``mean`` is NaN where the parcel has no valid pixel; both in parcel order.
+    value, valid_share : numpy.ndarray
+        ``value`` is NaN where the parcel has no valid pixel; both in parcel order.
     """
-    with rasterio.open(source.path) as src:
+    with bounded_cache(), rasterio.open(source.path) as src:
         raster_crs = source.crs_override or src.crs
         vec = gpd.GeoDataFrame({"_row": np.arange(len(parcels))}, geometry=parcels.geometry.values, crs=parcels.crs)
         vec = vec.to_crs(raster_crs)
         pixel_area = abs(src.transform.a * src.transform.e)
-        stats = exact_extract(src, vec, ["mean", "count"], include_cols=["_row"], output="pandas")
+        stats = exact_extract(src, vec, [stat, "count"], include_cols=["_row"], output="pandas",
+                              max_cells_in_memory=MAX_CELLS_IN_MEMORY)
         suffix = f"band_{source.band}_" if src.count > 1 else ""
     stats = stats.sort_values("_row")
     area = shapely.area(np.asarray(vec.geometry.values, dtype=object))
     count = stats[f"{suffix}count"].to_numpy(dtype=float)
-    mean = stats[f"{suffix}mean"].to_numpy(dtype=float)
+    mean = stats[f"{suffix}{stat}"].to_numpy(dtype=float)
     mean = np.where(count > 0, mean, np.nan) * (source.scale if source.scale is not None else 1.0)
     valid = np.minimum(count * pixel_area / np.where(area > 0, area, 1.0), 1.0)
     return mean, valid

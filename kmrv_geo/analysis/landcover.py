@@ -37,7 +37,9 @@ from .. import landuse
 from ..config import LANDCOVER_CLASS_NAMES
 from ..errors import LayerError
 from ..overlay import intersect_pairs
-from ..rasters import CLASS_NAMES_ZH, Grid, grid_over, native_resolution_m, open_classes
+from ..rasters import (
+    CLASS_NAMES_ZH, MAX_CELLS_IN_MEMORY, Grid, bounded_cache, grid_over, native_resolution_m, open_classes,
+)
 from ..units import M2_PER_MU
 from .changes import NONAGRI, NONGRAIN, OTHER, PIECE_COLUMNS, SUPPLEMENT
 
@@ -160,7 +162,7 @@ def detect_landcover_change(landuse_t0: gpd.GeoDataFrame, t0: ClassRaster, t1: C
     logger.info("land cover grid %d × %d pixels of %.1f m in %s", grid.width, grid.height, res, analysis_crs)
     tree = shapely.STRtree(farm_geoms)
     polygons, classes = [], []
-    with tempfile.TemporaryDirectory(dir=workdir, prefix="kmrv-landcover-") as tmp:
+    with bounded_cache(), tempfile.TemporaryDirectory(dir=workdir, prefix="kmrv-landcover-") as tmp:
         joint_path = Path(tmp) / "joint.tif"
         profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "uint8",
                    "crs": grid.crs, "transform": grid.transform, "nodata": JOINT_NODATA, "tiled": True,
@@ -255,7 +257,8 @@ def _parcel_shares(farmland: gpd.GeoDataFrame, joint_path: Path, id_column: str 
     vec = gpd.GeoDataFrame({"_row": np.arange(len(farmland))}, geometry=farmland.geometry.values, crs=farmland.crs)
     with rasterio.open(joint_path) as src:
         pixel_m2 = abs(src.transform.a * src.transform.e)
-        stats = exact_extract(src, vec, ["unique", "frac", "count"], include_cols=["_row"], output="pandas")
+        stats = exact_extract(src, vec, ["unique", "frac", "count"], include_cols=["_row"], output="pandas",
+                              max_cells_in_memory=MAX_CELLS_IN_MEMORY)
     stats = stats.sort_values("_row").reset_index(drop=True)
     shares = {k: np.zeros(len(farmland)) for k in ("changed", NONAGRI, NONGRAIN, OTHER)}
     for row, values, fracs in zip(stats["_row"], stats["unique"], stats["frac"], strict=True):
