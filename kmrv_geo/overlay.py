@@ -7,6 +7,9 @@ share only an edge is a line and is dropped).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -46,6 +49,29 @@ def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+"""Threads for the vectorised GEOS calls (shapely releases the GIL while GEOS works)."""
+CHUNK_MIN = 20_000
+"""Arrays shorter than this are not split across threads (the overhead would not pay)."""
+
+
+def threaded(func, *arrays: np.ndarray, workers: int | None = None) -> np.ndarray:
+    """Apply an element-wise vectorised function to ``arrays`` in contiguous chunks on several threads.
+
+    The result is the same as ``func(*arrays)`` element for element (chunks are concatenated in order),
+    so the answer never depends on the number of threads. Geometries must be prepared (if at all)
+    before the call: preparing the same geometry from two threads is not safe.
+    """
+    workers = WORKERS if workers is None else workers
+    n = len(arrays[0]) if arrays else 0
+    if workers <= 1 or n < CHUNK_MIN:
+        return func(*arrays)
+    edges = np.linspace(0, n, workers + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(lambda k: func(*(a[edges[k]:edges[k + 1]] for a in arrays)), range(workers)))
+    return np.concatenate(parts)
+
+
 def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "intersects",
                     min_area: float = MIN_PIECE_M2):
     """Intersect every left geometry with every right geometry it overlaps.
@@ -62,14 +88,17 @@ def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "in
     Returns
     -------
     left_index, right_index : numpy.ndarray of int
-        Positions of each pair in ``left`` and ``right``.
+        Positions of each pair in ``left`` and ``right`` (grouped by left position, as STRtree.query gives them).
     pieces : numpy.ndarray of shapely geometries
         The polygonal intersection of each pair.
 
     Notes
     -----
-    Where the right geometry covers the left one (most parcels that did not change between two
-    surveys), the piece is the left geometry itself and no intersection is computed.
+    Two surveys of the same land are mostly the same parcels: nearly every candidate pair is a parcel
+    and itself (the right one covers the left: the piece is the left geometry, nothing computed) or a
+    parcel and a neighbour that only shares its edges (``touches``: no piece, nothing computed). Only
+    the few pairs whose interiors overlap go through GEOS intersection — on 200k parcels about 1 % of
+    the candidates. The GEOS calls run on several threads.
     """
     left = np.asarray(left, dtype=object)
     right = np.asarray(right, dtype=object)
@@ -80,15 +109,18 @@ def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "in
     li, ri = tree.query(left, predicate=predicate)
     if li.size == 0:
         return empty, empty, np.zeros(0, dtype=object)
+    shapely.prepare(right)
     a, b = left[li], right[ri]
-    shapely.prepare(b)
-    covered = shapely.covers(b, a)
+    covered = threaded(shapely.covers, b, a)
     pieces = np.empty(li.size, dtype=object)
     pieces[covered] = a[covered]
-    todo = ~covered
-    if todo.any():
-        pieces[todo] = polygonal_parts(shapely.intersection(a[todo], b[todo]))
-    area = shapely.area(pieces)
+    todo = np.flatnonzero(~covered)
+    if todo.size:
+        meets = threaded(shapely.touches, a[todo], b[todo])
+        todo = todo[~meets]
+    if todo.size:
+        pieces[todo] = polygonal_parts(threaded(shapely.intersection, a[todo], b[todo]))
+    area = threaded(shapely.area, pieces)
     keep = ~shapely.is_missing(pieces) & (np.nan_to_num(area) > min_area)
     return li[keep], ri[keep], pieces[keep]
 

@@ -128,8 +128,25 @@ def missing_roles(project: Project, step: str) -> list[str]:
     return missing
 
 
+@dataclass(frozen=True)
+class Engine:
+    """Where the heavy overlay runs: ``local`` (threads on this machine) or ``dask`` (a cluster).
+
+    Attributes
+    ----------
+    name : {"local", "dask"}
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``); default a LocalCluster of ``workers`` processes.
+    workers : int
+    """
+
+    name: str = "local"
+    scheduler: str | None = None
+    workers: int = 2
+
+
 def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ...], results: Results, *,
-                  lang: str) -> list[str]:
+                  lang: str, engine: Engine = Engine()) -> list[str]:
     """Run the analyses in order; return summary lines for asked-for steps skipped for missing roles."""
     lines = []
     for step in steps:
@@ -143,7 +160,8 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
             continue
         logger.info("analysis: %s", step)
         if step == "violations":
-            results.violations = analysis_steps.run_violations(project)
+            results.violations = analysis_steps.run_violations(project, engine=engine.name,
+                                                               scheduler=engine.scheduler, n_workers=engine.workers)
         elif step == "landcover":
             results.landcover, found = analysis_steps.run_landcover(project)
             results.landcover_parcels = found.parcels
@@ -178,7 +196,7 @@ def _write_results(project: Project, results: Results, folder: OutputFolder, *, 
 
 
 def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = False, lang: str = "zh",
-             steps: tuple[str, ...] = STEPS) -> RunResult:
+             steps: tuple[str, ...] = STEPS, engine: Engine = Engine()) -> RunResult:
     """Run the pipeline on a validated config into an open output folder.
 
     Parameters
@@ -191,6 +209,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         Language of tables, maps and the summary.
     steps : tuple of str
         Which of :data:`STEPS` to run after the checks (default all).
+    engine : Engine
+        Where the change overlay runs (default: locally).
 
     Returns
     -------
@@ -209,7 +229,7 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     asked = tuple(steps)
     steps = with_prerequisites(asked)
     results = Results()
-    skipped = _run_analyses(project, steps, asked, results, lang=lang)
+    skipped = _run_analyses(project, steps, asked, results, lang=lang, engine=engine)
     summary.extend(skipped)
     summary.extend(_write_results(project, results, folder, lang=lang))
     judged = results.violations or results.landcover
@@ -218,6 +238,7 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     if judged is not None:
         extra["verdicts_not_given"] = judged.missing_verdicts
     extra["warnings"] = results.warnings
+    extra["engine"] = {"name": engine.name, "scheduler": engine.scheduler, "workers": engine.workers}
     if "maps" in steps:
         fmap = overview_map(project, lang=lang)
         folder.write_with("maps/overview.html", lambda tmp: fmap.save(str(tmp)), kind="map")
@@ -227,7 +248,7 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
 
 
 def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, progress: bool = False,
-        lang: str = "zh", steps: tuple[str, ...] = STEPS) -> RunResult:
+        lang: str = "zh", steps: tuple[str, ...] = STEPS, engine: Engine = Engine()) -> RunResult:
     """Load a project file and run the whole pipeline into ``out``.
 
     Parameters
@@ -241,6 +262,8 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     lang : {"zh", "en"}
     steps : tuple of str
         Which of :data:`STEPS` to run after the checks.
+    engine : Engine
+        Where the change overlay runs (default: locally).
 
     Returns
     -------
@@ -248,11 +271,11 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     """
     config = load_config(config_path)
     folder = OutputFolder(out, overwrite=overwrite)
-    return run_into(config, folder, progress=progress, lang=lang, steps=steps)
+    return run_into(config, folder, progress=progress, lang=lang, steps=steps, engine=engine)
 
 
 def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, overwrite: bool = False,
-             progress: bool = False, lang: str = "zh") -> RunResult:
+             progress: bool = False, lang: str = "zh", engine: Engine = Engine()) -> RunResult:
     """Make the synthetic Kunming sample in ``out/data`` and run the whole pipeline on it into ``out``.
 
     Parameters
@@ -263,7 +286,7 @@ def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, over
         Size of the sample (1k to 1M land-use parcels).
     seed : int, default 2023
         Seed of the sample generator: the same seed and size give the same layers.
-    overwrite, progress, lang
+    overwrite, progress, lang, engine
         As for :func:`run`.
 
     Returns
@@ -275,4 +298,4 @@ def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, over
     folder = OutputFolder(out, overwrite=overwrite)
     info = make_sample(folder.root / "data", n_parcels=n_parcels, seed=seed, progress=progress)
     config = load_config(Path(info.config_path))
-    return run_into(config, folder, progress=progress, lang=lang)
+    return run_into(config, folder, progress=progress, lang=lang, engine=engine)

@@ -67,7 +67,7 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFram
     Returns
     -------
     GeoDataFrame
-        One row per piece with :data:`PIECE_COLUMNS`. The pieces of T0 farmland (classes
+        One row per piece with :data:`PIECE_COLUMNS`, in :func:`canonical_order`. The pieces of T0 farmland (classes
         :data:`FARMLAND_CLASSES`) partition T0 farmland exactly; ``supplement`` pieces are T0
         non-farmland that is farmland at T1. ``t0_pos``/``t1_pos`` are row positions (``-1``: none).
     """
@@ -120,7 +120,16 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFram
     result["area_m2"] = shapely.area(np.asarray(result.geometry.values, dtype=object)) if len(result) else []
     result["t0_pos"] = result["t0_pos"].astype("int64")
     result["t1_pos"] = result["t1_pos"].astype("int64")
-    return result[PIECE_COLUMNS + ["geometry"]]
+    return canonical_order(result[PIECE_COLUMNS + ["geometry"]])
+
+
+def canonical_order(pieces: pd.DataFrame) -> pd.DataFrame:
+    """Pieces sorted by (T0 position, T1 position): one order whatever engine or partitioning made them.
+
+    Each (T0, T1) pair gives at most one piece (``no_t1_data`` pieces have T1 position −1, one per T0
+    parcel), so the order is total and everything built from the pieces is reproducible.
+    """
+    return pieces.sort_values(["t0_pos", "t1_pos"], kind="stable").reset_index(drop=True)
 
 
 def _union_by_owner(pieces: pd.DataFrame, owners: np.ndarray, n: int) -> np.ndarray:

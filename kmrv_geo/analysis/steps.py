@@ -16,18 +16,26 @@ from ..overlay import area_inside, dissolve_zones, label_by_zone
 from ..project import Project
 from ..rasters import check_ndvi_values, class_map
 from ..units import M2_PER_MU
+from .abandonment import AbandonmentResult, NdviSource, find_abandoned
 from .balances import BalanceRules
+from .changes import change_pieces
 from .coverage import CoverageResult, analyse_coverage, hsf_by_year
 from .sites import facility_sites, fragmentation
 from .villages import layout_review, normalise_villages, village_profiles
-from .abandonment import AbandonmentResult, NdviSource, find_abandoned
 from .landcover import ClassRaster, LandcoverResult, class_name_zh, detect_landcover_change
 from .violations import ViolationResult, Zones, analyse_violations, build_zones, patches_from_pieces
 
 
 def _hull(frame):
-    coords = shapely.get_coordinates(np.asarray(frame.geometry.values, dtype=object))
-    return shapely.convex_hull(shapely.multipoints(coords)) if len(coords) else shapely.Polygon()
+    """Convex hull of a layer, from its features' bounding-box corners (fast; a hull slightly larger than
+    the features' own is fine for an overlap check)."""
+    bounds = shapely.bounds(np.asarray(frame.geometry.values, dtype=object))
+    bounds = bounds[~np.isnan(bounds).any(axis=1)]
+    if not len(bounds):
+        return shapely.Polygon()
+    x0, y0, x1, y1 = bounds.T
+    corners = np.column_stack([np.concatenate([x0, x0, x1, x1]), np.concatenate([y0, y1, y0, y1])])
+    return shapely.convex_hull(shapely.multipoints(corners))
 
 
 def check_t0_t1_overlap(project: Project) -> float:
@@ -63,15 +71,33 @@ def missing_for_violations(project: Project) -> list[str]:
     return [r for r in ("landuse_t0", "landuse_t1") if r not in project.vectors]
 
 
-def run_violations(project: Project) -> ViolationResult:
-    """The violation analysis on a loaded project (see :func:`analyse_violations`)."""
+ENGINES = ("local", "dask")
+
+
+def run_violations(project: Project, *, engine: str = "local", scheduler: str | None = None,
+                   n_workers: int = 2) -> ViolationResult:
+    """The violation analysis on a loaded project (see :func:`analyse_violations`).
+
+    ``engine="dask"`` computes the change pieces on a Dask cluster (:mod:`kmrv_geo.dask_engine`;
+    ``scheduler`` address or a LocalCluster of ``n_workers``); the results are the same.
+    """
     check_t0_t1_overlap(project)
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    pieces_engine = change_pieces
+    if engine == "dask":
+        from functools import partial
+
+        from ..dask_engine import dask_change_pieces
+
+        pieces_engine = partial(dask_change_pieces, scheduler=scheduler, n_workers=n_workers)
     levels = zone_levels(project)
     zones = Zones(*(levels.get(level, (None, None))[0] for level in ("county", "township", "village")))
     min_patch = project.config.thresholds.min_patch_m2.model_dump()
     return analyse_violations(
         project.vectors["landuse_t0"], project.vectors["landuse_t1"], zones=zones,
         approvals=project.vectors.get("approvals"), pbf=project.vectors.get("pbf"), min_patch_m2=min_patch,
+        pieces_engine=pieces_engine,
     )  # fmt: skip
 
 

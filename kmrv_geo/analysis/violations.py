@@ -248,7 +248,8 @@ def _finish(frame: gpd.GeoDataFrame, prefix: str, source: str) -> gpd.GeoDataFra
 
 
 def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zones, approvals=None, pbf=None,
-                       min_patch_m2: dict[str, float], source: str = "vector") -> ViolationResult:
+                       min_patch_m2: dict[str, float], source: str = "vector",
+                       pieces_engine=change_pieces) -> ViolationResult:
     """Run the whole violation analysis on checked layers.
 
     Parameters
@@ -263,6 +264,9 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
         Minimum mapped size per kind: ``construction``, ``agricultural``, ``other``.
     source : str, default "vector"
         Value of the ``source`` column.
+    pieces_engine : callable, default :func:`~kmrv_geo.analysis.changes.change_pieces`
+        ``(t0, t1) → pieces``; e.g. :func:`kmrv_geo.dask_engine.dask_change_pieces` bound to a cluster.
+        Every engine must give the same pieces in the same canonical order.
 
     Returns
     -------
@@ -274,7 +278,7 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
         If the T0 farmland partition does not add up (relative error ≥ 1e-9): a bug or overlapping
         parcels in a layer, never silently passed on.
     """
-    pieces = change_pieces(t0, t1)
+    pieces = pieces_engine(t0, t1)
     sheet = farmland_balance_sheet(t0, pieces)
     if sheet["relative_error"] >= 1e-9:
         raise AssertionError(f"T0 farmland does not add up: {sheet}")

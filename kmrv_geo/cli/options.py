@@ -46,6 +46,18 @@ def common_options(func):
     return func
 
 
+def engine_options(func):
+    """Add --engine/--scheduler/--workers (where the change overlay runs) to a command."""
+    func = click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
+                        help="Worker processes of the LocalCluster started for --engine dask.")(func)
+    func = click.option("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler to use with --engine dask, e.g. tcp://10.0.0.5:8786 "
+                             "(default: start a LocalCluster on this machine).")(func)
+    func = click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                        help="Run the change overlay here (local) or on a Dask cluster (dask).")(func)
+    return func
+
+
 def settings() -> dict:
     """The shared settings of the running command (verbose, quiet, debug, lang)."""
     return _settings(click.get_current_context())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from .. import pipeline
-from .options import common_options, handle_errors, settings
+from .options import common_options, engine_options, handle_errors, settings
 from .summary import echo_result
 
 STEP_HELP = {
@@ -34,12 +34,13 @@ def pipeline_command(name: str, steps: tuple[str, ...], help_text: str) -> click
     @click.argument("config", type=click.Path(dir_okay=False))
     @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
     @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in --out.")
+    @engine_options
     @common_options
     @handle_errors
-    def command(config: str, out: str, overwrite: bool) -> None:
+    def command(config: str, out: str, overwrite: bool, engine: str, scheduler: str | None, workers: int) -> None:
         s = settings()
         result = pipeline.run(config, out, overwrite=overwrite, progress=not s["quiet"], lang=s["lang"],
-                              steps=steps)
+                              steps=steps, engine=pipeline.Engine(engine, scheduler, workers))
         echo_result(result, lang=s["lang"], quiet=s["quiet"])
 
     return command
