@@ -94,7 +94,8 @@ def parcel_means(parcels: gpd.GeoDataFrame, source: NdviSource, *, stat: str = "
         vec = gpd.GeoDataFrame({"_row": np.arange(len(parcels))}, geometry=parcels.geometry.values, crs=parcels.crs)
         vec = vec.to_crs(raster_crs)
         pixel_area = abs(src.transform.a * src.transform.e)
-        stats = exact_extract(src, vec, [stat, "count"], include_cols=["_row"], output="pandas",
+        # A path (not the open dataset) lets exactextract read through GDAL in C++, not per feature in Python.
+        stats = exact_extract(str(source.path), vec, [stat, "count"], include_cols=["_row"], output="pandas",
                               max_cells_in_memory=MAX_CELLS_IN_MEMORY)
         suffix = f"band_{source.band}_" if src.count > 1 else ""
     stats = stats.sort_values("_row")
