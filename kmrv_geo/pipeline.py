@@ -21,7 +21,7 @@ from .config import ROLE_LABELS, ProjectConfig, load_config
 from .outputs import OutputFolder
 from .project import Project, load_project
 from .report import TOTAL_LABEL, localise, write_workbook, wpzf_sheet
-from .webmap.overview import overview_map
+from .webmap.build import map_context, write_maps
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ def coverage_summary(result: CoverageResult, *, lang: str) -> list[str]:
 
 
 def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = False, lang: str = "zh",
-             steps: tuple[str, ...] = STEPS) -> RunResult:
+             steps: tuple[str, ...] = STEPS, basemap: str | None = None) -> RunResult:
     """Run the pipeline on a validated config into an open output folder.
 
     Parameters
@@ -288,12 +288,16 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         Language of tables, maps and the summary.
     steps : tuple of str
         Which of :data:`STEPS` to run after the checks (default all).
+    basemap : str, optional
+        Basemap of the maps (overrides the config's ``basemap:``).
 
     Returns
     -------
     RunResult
     """
     project = load_project(config, progress=progress)
+    steps = with_prerequisites(steps)
+    maps_ctx = map_context(project, lang=lang, basemap=basemap) if "maps" in steps else None
     folder.write_json("check_report.json", project.check_report())
     for name, table in accounting_tables(project, lang=lang).items():
         folder.write_table(f"tables/{name}.csv", table)
@@ -303,7 +307,6 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     for report in project.reports.values():
         summary.extend(report.summary_lines(lang))
     extra: dict = {"analysis_crs": project.analysis_crs, "synthetic": config.synthetic}
-    steps = with_prerequisites(steps)
     results = Results()
     skipped = _run_analyses(project, steps, results, lang=lang)
     summary.extend(skipped)
@@ -312,16 +315,15 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         extra["farmland_partition_m2"] = results.violations.farmland
         extra["verdicts_not_given"] = results.violations.missing_verdicts
     extra["warnings"] = results.warnings
-    if "maps" in steps:
-        fmap = overview_map(project, lang=lang)
-        folder.write_with("maps/overview.html", lambda tmp: fmap.save(str(tmp)), kind="map")
+    if maps_ctx is not None:
+        write_maps(folder, project, results, maps_ctx)
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
                   extra=extra)
     return RunResult(out=folder.root, project=project, files=sorted(folder.files), summary=summary)
 
 
 def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, progress: bool = False,
-        lang: str = "zh", steps: tuple[str, ...] = STEPS) -> RunResult:
+        lang: str = "zh", steps: tuple[str, ...] = STEPS, basemap: str | None = None) -> RunResult:
     """Load a project file and run the whole pipeline into ``out``.
 
     Parameters
@@ -335,6 +337,8 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     lang : {"zh", "en"}
     steps : tuple of str
         Which of :data:`STEPS` to run after the checks.
+    basemap : str, optional
+        Basemap of the maps (overrides the config's ``basemap:``).
 
     Returns
     -------
@@ -342,11 +346,11 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     """
     config = load_config(config_path)
     folder = OutputFolder(out, overwrite=overwrite)
-    return run_into(config, folder, progress=progress, lang=lang, steps=steps)
+    return run_into(config, folder, progress=progress, lang=lang, steps=steps, basemap=basemap)
 
 
 def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, overwrite: bool = False,
-             progress: bool = False, lang: str = "zh") -> RunResult:
+             progress: bool = False, lang: str = "zh", basemap: str | None = None) -> RunResult:
     """Make the synthetic Kunming sample in ``out/data`` and run the whole pipeline on it into ``out``.
 
     Parameters
@@ -357,7 +361,7 @@ def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, over
         Size of the sample (1k to 1M land-use parcels).
     seed : int, default 2023
         Seed of the sample generator: the same seed and size give the same layers.
-    overwrite, progress, lang
+    overwrite, progress, lang, basemap
         As for :func:`run`.
 
     Returns
@@ -369,4 +373,4 @@ def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, over
     folder = OutputFolder(out, overwrite=overwrite)
     info = make_sample(folder.root / "data", n_parcels=n_parcels, seed=seed, progress=progress)
     config = load_config(Path(info.config_path))
-    return run_into(config, folder, progress=progress, lang=lang)
+    return run_into(config, folder, progress=progress, lang=lang, basemap=basemap)

@@ -96,6 +96,24 @@ def tianditu_key(config_key: str | None = None) -> str | None:
     return os.environ.get(KEY_ENV) or config_key or None
 
 
+def check_basemap(name: str, key: str | None) -> Basemap:
+    """The basemap ``name``, checked: known, and with a usable key if it needs one.
+
+    Raises
+    ------
+    MapError
+        Unknown basemap, or a Tianditu basemap without a usable key.
+    """
+    basemap = get_basemap(name)
+    if basemap.needs_key:
+        if not key:
+            raise MapError(f"basemap {name} (天地图) needs a Tianditu key: set the environment variable {KEY_ENV} "
+                           "or tianditu_key: in the project file, or choose another basemap (e.g. --basemap osm)")
+        if not re.fullmatch(r"[A-Za-z0-9]{8,64}", key):
+            raise MapError(f"the Tianditu key must be letters and digits only (a 32-character tk), got {key!r}")
+    return basemap
+
+
 def add_basemap(fmap: folium.Map, name: str, *, key: str | None = None, lang: str = "zh") -> None:
     """Add basemap ``name`` (shown) and a blank base (无底图) to choose in the layer control.
 
@@ -115,13 +133,7 @@ def add_basemap(fmap: folium.Map, name: str, *, key: str | None = None, lang: st
     MapError
         Unknown basemap, or a Tianditu basemap without a usable key.
     """
-    basemap = get_basemap(name)
-    if basemap.needs_key:
-        if not key:
-            raise MapError(f"basemap {name} (天地图) needs a Tianditu key: set the environment variable {KEY_ENV} "
-                           "or tianditu_key: in the project file, or choose another basemap (e.g. --basemap osm)")
-        if not re.fullmatch(r"[A-Za-z0-9]{8,64}", key):
-            raise MapError(f"the Tianditu key must be letters and digits only (a 32-character tk), got {key!r}")
+    basemap = check_basemap(name, key)
     blank = BASEMAPS["none"].label[lang]
     if basemap.layers:
         group = folium.FeatureGroup(name=basemap.label[lang], overlay=False, control=True, show=True)

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from folium.plugins import Fullscreen, MeasureControl
 
 from ..crs import WGS84, wgs84_to_gcj02
 from .basemaps import add_basemap, shifts_to_gcj02
 from .elements import CompactLayer, RawHtml, ReadyFlag, SearchControl, add_page_style
-from .encode import LOD_MIN_ZOOM, encode_layer
+from .encode import LOD_MIN_ZOOM, Field, encode_layer
 
 LABELS = {
     "zh": {"synthetic": "示例数据（合成，非真实调查数据）", "simplified": "图形已简化 {tol:g} 米显示", "notice": "说明",
@@ -31,6 +32,7 @@ LABELS = {
            "fullscreen": "Full screen", "exit_fullscreen": "Exit full screen", "legend": "Legend", "yes": "yes",
            "no": "no", "mu": "mu"},
 }  # fmt: skip
+COUNTY_STYLE = {"color": "#333333", "weight": 2, "fill": False}
 MU_PER_M2 = 0.0015
 """亩 per square metre (the measure tool's area unit)."""
 
@@ -132,6 +134,18 @@ def add_layer(fmap: folium.Map, frame: gpd.GeoDataFrame, *, key: str, name: str,
     return layer
 
 
+def county_outline(fmap: folium.Map, counties: gpd.GeoDataFrame | None, name_field: str | None, ctx: MapContext,
+                   label: str):
+    """Add county outlines (tooltip: the name) for context; ``None`` when there is no county layer."""
+    if counties is None or counties.empty:
+        return None
+    columns = [name_field] if name_field else []
+    web = web_layer(counties, columns, simplify_m=20.0, gcj02=ctx.gcj02)
+    fields = [Field(name_field, label)] if name_field else []
+    return add_layer(fmap, web, key="county", name=label, fields=fields, tooltip=columns, styles=[COUNTY_STYLE],
+                     decimals=ctx.decimals)
+
+
 def finish_map(fmap: folium.Map, ctx: MapContext, *, title: str, layers: Sequence[CompactLayer],
                legend: Sequence[tuple[str, str]] = (), search: Sequence[str] = (), notes: Sequence[str] = (),
                search_placeholder: str | None = None) -> folium.Map:
@@ -186,7 +200,7 @@ def add_notice(fmap: folium.Map, lines: list[str]) -> None:
     if not body:
         return
     box = (
-        '<div class="kmrv-notice" style="position:fixed;bottom:18px;left:10px;z-index:9999;background:rgba(255,255,255,.9);'
+        '<div class="kmrv-notice" style="position:fixed;bottom:36px;left:10px;z-index:9999;background:rgba(255,255,255,.9);'
         'padding:4px 8px;border:1px solid #999;border-radius:4px;font:13px sans-serif;color:#b00;max-width:46%;">'
         + body + "</div>"
     )
@@ -205,3 +219,31 @@ def add_legend(fmap: folium.Map, title: str, entries: list[tuple[str, str]]) -> 
         f'padding:6px 10px;border:1px solid #999;border-radius:4px;font:13px sans-serif;"><b>{html.escape(title)}</b>{rows}</div>'
     )
     fmap.get_root().html.add_child(RawHtml(box))
+
+
+def heading_fields(frame, columns: Sequence[str], lang: str, *, labels: dict | None = None,
+                   digits: int = 2) -> list[Field]:
+    """Fields for the columns of ``frame`` that exist, labelled with the report headings of ``lang``
+    (or ``labels``); number columns keep ``digits`` decimals."""
+    from ..report import HEADINGS
+
+    heads = {**HEADINGS[lang], **(labels or {})}
+    out = []
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
+        whole = pd.api.types.is_integer_dtype(frame[column])
+        out.append(Field(column, heads.get(column, column), digits if numeric and not whole else None))
+    return out
+
+
+def localised_values(values: pd.Series, lang: str) -> pd.Series:
+    """Coded values (statuses, classes, booleans) in words of ``lang``, as the report tables show them."""
+    from ..report import VALUES
+
+    words = {**VALUES.get(lang, {}), **LABELS_VALUES[lang]}
+    return values.map(lambda v: words.get(v, v.replace("_", " ") if isinstance(v, str) and lang == "en" else v))
+
+
+LABELS_VALUES = {"zh": {True: "是", False: "否"}, "en": {True: "yes", False: "no"}}

@@ -21,7 +21,7 @@ from .encode import to_script_json
 KMRV_JS = [("kmrv_layer", LOCAL_SCHEME + "kmrv_layer.js")]
 
 CSS = """<style>
-.leaflet-container { background: #f2f1ec; }
+html body .leaflet-container { background: #f2f1ec; }
 .kmrv-table { border-collapse: collapse; font: 12px sans-serif; }
 .kmrv-table th { text-align: left; padding: 1px 8px 1px 0; color: #555; font-weight: normal; white-space: nowrap; }
 .kmrv-table td { padding: 1px 0; }
