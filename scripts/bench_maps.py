@@ -77,24 +77,32 @@ def build_plain(frame: gpd.GeoDataFrame) -> tuple[str, float]:
     return offline_html(fmap), elapsed
 
 
-def first_render(path: Path, ready: str, *, timeout_s: float) -> float | None:
-    """Seconds from navigation until ``ready`` is true and two frames are painted (None: timed out)."""
+def first_render(path: Path, ready: str, *, timeout_s: float, browser=None) -> float | None:
+    """Seconds from navigation until ``ready`` is true and two frames are painted (None: timed out).
+
+    ``browser``: a running Playwright browser to use (default: launch headless /usr/bin/chromium).
+    """
     from playwright.sync_api import Error, sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--host-resolver-rules=MAP * ~NOTFOUND"])
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        start = time.perf_counter()
-        try:
-            page.goto(path.resolve().as_uri(), timeout=timeout_s * 1000, wait_until="commit")
-            page.wait_for_function(ready, timeout=timeout_s * 1000, polling=100)
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-            elapsed = time.perf_counter() - start
-        except Error:
-            elapsed = None
-        browser.close()
-    return elapsed
+    if browser is None:
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=["--host-resolver-rules=MAP * ~NOTFOUND"])
+            try:
+                return first_render(path, ready, timeout_s=timeout_s, browser=chromium)
+            finally:
+                chromium.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    start = time.perf_counter()
+    try:
+        page.goto(path.resolve().as_uri(), timeout=timeout_s * 1000, wait_until="commit")
+        page.wait_for_function(ready, timeout=timeout_s * 1000, polling=100)
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        return time.perf_counter() - start
+    except Error:
+        return None
+    finally:
+        page.close()
 
 
 def main() -> None:

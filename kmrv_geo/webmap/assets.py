@@ -34,6 +34,8 @@ LEAFLET_CSS = [css for css in folium.Map.default_css if css[0] == "leaflet_css"]
 
 _SCRIPT_SRC = re.compile(r'<script\s+src="([^"]+)"\s*>\s*</script>')
 _CSS_LINK = re.compile(r'<link\s+rel="stylesheet"\s+href="([^"]+)"\s*/?>')
+_RELATIVE_URL = re.compile(r"""url\(\s*(?!["']?(?:data:|#))[^)]*\)""")
+_EMPTY_GIF = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 _ANY_EXTERNAL = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["\']?(?:https?:)?//', re.IGNORECASE)
 
 
@@ -91,6 +93,8 @@ def _inline_script(match: re.Match) -> str:
 
 def _inline_css(match: re.Match) -> str:
     css = re.sub(r"</(style)", r"<\\/\1", asset_text(match.group(1)), flags=re.IGNORECASE)
+    # A file the CSS names by a relative path (leaflet-search's loader.gif) is not in the page: an empty image.
+    css = _RELATIVE_URL.sub(f'url("{_EMPTY_GIF}")', css)
     return f"<style>{css}</style>"
 
 

@@ -15,7 +15,7 @@ from folium.plugins import Fullscreen, MeasureControl
 
 from ..crs import WGS84, wgs84_to_gcj02
 from .basemaps import add_basemap, shifts_to_gcj02
-from .elements import CompactLayer, RawHtml, ReadyFlag, SearchControl, add_page_style
+from .elements import CompactLayer, FitView, RawHtml, ReadyFlag, SearchControl, add_page_style
 from .encode import LOD_MIN_ZOOM, Field, encode_layer
 
 LABELS = {
@@ -115,8 +115,9 @@ def web_layer(frame: gpd.GeoDataFrame, columns: Sequence[str], *, simplify_m: fl
 def new_map(ctx: MapContext) -> folium.Map:
     """A map with the basemap, page style, measure tool (m, km, 亩, ha) and full-screen button."""
     text = ctx.text
+    # maxZoom as a map option (folium's max_zoom only reaches its own tile layer): marker clusters need it
     fmap = folium.Map(location=[24.9, 102.7], zoom_start=9, tiles=None, prefer_canvas=True, control_scale=True,
-                      max_zoom=20)
+                      maxZoom=20)
     add_basemap(fmap, ctx.basemap, key=ctx.key, lang=ctx.lang)
     add_page_style(fmap)
     MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
@@ -188,20 +189,21 @@ def finish_map(fmap: folium.Map, ctx: MapContext, *, title: str, layers: Sequenc
     bounds = [layer.spec["bounds"] for layer in layers if layer.spec["n"]]
     if bounds:
         b = np.asarray(bounds)
-        fmap.fit_bounds([[b[:, 1].min(), b[:, 0].min()], [b[:, 3].max(), b[:, 2].max()]])
+        FitView([[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]).add_to(fmap)
     fmap.get_root().title = html.escape(title)
     ReadyFlag().add_to(fmap)
     return fmap
 
 
 def add_notice(fmap: folium.Map, lines: list[str]) -> None:
-    """Put a fixed notice box (bottom left) on the map; lines are escaped and shown as text."""
+    """Put a fixed notice box (top centre) on the map; lines are escaped and shown as text."""
     body = "<br>".join(html.escape(line) for line in lines if line)
     if not body:
         return
     box = (
-        '<div class="kmrv-notice" style="position:fixed;bottom:36px;left:10px;z-index:9999;background:rgba(255,255,255,.9);'
-        'padding:4px 8px;border:1px solid #999;border-radius:4px;font:13px sans-serif;color:#b00;max-width:46%;">'
+        '<div class="kmrv-notice" style="position:fixed;top:10px;left:50%;transform:translateX(-50%);z-index:9999;'
+        'background:rgba(255,255,255,.9);padding:4px 8px;border:1px solid #999;border-radius:4px;font:13px sans-serif;'
+        'color:#b00;max-width:44%;text-align:center;">'
         + body + "</div>"
     )
     fmap.get_root().html.add_child(RawHtml(box))

@@ -117,6 +117,24 @@ class SearchControl(JSCSSMixin, MacroElement):
                         (("placeholder", placeholder), ("not_found", not_found), ("cancel", cancel))}
 
 
+class FitView(MacroElement):
+    """Fit the map to ``bounds`` ([[south, west], [north, east]]) when it opens, without animation (an
+    opening zoom animation would swallow the first zoom a user or the search asks for)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.fitBounds({{ this.bounds|tojson }}, {animate: false});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: list):
+        super().__init__()
+        self._name = "FitView"
+        self.bounds = bounds
+
+
 class ReadyFlag(MacroElement):
     """Sets ``kmrv.ready = true`` once every layer and control of the page has been added."""
 

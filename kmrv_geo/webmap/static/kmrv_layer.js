@@ -45,6 +45,12 @@
     return value; // already escaped text
   }
 
+  function unescape(html) {
+    var area = document.createElement("textarea"); // parsed as text: entities decoded, no element made
+    area.innerHTML = html;
+    return area.value;
+  }
+
   function table(rows) {
     var html = '<table class="kmrv-table">';
     for (var i = 0; i < rows.length; i++) html += "<tr><th>" + rows[i][0] + "</th><td>" + rows[i][1] + "</td></tr>";
@@ -280,6 +286,8 @@
       textCancel: options.cancel,
       moveToLocation: function (latlng) { latlng.kmrvLayer.reveal(latlng.kmrvIndex, latlng); },
     });
+    // the chosen title goes into the box as text (the tip list shows the escaped title as HTML)
+    control.on("search:locationfound", function (e) { control._input.value = unescape(e.text); });
     map.addControl(control);
     kmrv.search = control;
     return control;
