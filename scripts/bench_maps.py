@@ -57,9 +57,9 @@ def build_kmrv(frame: gpd.GeoDataFrame) -> tuple[str, float]:
     fmap = new_map(ctx)
     web = web_layer(frame, list(COLUMNS), simplify_m=1.0)
     fields = [Field(c, label, 1 if c == "TBMJ" else None) for c, label in COLUMNS.items()]
-    layer = add_layer(fmap, web, key="parcels", name="parcels", fields=fields, tooltip=["BSM", "DLMC"],
-                      popup=list(COLUMNS), search="BSM", styles=[{"color": "#444", "weight": 0.5,
-                                                                   "fillColor": "#ffd700", "fillOpacity": 0.4}])
+    layer = add_layer(fmap, web, ctx, key="parcels", name="parcels", fields=fields, tooltip=["BSM", "DLMC"],
+                      search="BSM", styles=[{"color": "#444", "weight": 0.5, "fillColor": "#ffd700",
+                                             "fillOpacity": 0.4}])
     finish_map(fmap, ctx, title="bench", layers=[layer], search=["parcels"])
     html = offline_html(fmap)
     return html, time.perf_counter() - start

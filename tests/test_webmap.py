@@ -107,7 +107,7 @@ def test_template_text_in_attributes_is_not_evaluated(tmp_path):
     fmap = new_map(ctx)
     frame = gpd.GeoDataFrame({"v": ["{{ 7*7 }}{% if true %}x{% endif %}"]}, geometry=[Point(102.7, 24.9)],
                              crs="EPSG:4326")
-    layer = add_layer(fmap, frame, key="p", name="p", fields=[Field("v", "v")], tooltip=["v"])
+    layer = add_layer(fmap, frame, ctx, key="p", name="p", fields=[Field("v", "v")], tooltip=["v"])
     finish_map(fmap, ctx, title="t", layers=[layer], legend=[("#fff", "{{ 6*7 }}")], notes=["{{ 5*7 }}"])
     html = assets.offline_html(fmap)
     assert "{{ 7*7 }}{% if true %}x{% endif %}" in html and "{{ 6*7 }}" in html and "{{ 5*7 }}" in html

@@ -6,7 +6,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
-from .common import MapContext, add_layer, county_outline, finish_map, heading_fields, localised_values, new_map, web_layer
+from .common import MapContext, add_layer, finish_map, heading_fields, localised_values, start_map, web_layer
 
 TEXT = {
     "zh": {"title": "疑似撂荒耕地", "parcels": "疑似撂荒地块", "county": "区县", "search": "搜索地块编号",
@@ -44,22 +44,16 @@ def abandonment_map(parcels: gpd.GeoDataFrame, ctx: MapContext, *, counties: gpd
         layer gets level of detail.
     """
     text = TEXT[ctx.lang]
-    fmap = new_map(ctx)
-    layers = []
-    county = county_outline(fmap, counties, county_name_field, ctx, text["county"])
-    if county is not None:
-        layers.append(county)
+    fmap, layers = start_map(ctx, counties, county_name_field)
     web = web_layer(parcels, COLUMNS, simplify_m=SIMPLIFY_M, gcj02=ctx.gcj02)
     on_pbf = web["on_pbf"].fillna(False).astype(bool) if "on_pbf" in web else None
     if on_pbf is not None:
         web["on_pbf"] = localised_values(on_pbf, ctx.lang)
     fields = heading_fields(web, COLUMNS, ctx.lang, labels={k: text[k] for k in ("parcel_id", "years_low")})
-    layers.append(add_layer(fmap, web, key="parcels", name=text["parcels"], fields=fields,
-                            tooltip=[c for c in ("parcel_id", "area_mu") if c in web], popup=[f.column for f in fields],
-                            popup_title=text["parcels"], styles=STYLES,
+    layers.append(add_layer(fmap, web, ctx, key="parcels", name=text["parcels"], fields=fields,
+                            tooltip=[c for c in ("parcel_id", "area_mu") if c in web], styles=STYLES,
                             style_index=np.zeros(len(web), dtype=int) if on_pbf is None else on_pbf.astype(int),
-                            search="parcel_id" if "parcel_id" in web else None, search_zoom=16,
-                            decimals=ctx.decimals, lod_label=ctx.text["lod_cell"]))
+                            search="parcel_id" if "parcel_id" in web else None, search_zoom=16))
     legend = [(STYLES[0]["fillColor"], text["off_pbf"]), (STYLES[1]["fillColor"], text["on_pbf"])]
     return finish_map(fmap, ctx, title=text["title"], layers=layers, legend=legend,
                       search=["parcels"] if "parcel_id" in web else [], search_placeholder=text["search"],

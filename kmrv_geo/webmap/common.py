@@ -24,13 +24,13 @@ LABELS = {
            "lod": "{layer}共 {n} 个图斑：放大到 {zoom} 级及以上显示图斑，之前显示密度格网",
            "lod_cell": "{n} 个图斑，放大查看", "search": "搜索", "not_found": "未找到", "cancel": "取消",
            "fullscreen": "全屏", "exit_fullscreen": "退出全屏", "legend": "图例", "yes": "是", "no": "否",
-           "mu": "亩"},
+           "mu": "亩", "county": "区县"},
     "en": {"synthetic": "Synthetic sample data (not a real survey)", "simplified": "geometry simplified by {tol:g} m for display",
            "notice": "Notice", "date": "data date: {date}", "gcj02": "shifted to GCJ-02 to match the Gaode basemap",
            "lod": "{layer}: {n} features: drawn from zoom {zoom} on, a density grid before",
            "lod_cell": "{n} features, zoom in", "search": "Search", "not_found": "not found", "cancel": "cancel",
            "fullscreen": "Full screen", "exit_fullscreen": "Exit full screen", "legend": "Legend", "yes": "yes",
-           "no": "no", "mu": "mu"},
+           "no": "no", "mu": "mu", "county": "Counties"},
 }  # fmt: skip
 COUNTY_STYLE = {"color": "#333333", "weight": 2, "fill": False}
 MU_PER_M2 = 0.0015
@@ -127,12 +127,35 @@ def new_map(ctx: MapContext) -> folium.Map:
     return fmap
 
 
-def add_layer(fmap: folium.Map, frame: gpd.GeoDataFrame, *, key: str, name: str, show: bool = True,
-              **encode) -> CompactLayer:
-    """Encode a lon/lat layer (:func:`~kmrv_geo.webmap.encode.encode_layer` options) and add it."""
-    layer = CompactLayer(encode_layer(frame, **encode), key=key, name=name, show=show)
+def add_layer(fmap: folium.Map, frame: gpd.GeoDataFrame, ctx: MapContext, *, key: str, name: str,
+              fields: Sequence[Field] = (), tooltip: Sequence[str] = (), popup: Sequence[str] | None = None,
+              show: bool = True, **encode) -> CompactLayer:
+    """Encode a lon/lat layer and add it to the map.
+
+    ``popup`` defaults to every field (with ``name`` as the popup's heading); other options go to
+    :func:`~kmrv_geo.webmap.encode.encode_layer` (coordinate decimals and the density-cell label
+    come from ``ctx``).
+    """
+    encode = {"popup_title": name, "decimals": ctx.decimals, "lod_label": ctx.text["lod_cell"], **encode}
+    popup = [f.column for f in fields] if popup is None else popup
+    layer = CompactLayer(encode_layer(frame, fields=fields, tooltip=tooltip, popup=popup, **encode), key=key,
+                         name=name, show=show)
     layer.add_to(fmap)
     return layer
+
+
+def start_map(ctx: MapContext, counties: gpd.GeoDataFrame | None = None, county_name_field: str | None = None,
+              ) -> tuple[folium.Map, list[CompactLayer]]:
+    """A new map (:func:`new_map`) with county outlines for context when ``counties`` is given.
+
+    Returns
+    -------
+    (folium.Map, list of CompactLayer)
+        The map and its layers so far (the outlines, if any).
+    """
+    fmap = new_map(ctx)
+    county = county_outline(fmap, counties, county_name_field, ctx, ctx.text["county"])
+    return fmap, [] if county is None else [county]
 
 
 def county_outline(fmap: folium.Map, counties: gpd.GeoDataFrame | None, name_field: str | None, ctx: MapContext,
@@ -143,8 +166,8 @@ def county_outline(fmap: folium.Map, counties: gpd.GeoDataFrame | None, name_fie
     columns = [name_field] if name_field else []
     web = web_layer(counties, columns, simplify_m=20.0, gcj02=ctx.gcj02)
     fields = [Field(name_field, label)] if name_field else []
-    return add_layer(fmap, web, key="county", name=label, fields=fields, tooltip=columns, styles=[COUNTY_STYLE],
-                     decimals=ctx.decimals)
+    return add_layer(fmap, web, ctx, key="county", name=label, fields=fields, tooltip=columns, popup=(),
+                     styles=[COUNTY_STYLE])
 
 
 def finish_map(fmap: folium.Map, ctx: MapContext, *, title: str, layers: Sequence[CompactLayer],

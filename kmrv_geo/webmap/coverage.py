@@ -77,27 +77,22 @@ def coverage_map(ctx: MapContext, *, counties: gpd.GeoDataFrame | None = None, c
         web = web_layer(joined, ["county_name", *COLUMNS, "pbf_coverage"], simplify_m=SIMPLIFY_M["county"],
                         gcj02=ctx.gcj02)
         fields = heading_fields(web, ["county_name", *COLUMNS], ctx.lang, labels=labels)
-        layers.append(add_layer(fmap, web, key="county", name=text["county"], fields=fields,
-                                tooltip=["county_name", "pct"], popup=[f.column for f in fields],
-                                popup_title=text["county"], styles=_styles(2),
-                                style_index=coverage_class(web["pbf_coverage"]), decimals=ctx.decimals))
+        layers.append(add_layer(fmap, web, ctx, key="county", name=text["county"], fields=fields,
+                                tooltip=["county_name", "pct"], styles=_styles(2),
+                                style_index=coverage_class(web["pbf_coverage"])))
     if villages is not None and not villages.empty:
         data = villages.assign(pct=(villages["pbf_coverage"] * 100).round(1))
         web = web_layer(data, ["village", "township", "county_name", *COLUMNS, "pbf_coverage"],
                         simplify_m=SIMPLIFY_M["village"], gcj02=ctx.gcj02)
         fields = heading_fields(web, ["village", "township", "county_name", *COLUMNS], ctx.lang, labels=labels)
-        layers.append(add_layer(fmap, web, key="village", name=text["village"], fields=fields,
-                                tooltip=["village", "pct"], popup=[f.column for f in fields],
-                                popup_title=text["village"], styles=_styles(0.8),
-                                style_index=coverage_class(web["pbf_coverage"]), search="village",
-                                decimals=ctx.decimals, lod_label=ctx.text["lod_cell"]))
+        layers.append(add_layer(fmap, web, ctx, key="village", name=text["village"], fields=fields,
+                                tooltip=["village", "pct"], styles=_styles(0.8),
+                                style_index=coverage_class(web["pbf_coverage"]), search="village"))
     if gaps is not None and not gaps.empty:
         web = web_layer(gaps, ["rank", "area_mu", "county_name"], simplify_m=SIMPLIFY_M["gaps"], gcj02=ctx.gcj02)
         fields = heading_fields(web, ["rank", "area_mu", "county_name"], ctx.lang)
-        layers.append(add_layer(fmap, web, key="gaps", name=text["gaps"], show=False, fields=fields,
-                                tooltip=["rank", "area_mu"], popup=[f.column for f in fields],
-                                popup_title=text["gaps"], styles=[GAP_STYLE], decimals=ctx.decimals,
-                                lod_label=ctx.text["lod_cell"]))
+        layers.append(add_layer(fmap, web, ctx, key="gaps", name=text["gaps"], show=False, fields=fields,
+                                tooltip=["rank", "area_mu"], styles=[GAP_STYLE]))
     bins = [f"{BINS[i]:g}–{min(BINS[i + 1], 100):g} %" for i in range(len(COLOURS))]
     legend = [*zip(COLOURS, bins, strict=True), (NO_DATA, text["no_pbf"]), (GAP_STYLE["fillColor"], text["gaps"])]
     notes = [ctx.text["simplified"].format(tol=SIMPLIFY_M["village"])]

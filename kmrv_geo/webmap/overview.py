@@ -5,7 +5,7 @@ from __future__ import annotations
 import folium
 
 from ..project import Project
-from .common import MapContext, add_layer, finish_map, new_map, web_layer
+from .common import COUNTY_STYLE, MapContext, add_layer, finish_map, new_map, web_layer
 from .encode import Field
 
 TEXT = {
@@ -16,7 +16,7 @@ TEXT = {
            "category": "Category", "year": "Year built", "search": "Search village name"},
 }  # fmt: skip
 STYLE = {
-    "county": {"color": "#333333", "weight": 2, "fill": False},
+    "county": COUNTY_STYLE,
     "lake": {"color": "#1f78b4", "weight": 1, "fillColor": "#a6cee3", "fillOpacity": 0.6},
     "villages": {"color": "#e31a1c", "weight": 1, "fillColor": "#fb9a99", "fillOpacity": 0.3},
     "pbf": {"color": "#b8860b", "weight": 0.5, "fillColor": "#ffd700", "fillOpacity": 0.45},
@@ -61,10 +61,8 @@ def overview_map(project: Project, ctx: MapContext | None = None, *, lang: str =
                         simplify_m=COUNTY_SIMPLIFY_M if role == "county" else SIMPLIFY_M)
         names = [f.column for f in fields]
         search = mapping.get("name") if role == "villages" else None
-        layers.append(add_layer(fmap, web, key=role, name=text[role], fields=fields, tooltip=names,
-                                popup=names if role == "villages" else (), popup_title=text[role],
-                                styles=[STYLE[role]], search=search, decimals=ctx.decimals,
-                                lod_label=ctx.text["lod_cell"]))
+        layers.append(add_layer(fmap, web, ctx, key=role, name=text[role], fields=fields, tooltip=names,
+                                popup=names if role == "villages" else (), styles=[STYLE[role]], search=search))
     shown = [layer.key for layer in layers]
     legend = [(STYLE[r].get("fillColor", STYLE[r]["color"]), text[r]) for r in ROLES if r in shown]
     return finish_map(fmap, ctx, title=text["title"], layers=layers, legend=legend,

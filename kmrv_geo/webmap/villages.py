@@ -6,7 +6,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
-from .common import MapContext, add_layer, county_outline, finish_map, heading_fields, new_map, web_layer
+from .common import MapContext, add_layer, finish_map, heading_fields, start_map, web_layer
 
 TEXT = {
     "zh": {"title": "滇池沿岸村庄", "villages": "村庄", "county": "区县", "search": "搜索村名", "other": "其他"},
@@ -53,11 +53,7 @@ def villages_map(profiles: gpd.GeoDataFrame, ctx: MapContext, *, counties: gpd.G
         is the village profile; search by village name.
     """
     text = TEXT[ctx.lang]
-    fmap = new_map(ctx)
-    layers = []
-    county = county_outline(fmap, counties, county_name_field, ctx, text["county"])
-    if county is not None:
-        layers.append(county)
+    fmap, layers = start_map(ctx, counties, county_name_field)
     points = profiles.set_geometry(profiles.geometry.representative_point())
     web = web_layer(points, PROFILE_COLUMNS, gcj02=ctx.gcj02)
     categories = list(dict.fromkeys(web["category"].fillna(text["other"]))) if "category" in web else [text["other"]]
@@ -66,10 +62,9 @@ def villages_map(profiles: gpd.GeoDataFrame, ctx: MapContext, *, counties: gpd.G
     style_index = (web["category"].fillna(text["other"]).map({c: i for i, c in enumerate(categories)})
                    if "category" in web else np.zeros(len(web), dtype=int))
     fields = heading_fields(web, PROFILE_COLUMNS, ctx.lang)
-    layers.append(add_layer(fmap, web, key="villages", name=text["villages"], fields=fields,
-                            tooltip=["village"], popup=[f.column for f in fields], styles=styles,
-                            style_index=np.asarray(style_index, dtype=int), search="village", search_zoom=15,
-                            cluster=CLUSTER, decimals=ctx.decimals, lod=False))
+    layers.append(add_layer(fmap, web, ctx, key="villages", name=text["villages"], fields=fields,
+                            tooltip=["village"], styles=styles, style_index=np.asarray(style_index, dtype=int),
+                            search="village", search_zoom=15, cluster=CLUSTER, lod=False, popup_title=None))
     legend = list(zip(colours, [str(c) for c in categories], strict=True))
     return finish_map(fmap, ctx, title=text["title"], layers=layers, legend=legend, search=["villages"],
                       search_placeholder=text["search"])

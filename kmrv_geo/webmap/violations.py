@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..analysis.violations import STATUSES
 from .common import (
-    MapContext, add_layer, county_outline, finish_map, heading_fields, localised_values, new_map, web_layer,
+    MapContext, add_layer, finish_map, heading_fields, localised_values, start_map, web_layer,
 )  # fmt: skip
 
 TEXT = {
@@ -60,11 +60,7 @@ def violations_map(patches: gpd.GeoDataFrame, ctx: MapContext, *, below_min: gpd
         patch record; search by patch id.
     """
     text = TEXT[ctx.lang]
-    fmap = new_map(ctx)
-    layers = []
-    county = county_outline(fmap, counties, county_name_field, ctx, text["county"])
-    if county is not None:
-        layers.append(county)
+    fmap, layers = start_map(ctx, counties, county_name_field)
     for key, frame, show in (("patches", patches, True), ("below_min", below_min, False)):
         if frame is None or frame.empty:
             continue
@@ -78,10 +74,8 @@ def violations_map(patches: gpd.GeoDataFrame, ctx: MapContext, *, below_min: gpd
             style = {"styles": _patch_styles(), "style_index": np.asarray(status_code, dtype=int) * 2 + on_pbf}
         else:
             style = {"styles": [BELOW_MIN_STYLE]}
-        layers.append(add_layer(fmap, web, key=key, name=text[key], show=show, fields=fields,
-                                tooltip=["patch_id", "status"], popup=[f.column for f in fields],
-                                popup_title=text[key], search="patch_id", search_zoom=16, decimals=ctx.decimals,
-                                lod_label=ctx.text["lod_cell"], **style))
+        layers.append(add_layer(fmap, web, ctx, key=key, name=text[key], show=show, fields=fields,
+                                tooltip=["patch_id", "status"], search="patch_id", search_zoom=16, **style))
     present = set(patches["status"]) if len(patches) else set()
     labels = localised_values(pd.Series(list(STATUSES)), ctx.lang)
     legend = [(STATUS_COLOURS[s], label) for s, label in zip(STATUSES, labels, strict=True) if s in present]
