@@ -105,6 +105,31 @@ def first_render(path: Path, ready: str, *, timeout_s: float, browser=None) -> f
         page.close()
 
 
+def zoom_in_render(path: Path, *, zoom: int = 14, timeout_s: float = 60.0) -> tuple[float | None, int]:
+    """kmrv map only: seconds to draw the parcels after zooming to ``zoom`` on the fullest grid cell, and
+    how many parcels were drawn."""
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--host-resolver-rules=MAP * ~NOTFOUND"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        try:
+            page.goto(path.resolve().as_uri(), timeout=timeout_s * 1000)
+            page.wait_for_function("window.kmrv && window.kmrv.ready", timeout=timeout_s * 1000)
+            start = time.perf_counter()
+            page.evaluate("""zoom => { const l = kmrv.layers.parcels;
+                const c = l.spec.cells.reduce((a, b) => (b.n > a.n ? b : a)).b;
+                l._map.setView([(c[1] + c[3]) / 2, (c[0] + c[2]) / 2], zoom, {animate: false}); }""", zoom)
+            page.wait_for_function("kmrv.layers.parcels.rendered() > 0", timeout=timeout_s * 1000)
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            return time.perf_counter() - start, page.evaluate("kmrv.layers.parcels.rendered()")
+        except Error:
+            return None, 0
+        finally:
+            browser.close()
+
+
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -126,6 +151,10 @@ def main() -> None:
         if not args.no_browser:
             render = first_render(path, ready, timeout_s=args.timeout)
             results[name]["first_render_s"] = None if render is None else round(render, 2)
+        if name == "kmrv" and not args.no_browser:
+            seconds, drawn = zoom_in_render(path)
+            results[name]["zoom14_render_s"] = None if seconds is None else round(seconds, 2)
+            results[name]["zoom14_parcels_drawn"] = drawn
         print(name, results[name], flush=True)
     k, p = results["kmrv"], results["plain"]
     results["ratio_bytes"] = round(k["bytes"] / p["bytes"], 4)
@@ -139,6 +168,8 @@ def main() -> None:
         def fmt(v):
             return "timeout" if v is None else f"{v:.2f}"
         print(f"{'render s':8}{fmt(k.get('first_render_s')):>16}{fmt(p.get('first_render_s')):>16}")
+        print(f"kmrv, zoom 14 on the fullest cell: {k['zoom14_parcels_drawn']} parcels drawn in "
+              f"{fmt(k.get('zoom14_render_s'))} s")
 
 
 if __name__ == "__main__":

@@ -57,3 +57,14 @@ def demo_out(tmp_path_factory):
     assert result.exit_code == 0, result.output + repr(result.exception)
     out.joinpath("cli_output.txt").write_text(result.output, encoding="utf-8")
     return out
+
+
+@pytest.fixture(scope="session")
+def abandoned_parcels(demo_out):
+    """An ``abandoned_parcels`` layer (the columns the abandonment analysis writes: parcel_id, area_mu,
+    years_low, county_name, village, on_pbf) made from the demo sample's injected truth."""
+    truth = gpd.read_file(demo_out / "data" / "demo.gpkg", layer="truth_abandoned", engine="pyogrio").to_crs("EPSG:4543")
+    return gpd.GeoDataFrame({
+        "parcel_id": truth["BSM"].astype(str), "area_mu": truth.area / (10000 / 15), "years_low": truth["years_low"],
+        "county_name": "示例区", "village": "示例村", "on_pbf": [i % 2 == 0 for i in range(len(truth))],
+    }, geometry=truth.geometry.values, crs=truth.crs)  # fmt: skip

@@ -161,12 +161,15 @@ def test_demo_map_renders_offline_and_searches(browser, demo_out, demo_counts, n
 
 
 @pytest.fixture(scope="module")
-def hostile_maps(demo_out, tmp_path_factory):
+def hostile_maps(demo_out, abandoned_parcels, tmp_path_factory):
     """Villages, violations and coverage maps whose names, ids and categories are a script-running tag."""
+    from kmrv_geo.webmap.abandonment import abandonment_map
     from kmrv_geo.webmap.coverage import coverage_map
     from kmrv_geo.webmap.villages import villages_map
     from kmrv_geo.webmap.violations import violations_map
 
+    parcels = abandoned_parcels.copy()
+    parcels.loc[0, ["parcel_id", "village"]] = HOSTILE
     gpkg = demo_out / "results.gpkg"
     profiles = gpd.read_file(gpkg, layer="villages_profile", engine="pyogrio")
     profiles.loc[0, ["village", "category"]] = HOSTILE
@@ -175,14 +178,14 @@ def hostile_maps(demo_out, tmp_path_factory):
     ctx = MapContext(basemap="none", name=HOSTILE, notice=HOSTILE, synthetic=True)
     out = tmp_path_factory.mktemp("hostile")
     maps = {"villages": villages_map(profiles, ctx), "violations": violations_map(patches, ctx),
-            "coverage": coverage_map(ctx, villages=profiles)}
+            "coverage": coverage_map(ctx, villages=profiles), "abandonment": abandonment_map(parcels, ctx)}
     for name, fmap in maps.items():
         save_offline(fmap, out / f"{name}.html")
     return out
 
 
 @pytest.mark.parametrize(("name", "key"), [("villages", "villages"), ("violations", "patches"),
-                                           ("coverage", "village")])
+                                           ("coverage", "village"), ("abandonment", "parcels")])
 def test_hostile_names_are_shown_as_text(browser, hostile_maps, name, key):
     page = MapPage(browser, hostile_maps / f"{name}.html")
     try:

@@ -179,3 +179,21 @@ def test_map_command_writes_every_map_in_english(demo_out, tmp_path, monkeypatch
         assert "arcgisonline.com" in html and "Synthetic sample data" in html
     refused = CliRunner().invoke(cli, ["map", str(config), "--out", str(tmp_path / "t"), "--basemap", "tianditu"])
     assert refused.exit_code == 2 and "KMRV_TIANDITU_KEY" in refused.output
+
+
+def test_abandonment_map_when_the_results_carry_abandoned_parcels(demo_out, abandoned_parcels):
+    from types import SimpleNamespace
+
+    from kmrv_geo.webmap.build import build_maps, map_context
+
+    project = _project(demo_out)
+    parcels = abandoned_parcels
+    results = SimpleNamespace(violations=None, coverage=None, village_profiles=None, abandoned_parcels=parcels)
+    maps = build_maps(project, results, map_context(project))
+    assert set(maps) == {"overview", "abandonment"}
+    layer = next(c for c in maps["abandonment"]._children.values() if getattr(c, "key", "") == "parcels")
+    assert layer.spec["n"] == len(parcels) and layer.spec["search"] is not None
+    assert "疑似撂荒" in assets.offline_html(maps["abandonment"])
+    nested = SimpleNamespace(violations=None, coverage=None, village_profiles=None,
+                             abandonment=SimpleNamespace(parcels=parcels))
+    assert "abandonment" in build_maps(project, nested, map_context(project))
