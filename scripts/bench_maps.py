@@ -71,7 +71,7 @@ def build_plain(frame: gpd.GeoDataFrame) -> tuple[str, float]:
     fmap = folium.Map(location=[24.9, 102.7], zoom_start=9, tiles=None, prefer_canvas=True)
     data = frame[[*COLUMNS, frame.geometry.name]].to_crs(WGS84)
     folium.GeoJson(data, name="parcels", tooltip=folium.GeoJsonTooltip(["BSM", "DLMC"])).add_to(fmap)
-    html = fmap.get_root().render()
+    fmap.get_root().render()  # the HTML a plain folium map writes (its CDN links are inlined below, untimed)
     elapsed = time.perf_counter() - start
     fmap.get_root().script.add_child(folium.Element("window.kmrvPlainReady = true;"))
     return offline_html(fmap), elapsed

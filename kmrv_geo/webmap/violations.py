@@ -9,7 +9,13 @@ import pandas as pd
 
 from ..analysis.violations import STATUSES
 from .common import (
-    MapContext, add_layer, finish_map, heading_fields, localised_values, start_map, web_layer,
+    MapContext,
+    add_layer,
+    finish_map,
+    heading_fields,
+    localised_values,
+    start_map,
+    web_layer,
 )  # fmt: skip
 
 TEXT = {
