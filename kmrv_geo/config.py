@@ -289,6 +289,14 @@ class ProjectConfig(_Strict):
         True for the generated sample: every map and report then says 示例数据 (synthetic).
     notice : str, optional
         Notice line on shared maps, e.g. 内部资料 注意保密.
+    basemap : str
+        Basemap of the maps: none, osm (default), tianditu, tianditu-img, gaode (overlays shifted to
+        GCJ-02) or esri.
+    tianditu_key : str, optional
+        天地图 ``tk`` key (the environment variable ``KMRV_TIANDITU_KEY`` takes precedence).
+    map_decimals : int
+        Coordinate decimals written into maps, 3–6 (6 ≈ 0.1 m, 5 ≈ 1 m, 4 ≈ 10 m): fewer for maps
+        shared outside the office.
     crs : str
         ``auto`` or a projected CRS in metres (the analysis CRS).
     layers : dict
@@ -308,6 +316,9 @@ class ProjectConfig(_Strict):
     name: str = "kmrv project"
     synthetic: bool = False
     notice: str | None = None
+    basemap: str = "osm"
+    tianditu_key: str | None = None
+    map_decimals: int = Field(6, ge=3, le=6)
     crs: str = "auto"
     layers: dict[str, VectorLayerSpec | RasterLayerSpec | NdviSpec]
     thresholds: Thresholds = Thresholds()
@@ -318,6 +329,15 @@ class ProjectConfig(_Strict):
     abandonment: AbandonmentSettings = AbandonmentSettings()
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("basemap")
+    @classmethod
+    def _known_basemap(cls, value: str) -> str:
+        from .webmap.basemaps import BASEMAPS
+
+        if value not in BASEMAPS:
+            raise ValueError(f"unknown basemap {value!r}; allowed: {', '.join(BASEMAPS)}")
+        return value
 
     @field_validator("crs")
     @classmethod

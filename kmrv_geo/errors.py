@@ -44,3 +44,7 @@ def join_problems(header: str, problems: list[str]) -> str:
         The header followed by the problems as a bulleted list.
     """
     return header + "".join(f"\n  - {p}" for p in problems)
+
+
+class MapError(KmrvError, ValueError):
+    """A map cannot be made: unknown basemap, a basemap key missing, an asset no installed package ships."""

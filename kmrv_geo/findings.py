@@ -173,8 +173,8 @@ def _sites(found: Found, results: Results, project: Project, lang: str) -> None:
                           f"{len(sites)} contiguous farmland blocks ≥ {min_mu:g} mu"))
 
 
-ABANDONED_COLUMNS = ["parcel_id", "code", "county_code", "county_name", "village", "area_mu", "pbf_mu", "years_low",
-                     "n_years_low", "first_low_year", "still_low"]
+ABANDONED_COLUMNS = ["parcel_id", "code", "county_code", "county_name", "village", "area_mu", "pbf_mu", "on_pbf",
+                     "years_low", "n_years_low", "first_low_year", "still_low"]
 
 
 def abandoned_by_village(result: AbandonmentResult | None) -> pd.DataFrame | None:

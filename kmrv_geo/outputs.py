@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 _TMP_MARK = ".tmp-"
 _VERSIONED_PACKAGES = (
-    "kmrv-geo", "geopandas", "shapely", "pyogrio", "fiona", "rasterio", "pyproj", "folium", "numpy", "pandas",
+    "kmrv-geo", "geopandas", "shapely", "pyogrio", "fiona", "rasterio", "pyproj", "folium", "folium-offline",
+    "numpy", "pandas",
     "pyarrow", "openpyxl", "pydantic",
 )  # fmt: skip
 

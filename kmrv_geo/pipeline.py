@@ -20,7 +20,7 @@ from .findings import Results
 from .outputs import OutputFolder
 from .project import Project, load_project
 from .report import write_workbook
-from .webmap.overview import overview_map
+from .webmap.build import map_context, write_maps
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,8 @@ def _write_results(project: Project, results: Results, folder: OutputFolder, *, 
 
 
 def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = False, lang: str = "zh",
-             steps: tuple[str, ...] = STEPS, engine: Engine = Engine()) -> RunResult:
+             steps: tuple[str, ...] = STEPS, basemap: str | None = None,
+             engine: Engine = Engine()) -> RunResult:
     """Run the pipeline on a validated config into an open output folder.
 
     Parameters
@@ -209,6 +210,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         Language of tables, maps and the summary.
     steps : tuple of str
         Which of :data:`STEPS` to run after the checks (default all).
+    basemap : str, optional
+        Basemap of the maps (overrides the config's ``basemap:``).
     engine : Engine
         Where the change overlay runs (default: locally).
 
@@ -217,6 +220,9 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     RunResult
     """
     project = load_project(config, progress=progress)
+    asked = tuple(steps)
+    steps = with_prerequisites(asked)
+    maps_ctx = map_context(project, lang=lang, basemap=basemap) if "maps" in steps else None
     folder.write_json("check_report.json", project.check_report())
     for name, table in accounting_tables(project, lang=lang).items():
         folder.write_table(f"tables/{name}.csv", table)
@@ -226,8 +232,6 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     for report in project.reports.values():
         summary.extend(report.summary_lines(lang))
     extra: dict = {"analysis_crs": project.analysis_crs, "synthetic": config.synthetic}
-    asked = tuple(steps)
-    steps = with_prerequisites(asked)
     results = Results()
     skipped = _run_analyses(project, steps, asked, results, lang=lang, engine=engine)
     summary.extend(skipped)
@@ -239,16 +243,16 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         extra["verdicts_not_given"] = judged.missing_verdicts
     extra["warnings"] = results.warnings
     extra["engine"] = {"name": engine.name, "scheduler": engine.scheduler, "workers": engine.workers}
-    if "maps" in steps:
-        fmap = overview_map(project, lang=lang)
-        folder.write_with("maps/overview.html", lambda tmp: fmap.save(str(tmp)), kind="map")
+    if maps_ctx is not None:
+        write_maps(folder, project, results, maps_ctx)
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
                   extra=extra)
     return RunResult(out=folder.root, project=project, files=sorted(folder.files), summary=summary)
 
 
 def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, progress: bool = False,
-        lang: str = "zh", steps: tuple[str, ...] = STEPS, engine: Engine = Engine()) -> RunResult:
+        lang: str = "zh", steps: tuple[str, ...] = STEPS, basemap: str | None = None,
+        engine: Engine = Engine()) -> RunResult:
     """Load a project file and run the whole pipeline into ``out``.
 
     Parameters
@@ -262,6 +266,8 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     lang : {"zh", "en"}
     steps : tuple of str
         Which of :data:`STEPS` to run after the checks.
+    basemap : str, optional
+        Basemap of the maps (overrides the config's ``basemap:``).
     engine : Engine
         Where the change overlay runs (default: locally).
 
@@ -271,11 +277,12 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     """
     config = load_config(config_path)
     folder = OutputFolder(out, overwrite=overwrite)
-    return run_into(config, folder, progress=progress, lang=lang, steps=steps, engine=engine)
+    return run_into(config, folder, progress=progress, lang=lang, steps=steps, basemap=basemap, engine=engine)
 
 
 def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, overwrite: bool = False,
-             progress: bool = False, lang: str = "zh", engine: Engine = Engine()) -> RunResult:
+             progress: bool = False, lang: str = "zh", basemap: str | None = None,
+             engine: Engine = Engine()) -> RunResult:
     """Make the synthetic Kunming sample in ``out/data`` and run the whole pipeline on it into ``out``.
 
     Parameters
@@ -286,7 +293,7 @@ def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, over
         Size of the sample (1k to 1M land-use parcels).
     seed : int, default 2023
         Seed of the sample generator: the same seed and size give the same layers.
-    overwrite, progress, lang, engine
+    overwrite, progress, lang, basemap, engine
         As for :func:`run`.
 
     Returns
@@ -298,4 +305,4 @@ def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, over
     folder = OutputFolder(out, overwrite=overwrite)
     info = make_sample(folder.root / "data", n_parcels=n_parcels, seed=seed, progress=progress)
     config = load_config(Path(info.config_path))
-    return run_into(config, folder, progress=progress, lang=lang, engine=engine)
+    return run_into(config, folder, progress=progress, lang=lang, basemap=basemap, engine=engine)

@@ -57,3 +57,9 @@ def demo_out(tmp_path_factory):
     assert result.exit_code == 0, result.output + repr(result.exception)
     out.joinpath("cli_output.txt").write_text(result.output, encoding="utf-8")
     return out
+
+
+@pytest.fixture(scope="session")
+def abandoned_parcels(demo_out):
+    """The demo's ``abandoned_parcels`` layer, as the abandonment analysis wrote it."""
+    return gpd.read_file(demo_out / "results.gpkg", layer="abandoned_parcels", engine="pyogrio")

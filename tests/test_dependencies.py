@@ -22,6 +22,9 @@ def test_pyproject_and_environment_list_the_same_dependencies():
     pip_specs = project["dependencies"] + project["optional-dependencies"]["dev"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     conda_specs = [d for d in env["dependencies"] if isinstance(d, str) and _normalise(d)[0] not in ("python", "pip")]
+    # packages that are not on conda-forge come from PyPI through the pip: list (the package itself is -e .)
+    pip_lists = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    conda_specs += [d for pips in pip_lists for d in pips if not d.startswith("-")]
     assert sorted(map(_normalise, pip_specs)) == sorted(map(_normalise, conda_specs))
     assert "conda-forge" in env["channels"]
 
@@ -29,4 +32,4 @@ def test_pyproject_and_environment_list_the_same_dependencies():
 def test_design_card_dependencies_are_listed():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     names = {_normalise(d)[0] for d in project["dependencies"]}
-    assert {"geopandas", "shapely", "pyogrio", "fiona", "rasterio", "pyproj", "folium"} <= names
+    assert {"geopandas", "shapely", "pyogrio", "fiona", "rasterio", "pyproj", "folium", "folium-offline"} <= names

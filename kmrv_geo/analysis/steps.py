@@ -23,7 +23,7 @@ from .coverage import CoverageResult, analyse_coverage, hsf_by_year
 from .sites import facility_sites, fragmentation
 from .villages import layout_review, normalise_villages, village_profiles
 from .landcover import ClassRaster, LandcoverResult, class_name_zh, detect_landcover_change
-from .violations import ViolationResult, Zones, analyse_violations, build_zones, patches_from_pieces
+from .violations import ZERO_M2, ViolationResult, Zones, analyse_violations, build_zones, patches_from_pieces
 
 
 def _hull(frame):
@@ -156,8 +156,8 @@ def _farmland_since(project: Project, farmland: gpd.GeoDataFrame) -> np.ndarray 
 def run_abandonment(project: Project) -> AbandonmentResult:
     """撂荒 on a loaded project: current farmland (T1, else T0) against the yearly NDVI.
 
-    Abandoned parcels get ``county_code``/``county_name``/``village`` (by representative point) and
-    ``pbf_mu`` (their area on PBF) where those layers exist.
+    Abandoned parcels get ``county_code``/``county_name``/``village`` (by representative point),
+    ``pbf_mu`` (their area on PBF, NaN without a PBF layer) and ``on_pbf``.
     """
     role = "landuse_t1" if "landuse_t1" in project.vectors else "landuse_t0"
     land = project.vectors[role]
@@ -180,6 +180,7 @@ def run_abandonment(project: Project) -> AbandonmentResult:
     pbf_m2 = area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True) if pbf is not None else \
         np.full(len(parcels), np.nan)
     parcels["pbf_mu"] = pbf_m2 / M2_PER_MU
+    parcels["on_pbf"] = np.nan_to_num(pbf_m2) > ZERO_M2
     result.parcels = parcels
     return result
 

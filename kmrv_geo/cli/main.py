@@ -7,7 +7,7 @@ import click
 from .. import __version__
 from .check import check
 from .demo import demo
-from .steps import STEP_COMMANDS, run
+from .steps import STEP_COMMANDS, map_command, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +22,6 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(check)
 cli.add_command(run)
+cli.add_command(map_command)
 for command in STEP_COMMANDS:
     cli.add_command(command)

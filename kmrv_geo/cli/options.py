@@ -39,6 +39,15 @@ lang_opt = click.option("--lang", type=click.Choice(LANGS), default=None, expose
                         callback=_store("lang"), help="Language of summaries, tables and maps (default zh).")
 
 
+def basemap_option(func):
+    """Add ``--basemap`` (overrides the project file's ``basemap:``)."""
+    from ..webmap.basemaps import BASEMAPS
+
+    return click.option("--basemap", type=click.Choice(list(BASEMAPS)), default=None,
+                        help="Basemap of the maps (default: the project file's basemap:, else osm); gaode shifts "
+                             "every overlay to GCJ-02; tianditu needs KMRV_TIANDITU_KEY or tianditu_key:.")(func)
+
+
 def common_options(func):
     """Add -v/-q/--debug/--lang to a command."""
     for option in (lang_opt, debug_opt, quiet_opt, verbose_opt):

@@ -1,7 +1,10 @@
-"""``kmrv run`` and one command per analysis step (``kmrv violations|landcover|coverage|sites|abandonment|villages``).
+"""``kmrv run``, ``kmrv map`` and one command per analysis step.
 
-All take ``CONFIG.yml --out DIR``. ``run`` runs every step; a step command runs the checks, the step and
-the steps it takes results from (see :data:`kmrv_geo.pipeline.PREREQUISITES`), and writes their outputs.
+The steps: ``kmrv violations|landcover|coverage|sites|abandonment|villages``.
+
+All take ``CONFIG.yml --out DIR``. ``run`` runs every step; ``map`` too, to draw every map the layers
+allow (with ``--basemap``); a step command runs the checks, the step and the steps it takes results
+from (see :data:`kmrv_geo.pipeline.PREREQUISITES`), and writes their outputs.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import click
 
 from .. import pipeline
-from .options import common_options, engine_options, handle_errors, settings
+from .options import basemap_option, common_options, engine_options, handle_errors, settings
 from .summary import echo_result
 
 STEP_HELP = {
@@ -28,7 +31,8 @@ STEP_HELP = {
 
 
 def pipeline_command(name: str, steps: tuple[str, ...], help_text: str) -> click.Command:
-    """A click command ``name`` that runs ``steps`` (and their prerequisites) on a project file into ``--out``."""
+    """A click command ``name`` that runs ``steps`` (and their prerequisites) on a project file into ``--out``;
+    with ``--basemap`` when the steps draw maps."""
 
     @click.command(name=name, help=help_text)
     @click.argument("config", type=click.Path(dir_okay=False))
@@ -37,15 +41,20 @@ def pipeline_command(name: str, steps: tuple[str, ...], help_text: str) -> click
     @engine_options
     @common_options
     @handle_errors
-    def command(config: str, out: str, overwrite: bool, engine: str, scheduler: str | None, workers: int) -> None:
+    def command(config: str, out: str, overwrite: bool, engine: str, scheduler: str | None, workers: int,
+                basemap: str | None = None) -> None:
         s = settings()
         result = pipeline.run(config, out, overwrite=overwrite, progress=not s["quiet"], lang=s["lang"],
-                              steps=steps, engine=pipeline.Engine(engine, scheduler, workers))
+                              steps=steps, basemap=basemap, engine=pipeline.Engine(engine, scheduler, workers))
         echo_result(result, lang=s["lang"], quiet=s["quiet"])
 
-    return command
+    return basemap_option(command) if "maps" in steps else command
 
 
 run = pipeline_command("run", pipeline.STEPS, "Check every layer of CONFIG and write all findings, tables, "
                        "report.xlsx and maps into --out.")
 STEP_COMMANDS = [pipeline_command(step, (step,), text) for step, text in STEP_HELP.items()]
+map_command = pipeline_command(
+    "map", pipeline.STEPS, "Write every map the layers allow into --out/maps (overview, violations, coverage, "
+    "villages, abandonment): offline HTML files, Chinese labels (--lang en), basemap by --basemap. Runs the "
+    "analyses the maps show.")
