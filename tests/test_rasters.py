@@ -257,3 +257,27 @@ def test_benchmark_script_runs_at_a_tiny_size(tmp_path, capsys):
     assert bench.main(["--size", "1000", "--parcels", "100", "--workdir", str(tmp_path)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["changed_m2"] == pytest.approx(summary["expected_changed_m2"])
+
+
+def test_blockwise_zonal_stats_equal_one_call_on_the_whole_raster(tmp_path):
+    from exactextract import exact_extract
+
+    from kmrv_geo.zonal import exact_stats
+
+    rng = np.random.default_rng(5)
+    values = rng.uniform(-0.2, 0.9, (60, 80)).astype("float32")
+    values[10:14, 20:30] = -9999  # a nodata patch
+    path = write_raster(tmp_path / "ndvi.tif", values, nodata=-9999,
+                        transform=Affine(PX, 0, X0, 0, -PX, Y0 + 60 * PX))
+    # Small parcels scattered over several 16-pixel blocks, one spanning many blocks, one off the raster.
+    xs, ys = rng.uniform(0, 75 * PX, 40), rng.uniform(0, 55 * PX, 40)
+    geoms = [box(X0 + x, Y0 + y, X0 + x + rng.uniform(5, 120), Y0 + y + rng.uniform(5, 120)) for x, y in zip(xs, ys)]
+    geoms += [box(X0 + 10, Y0 + 10, X0 + 70 * PX, Y0 + 50 * PX), box(X0 - 900, Y0 - 900, X0 - 600, Y0 - 600)]
+    land = gpd.GeoDataFrame(geometry=geoms, crs=CRS)
+    got = exact_stats(path, land, ["median", "mean", "count"], block=16)
+    want = exact_extract(str(path), land.assign(_row=range(len(land))), ["median", "mean", "count"],
+                         include_cols=["_row"], output="pandas").sort_values("_row").reset_index(drop=True)
+    np.testing.assert_allclose(got["count"], want["count"].fillna(0), rtol=1e-12)
+    np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(got["median"], want["median"], rtol=1e-9, equal_nan=True)
+    assert got.loc[len(land) - 1, "count"] == 0 and np.isnan(got.loc[len(land) - 1, "mean"])

@@ -28,10 +28,9 @@ import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from exactextract import exact_extract
 
-from ..rasters import MAX_CELLS_IN_MEMORY, bounded_cache
 from ..units import M2_PER_MU
+from ..zonal import exact_stats
 
 logger = logging.getLogger(__name__)
 
@@ -89,19 +88,14 @@ def parcel_means(parcels: gpd.GeoDataFrame, source: NdviSource, *, stat: str = "
     value, valid_share : numpy.ndarray
         ``value`` is NaN where the parcel has no valid pixel; both in parcel order.
     """
-    with bounded_cache(), rasterio.open(source.path) as src:
+    with rasterio.open(source.path) as src:
         raster_crs = source.crs_override or src.crs
-        vec = gpd.GeoDataFrame({"_row": np.arange(len(parcels))}, geometry=parcels.geometry.values, crs=parcels.crs)
-        vec = vec.to_crs(raster_crs)
         pixel_area = abs(src.transform.a * src.transform.e)
-        # A path (not the open dataset) lets exactextract read through GDAL in C++, not per feature in Python.
-        stats = exact_extract(str(source.path), vec, [stat, "count"], include_cols=["_row"], output="pandas",
-                              max_cells_in_memory=MAX_CELLS_IN_MEMORY)
-        suffix = f"band_{source.band}_" if src.count > 1 else ""
-    stats = stats.sort_values("_row")
+    vec = parcels.to_crs(raster_crs)
+    stats = exact_stats(source.path, vec, [stat, "count"], band=source.band)
     area = shapely.area(np.asarray(vec.geometry.values, dtype=object))
-    count = stats[f"{suffix}count"].to_numpy(dtype=float)
-    mean = stats[f"{suffix}{stat}"].to_numpy(dtype=float)
+    count = stats["count"].to_numpy(dtype=float)
+    mean = stats[stat].to_numpy(dtype=float)
     mean = np.where(count > 0, mean, np.nan) * (source.scale if source.scale is not None else 1.0)
     valid = np.minimum(count * pixel_area / np.where(area > 0, area, 1.0), 1.0)
     return mean, valid

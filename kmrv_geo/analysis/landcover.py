@@ -31,16 +31,14 @@ import pandas as pd
 import rasterio
 import rasterio.features
 import shapely
-from exactextract import exact_extract
 
 from .. import landuse
 from ..config import LANDCOVER_CLASS_NAMES
 from ..errors import LayerError
 from ..overlay import intersect_pairs
-from ..rasters import (
-    CLASS_NAMES_ZH, MAX_CELLS_IN_MEMORY, Grid, bounded_cache, grid_over, native_resolution_m, open_classes,
-)
+from ..rasters import CLASS_NAMES_ZH, Grid, bounded_cache, grid_over, native_resolution_m, open_classes
 from ..units import M2_PER_MU
+from ..zonal import exact_stats
 from .changes import NONAGRI, NONGRAIN, OTHER, PIECE_COLUMNS, SUPPLEMENT
 
 logger = logging.getLogger(__name__)
@@ -254,15 +252,14 @@ def _parcel_shares(farmland: gpd.GeoDataFrame, joint_path: Path, id_column: str 
     """Exact-coverage shares of each parcel by joint class (exactextract ``frac``/``unique``/``count``)."""
     ids = farmland[id_column].to_numpy() if id_column and id_column in farmland else np.arange(1, len(farmland) + 1)
     area = shapely.area(np.asarray(farmland.geometry.values, dtype=object))
-    vec = gpd.GeoDataFrame({"_row": np.arange(len(farmland))}, geometry=farmland.geometry.values, crs=farmland.crs)
     with rasterio.open(joint_path) as src:
         pixel_m2 = abs(src.transform.a * src.transform.e)
-        # A path (not the open dataset) lets exactextract read through GDAL in C++, not per feature in Python.
-        stats = exact_extract(str(joint_path), vec, ["unique", "frac", "count"], include_cols=["_row"], output="pandas",
-                              max_cells_in_memory=MAX_CELLS_IN_MEMORY)
-    stats = stats.sort_values("_row").reset_index(drop=True)
+    stats = exact_stats(joint_path, farmland, ["unique", "frac", "count"])
+    stats["_row"] = np.arange(len(farmland))
     shares = {k: np.zeros(len(farmland)) for k in ("changed", NONAGRI, NONGRAIN, OTHER)}
     for row, values, fracs in zip(stats["_row"], stats["unique"], stats["frac"], strict=True):
+        if not isinstance(values, list | np.ndarray):  # off the raster: no pixel at all
+            continue
         for value, frac in zip(np.asarray(values, dtype=int), np.asarray(fracs, dtype=float), strict=True):
             c0, c1 = NAMES[value // 16 - 1], NAMES[value % 16 - 1]
             if c0 != c1:
