@@ -201,3 +201,13 @@ def test_farmland_partition_invariant_on_random_layers():
     farm_changes = everything[everything["change_class"] != "supplement"]["area_m2"].sum()
     assert farm_changes == pytest.approx(changed, rel=1e-9)
     assert result.patches["patch_id"].is_unique
+
+
+def test_overlapping_t1_parcels_are_a_clear_error_not_double_counting():
+    from kmrv_geo.errors import LayerError
+
+    t0 = landuse_layer([("0101", sq(0, 0, 100, 100))])
+    # Two T1 parcels both claim the left half: that half would be counted twice.
+    t1 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0702", sq(0, 0, 50, 100))])
+    with pytest.raises(LayerError, match=r"overlap each other.*T0 parcels concerned \(1\): 0 \(5000\.00 m²\)"):
+        run(t0, t1)

@@ -17,6 +17,8 @@ import pandas as pd
 import shapely
 
 from .. import landuse
+from ..errors import LayerError
+from ..layers import FID
 from ..overlay import area_inside, dissolve_zones, split_by_zones
 from ..units import M2_PER_MU, ellipsoidal_area_m2
 from .changes import (
@@ -274,18 +276,37 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
 
     Raises
     ------
-    AssertionError
-        If the T0 farmland partition does not add up (relative error ≥ 1e-9): a bug or overlapping
-        parcels in a layer, never silently passed on.
+    LayerError
+        If the T0 farmland partition does not add up (relative error ≥ 1e-9): parcels of T1 (or T0)
+        overlap each other, so a piece of farmland would be counted twice; the message names the T0
+        parcels concerned. Never silently passed on.
     """
     pieces = pieces_engine(t0, t1)
     sheet = farmland_balance_sheet(t0, pieces)
     if sheet["relative_error"] >= 1e-9:
-        raise AssertionError(f"T0 farmland does not add up: {sheet}")
+        raise LayerError(_overlap_message(t0, pieces, sheet))
     result = patches_from_pieces(pieces, zones=zones, approvals=approvals, pbf=pbf, min_patch_m2=min_patch_m2,
                                  source=source)
     result.farmland = sheet
     return result
+
+
+def _overlap_message(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, sheet: dict) -> str:
+    """Say which T0 farmland parcels got more (or less) area in pieces than they have."""
+    farm = pieces[pieces["change_class"].isin(FARMLAND_CLASSES)]
+    got = farm.groupby("t0_pos")["area_m2"].sum()
+    own = pd.Series(shapely.area(np.asarray(t0.geometry.values, dtype=object))[got.index], index=got.index)
+    excess = (got - own).abs().sort_values(ascending=False)
+    excess = excess[excess > 1e-6]
+    ids = t0[FID].to_numpy() if FID in t0 else np.arange(len(t0))
+    shown = ", ".join(f"{ids[pos]} ({excess[pos]:.2f} m²)" for pos in excess.index[:5])
+    parts = sum(sheet[c] for c in FARMLAND_CLASSES)
+    return (
+        f"T0 farmland does not add up: its pieces cover {parts:.2f} m² but the farmland is {sheet['total']:.2f} m² "
+        f"(relative error {sheet['relative_error']:.1e}). Parcels of landuse_t1 (or landuse_t0) overlap each other, "
+        f"so some land would be counted twice; T0 parcels concerned ({len(excess)}): {shown or 'none found'}. "
+        "Fix the overlaps in the land-use layers (e.g. QGIS 'Check validity' / topology checker) and run again"
+    )
 
 
 def patches_from_pieces(pieces: gpd.GeoDataFrame, *, zones: Zones, approvals=None, pbf=None,
