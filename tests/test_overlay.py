@@ -32,3 +32,13 @@ def test_intersect_pairs_drops_edge_contacts_and_shortcuts_covered_parcels():
     # left 0 is covered by right 0 (100 m²); left 1 meets right 0 on 1 m strip (10 m²) and right 1 (50 m²).
     assert got == [(0, 0, 100.0), (1, 0, 10.0), (1, 1, 50.0)]
     assert pieces[(li == 0) & (ri == 0)][0] is left[0]
+
+
+def test_dissolve_zones_unions_only_overlapping_groups():
+    from kmrv_geo.overlay import dissolve_zones
+
+    a, b = box(0, 0, 10, 10), box(5, 0, 15, 10)  # overlap by 50 m²
+    c, d = box(20, 0, 30, 10), box(30, 0, 40, 10)  # edge neighbours: kept apart, nothing to union
+    out = dissolve_zones(np.array([a, b, c, d], dtype=object))
+    assert sorted(np.round(shapely.area(out), 9).tolist()) == [100.0, 100.0, 150.0]
+    assert sum(shapely.area(out)) == shapely.union_all([a, b, c, d]).area

@@ -35,7 +35,8 @@ def _hull(frame):
         return shapely.Polygon()
     x0, y0, x1, y1 = bounds.T
     corners = np.column_stack([np.concatenate([x0, x0, x1, x1]), np.concatenate([y0, y1, y0, y1])])
-    return shapely.convex_hull(shapely.multipoints(corners))
+    # One linestring through all corners (built from the array at once, unlike a multipoint): same hull.
+    return shapely.convex_hull(shapely.linestrings(corners)) if len(corners) > 1 else shapely.Polygon()
 
 
 def check_t0_t1_overlap(project: Project) -> float:
