@@ -91,6 +91,11 @@ def test_required_field_mapping(tmp_path):
         ("crs: EPSG:999999\nlayers:\n  pbf: {path: p.gpkg}\n", "not a CRS pyproj knows"),
         ("layers:\n  pbf: {path: p.gpkg, crs: nonsense}\n", r"layers.pbf.crs: 'nonsense' is not a CRS"),
         ("base_dir: /etc\nlayers:\n  pbf: {path: p.gpkg}\n", "base_dir: unknown key"),
+        ("abandonment: {ndvi_max: 0.3, years: 2}\nlayers:\n  pbf: {path: p.gpkg}\n", "abandonment.years"),
+        ("abandonment: {min_years: 0}\nlayers:\n  pbf: {path: p.gpkg}\n", "abandonment.min_years"),
+        ("landcover: {min_pixels: 0}\nlayers:\n  pbf: {path: p.gpkg}\n", "landcover.min_pixels"),
+        ("layers:\n  landcover_t0: {path: p.gpkg, classes: {1: cropland, 2: orchard}}\n", r"unknown class names \['orchard'\]"),
+        ("layers:\n  landcover_t0: {path: p.gpkg, classes: {2: forest}}\n", "no 'cropland' value"),
     ],
 )
 def test_malformed_configs(tmp_path, text, match):
