@@ -100,8 +100,8 @@ def with_prerequisites(steps: tuple[str, ...]) -> tuple[str, ...]:
 
     Examples
     --------
-    >>> with_prerequisites(("villages",))
-    ('violations', 'sites', 'villages')
+    >>> with_prerequisites(("coverage",))
+    ('violations', 'coverage')
     """
     unknown = sorted(set(steps) - set(STEPS))
     if unknown:
