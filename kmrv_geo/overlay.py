@@ -149,6 +149,37 @@ def dissolve_zones(zones: np.ndarray) -> np.ndarray:
     return parts[shapely.get_type_id(parts) == int(shapely.GeometryType.POLYGON)]
 
 
+def merge_contiguous(geoms: np.ndarray) -> np.ndarray:
+    """Merge polygons that overlap or share an edge into one polygon per contiguous block.
+
+    Polygons that meet only at a point stay apart (as a union would leave them: separate parts).
+
+    Returns
+    -------
+    numpy.ndarray
+        Polygons, one per contiguous block (blocks that were already single polygons unchanged).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    geoms = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
+    if geoms.size == 0:
+        return geoms
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pair = i < j
+    i, j = i[pair], j[pair]
+    if i.size:
+        # DE-9IM: interiors meet (overlap), or boundaries meet along a line (a shared edge).
+        codes = shapely.relate(geoms[i], geoms[j]).astype("U9").view("U1").reshape(-1, 9)
+        joined = (codes[:, 0] != "F") | (codes[:, 4] == "1")
+        i, j = i[joined], j[joined]
+    groups = connected_components(len(geoms), i, j)
+    single = np.bincount(groups, minlength=len(geoms))[groups] == 1
+    out = [geoms[single]]
+    for label in np.unique(groups[~single]):
+        out.append(np.array([shapely.union_all(geoms[groups == label])], dtype=object))
+    parts = shapely.get_parts(np.concatenate(out))
+    return parts[shapely.get_type_id(parts) == int(shapely.GeometryType.POLYGON)]
+
+
 def area_inside(geoms: np.ndarray, zones: np.ndarray, *, dissolved: bool = False) -> np.ndarray:
     """Area (m²) of each geometry that lies inside the union of ``zones``; overlapping zones count once.
 

@@ -42,3 +42,13 @@ def test_dissolve_zones_unions_only_overlapping_groups():
     out = dissolve_zones(np.array([a, b, c, d], dtype=object))
     assert sorted(np.round(shapely.area(out), 9).tolist()) == [100.0, 100.0, 150.0]
     assert sum(shapely.area(out)) == shapely.union_all([a, b, c, d]).area
+
+
+def test_merge_contiguous_joins_edge_neighbours_not_corner_neighbours():
+    from kmrv_geo.overlay import merge_contiguous
+
+    a, b = box(0, 0, 10, 10), box(10, 0, 20, 10)  # share an edge: one block of 200 m²
+    c = box(20, 10, 30, 20)  # touches b at a corner only: its own block
+    d = box(50, 50, 60, 60)
+    out = merge_contiguous(np.array([a, b, c, d], dtype=object))
+    assert sorted(np.round(shapely.area(out), 9).tolist()) == [100.0, 100.0, 200.0]

@@ -16,7 +16,9 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import MIN_PIECE_M2, area_by_zone, dissolve_zones, intersect_pairs, label_by_zone, polygonal_parts
+from ..overlay import (
+    MIN_PIECE_M2, area_by_zone, dissolve_zones, intersect_pairs, label_by_zone, merge_contiguous, polygonal_parts,
+)
 from ..units import M2_PER_MU
 from .changes import NONAGRI
 
@@ -213,7 +215,7 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
 
     gaps = _difference_from(pbf_d, hsf_d)
     gaps = gaps[~shapely.is_missing(gaps)]
-    gaps = shapely.get_parts(gaps) if len(gaps) else gaps
+    gaps = merge_contiguous(shapely.get_parts(gaps)) if len(gaps) else gaps  # PBF features side by side: one block
     gap_frame = _frame(gaps, crs)
     gap_frame["compactness"] = compactness(np.asarray(gap_frame.geometry.values, dtype=object)) if len(gaps) else []
     county = zone_levels.get("county", (None, []))
