@@ -281,3 +281,10 @@ def test_blockwise_zonal_stats_equal_one_call_on_the_whole_raster(tmp_path):
     np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-9, equal_nan=True)
     np.testing.assert_allclose(got["median"], want["median"], rtol=1e-9, equal_nan=True)
     assert got.loc[len(land) - 1, "count"] == 0 and np.isnan(got.loc[len(land) - 1, "mean"])
+
+
+def test_ndvi_not_covering_the_farmland_is_refused(tmp_path):
+    far = Affine(PX, 0, X0 + 50_000, 0, -PX, Y0 + 90)
+    path = write_raster(tmp_path / "ndvi.tif", np.full((3, 3), 0.5, dtype="float32"), nodata=-9999, transform=far)
+    with pytest.raises(LayerError, match=r"NDVI 2022 .* no valid pixel on any of the 1 farmland parcels"):
+        find_abandoned(parcels(("0101", px(0, 0, 3, 3))), [NdviSource(2022, path)])

@@ -29,6 +29,7 @@ import pandas as pd
 import rasterio
 import shapely
 
+from ..errors import LayerError
 from ..units import M2_PER_MU
 from ..zonal import exact_stats
 
@@ -139,6 +140,11 @@ def find_abandoned(parcels: gpd.GeoDataFrame, sources: list[NdviSource], *, ndvi
     Returns
     -------
     AbandonmentResult
+
+    Raises
+    ------
+    LayerError
+        If a year's NDVI has no valid pixel on any parcel (it does not cover the farmland).
     """
     years = [s.year for s in sources]
     n = len(parcels)
@@ -147,6 +153,12 @@ def find_abandoned(parcels: gpd.GeoDataFrame, sources: list[NdviSource], *, ndvi
     for j, source in enumerate(sources):
         logger.info("NDVI %d: %s", source.year, source.path)
         means[:, j], valid[:, j] = parcel_means(parcels, source)
+        if n and not (valid[:, j] > 0).any():
+            raise LayerError(
+                f"NDVI {source.year} ({source.path}, band {source.band}) has no valid pixel on any of the {n} "
+                "farmland parcels: it does not cover them (check its extent and CRS, or set crs: on the ndvi "
+                "layer if the file's CRS is wrong)"
+            )
     enough = valid >= min_valid_share
     since = np.zeros(n, dtype=int) if farmland_since is None else np.asarray(farmland_since, dtype=int)
     judged = np.asarray(years)[None, :] >= since[:, None]
