@@ -211,3 +211,13 @@ def test_overlapping_t1_parcels_are_a_clear_error_not_double_counting():
     t1 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0702", sq(0, 0, 50, 100))])
     with pytest.raises(LayerError, match=r"overlap each other.*T0 parcels concerned \(1\): 0 \(5000\.00 m²\)"):
         run(t0, t1)
+
+
+def test_overlapping_new_farmland_parcels_are_a_clear_error():
+    from kmrv_geo.errors import LayerError
+
+    t0 = landuse_layer([("0404", sq(0, 0, 100, 100))])  # grassland at T0
+    # Two T1 farmland parcels overlap on a 20 m × 100 m strip: 2000 m² of new farmland counted twice.
+    t1 = landuse_layer([("0101", sq(0, 0, 60, 100)), ("0103", sq(40, 0, 100, 100))])
+    with pytest.raises(LayerError, match=r"New farmland would be counted twice \(2000\.00 m²\)"):
+        run(t0, t1)

@@ -285,26 +285,36 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
     sheet = farmland_balance_sheet(t0, pieces)
     if sheet["relative_error"] >= 1e-9:
         raise LayerError(_overlap_message(t0, pieces, sheet))
+    if len(_overcounted(t0, pieces[pieces["change_class"] == SUPPLEMENT])):  # overlapping T1 farmland
+        raise LayerError(_overlap_message(t0, pieces[pieces["change_class"] == SUPPLEMENT], {}))
     result = patches_from_pieces(pieces, zones=zones, approvals=approvals, pbf=pbf, min_patch_m2=min_patch_m2,
                                  source=source)
     result.farmland = sheet
     return result
 
 
-def _overlap_message(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, sheet: dict) -> str:
-    """Say which T0 farmland parcels got more (or less) area in pieces than they have."""
-    farm = pieces[pieces["change_class"].isin(FARMLAND_CLASSES)]
-    got = farm.groupby("t0_pos")["area_m2"].sum()
+def _overcounted(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame) -> pd.Series:
+    """T0 parcels (positions) whose pieces add up to more than the parcel: m² counted twice."""
+    got = pieces.groupby("t0_pos")["area_m2"].sum()
     own = pd.Series(shapely.area(np.asarray(t0.geometry.values, dtype=object))[got.index], index=got.index)
-    excess = (got - own).abs().sort_values(ascending=False)
-    excess = excess[excess > 1e-6]
+    excess = (got - own).sort_values(ascending=False)
+    return excess[excess > np.maximum(1e-6, 1e-9 * own[excess.index])]
+
+
+def _overlap_message(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, sheet: dict) -> str:
+    """Say which T0 parcels got more area in pieces than they have (overlapping land-use parcels)."""
+    excess = _overcounted(t0, pieces)
     ids = t0[FID].to_numpy() if FID in t0 else np.arange(len(t0))
     shown = ", ".join(f"{ids[pos]} ({excess[pos]:.2f} m²)" for pos in excess.index[:5])
-    parts = sum(sheet[c] for c in FARMLAND_CLASSES)
+    if sheet:
+        parts = sum(sheet[c] for c in FARMLAND_CLASSES)
+        lead = (f"T0 farmland does not add up: its pieces cover {parts:.2f} m² but the farmland is "
+                f"{sheet['total']:.2f} m² (relative error {sheet['relative_error']:.1e}). ")
+    else:
+        lead = f"New farmland would be counted twice ({excess.sum():.2f} m²). "
     return (
-        f"T0 farmland does not add up: its pieces cover {parts:.2f} m² but the farmland is {sheet['total']:.2f} m² "
-        f"(relative error {sheet['relative_error']:.1e}). Parcels of landuse_t1 (or landuse_t0) overlap each other, "
-        f"so some land would be counted twice; T0 parcels concerned ({len(excess)}): {shown or 'none found'}. "
+        lead + f"Parcels of landuse_t1 (or landuse_t0) overlap each other, so some land would be counted twice; "
+        f"T0 parcels concerned ({len(excess)}): {shown or 'none found'}. "
         "Fix the overlaps in the land-use layers (e.g. QGIS 'Check validity' / topology checker) and run again"
     )
 
