@@ -196,3 +196,22 @@ def test_abandonment_map_when_the_results_carry_abandoned_parcels(demo_out, aban
     assert "疑似撂荒" in assets.offline_html(maps["abandonment"])
     nothing = SimpleNamespace(violations=None, coverage=None, village_profiles=None, abandonment=None)
     assert "abandonment" not in build_maps(project, nothing, map_context(project))
+
+
+def test_violations_map_shows_raster_patches_as_their_own_hidden_layer(demo_out):
+    from types import SimpleNamespace
+
+    from kmrv_geo.webmap.build import build_maps, map_context
+
+    project = _project(demo_out)
+    patches = gpd.read_file(demo_out / "results.gpkg", layer="change_patches", engine="pyogrio")
+    vector, raster = patches[patches["source"] == "vector"], patches[patches["source"] == "raster"]
+    both = SimpleNamespace(violations=SimpleNamespace(patches=vector, below_min=None), landcover=SimpleNamespace(
+        patches=raster), coverage=None, village_profiles=None, abandonment=None)
+    layers = {c.key: c for c in build_maps(project, both, map_context(project))["violations"]._children.values()
+              if hasattr(c, "key")}
+    assert layers["patches"].spec["n"] == len(vector) and layers["raster"].spec["n"] == len(raster)
+    only_raster = SimpleNamespace(violations=None, landcover=SimpleNamespace(patches=raster), coverage=None,
+                                  village_profiles=None, abandonment=None)
+    fmap = build_maps(project, only_raster, map_context(project))["violations"]
+    assert any(getattr(c, "key", "") == "raster" for c in fmap._children.values())

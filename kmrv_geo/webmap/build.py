@@ -85,8 +85,12 @@ def build_maps(project: Project, results, ctx: MapContext) -> dict[str, folium.M
     context = {"counties": county, "county_name_field": name_field}
     maps = {"overview": overview_map(project, ctx)}
     violations = getattr(results, "violations", None)
-    if violations is not None:
-        maps["violations"] = violations_map(violations.patches, ctx, below_min=violations.below_min, **context)
+    landcover = getattr(results, "landcover", None)
+    if violations is not None or landcover is not None:
+        maps["violations"] = violations_map(
+            violations.patches if violations is not None else None, ctx,
+            below_min=violations.below_min if violations is not None else None,
+            raster=landcover.patches if landcover is not None else None, **context)
     coverage = getattr(results, "coverage", None)
     profiles = getattr(results, "village_profiles", None)
     if coverage is not None or profiles is not None:

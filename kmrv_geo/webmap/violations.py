@@ -20,8 +20,10 @@ from .common import (
 
 TEXT = {
     "zh": {"title": "违法用地与非粮化图斑", "patches": "变化图斑", "below_min": "小于上图面积的图斑", "county": "区县",
+           "raster": "遥感变化图斑（土地覆盖，需实地核实）",
            "pbf_flag": "粗深红边：涉及永久基本农田", "search": "搜索图斑编号", "name": "名称"},
     "en": {"title": "Violations", "patches": "Change patches", "below_min": "Patches below the minimum size",
+           "raster": "Raster change patches (land cover, to be checked in the field)",
            "county": "Counties", "pbf_flag": "thick dark-red outline: on permanent basic farmland",
            "search": "Search patch id", "name": "Name"},
 }  # fmt: skip
@@ -46,7 +48,8 @@ def _patch_styles() -> list[dict]:
 
 
 def violations_map(patches: gpd.GeoDataFrame, ctx: MapContext, *, below_min: gpd.GeoDataFrame | None = None,
-                   counties: gpd.GeoDataFrame | None = None, county_name_field: str | None = None) -> folium.Map:
+                   raster: gpd.GeoDataFrame | None = None, counties: gpd.GeoDataFrame | None = None,
+                   county_name_field: str | None = None) -> folium.Map:
     """Build the violations map.
 
     Parameters
@@ -56,6 +59,9 @@ def violations_map(patches: gpd.GeoDataFrame, ctx: MapContext, *, below_min: gpd
     ctx : MapContext
     below_min : GeoDataFrame, optional
         ``below_min_patches`` (a layer hidden when the map opens).
+    raster : GeoDataFrame, optional
+        Change patches from land-cover rasters (``source = raster``): a layer of its own, hidden when the
+        map opens if there are survey patches, never mixed with them.
     counties : GeoDataFrame, optional
         County outlines for context, with ``county_name_field``.
 
@@ -67,7 +73,9 @@ def violations_map(patches: gpd.GeoDataFrame, ctx: MapContext, *, below_min: gpd
     """
     text = TEXT[ctx.lang]
     fmap, layers = start_map(ctx, counties, county_name_field)
-    for key, frame, show in (("patches", patches, True), ("below_min", below_min, False)):
+    surveyed = patches is not None and not patches.empty
+    for key, frame, show in (("patches", patches, True), ("below_min", below_min, False),
+                             ("raster", raster, not surveyed)):
         if frame is None or frame.empty:
             continue
         web = web_layer(frame, POPUP_COLUMNS, simplify_m=SIMPLIFY_M, gcj02=ctx.gcj02)
@@ -76,18 +84,18 @@ def violations_map(patches: gpd.GeoDataFrame, ctx: MapContext, *, below_min: gpd
         for column in ("status", "change_class", "basis"):
             web[column] = localised_values(web[column], ctx.lang)
         fields = heading_fields(web, POPUP_COLUMNS, ctx.lang)
-        if key == "patches":
+        if key in ("patches", "raster"):
             style = {"styles": _patch_styles(), "style_index": np.asarray(status_code, dtype=int) * 2 + on_pbf}
         else:
             style = {"styles": [BELOW_MIN_STYLE]}
         layers.append(add_layer(fmap, web, ctx, key=key, name=text[key], show=show, fields=fields,
                                 tooltip=["patch_id", "status"], search="patch_id", search_zoom=16, **style))
-    present = set(patches["status"]) if len(patches) else set()
+    present = set().union(*(set(f["status"]) for f in (patches, raster) if f is not None and len(f)))
     labels = localised_values(pd.Series(list(STATUSES)), ctx.lang)
     legend = [(STATUS_COLOURS[s], label) for s, label in zip(STATUSES, labels, strict=True) if s in present]
     legend.append((PBF_OUTLINE, text["pbf_flag"]))
     return finish_map(fmap, ctx, title=text["title"], layers=layers, legend=legend,
-                      search=[k for k in ("patches", "below_min") if any(layer.key == k for layer in layers)],
+                      search=[k for k in ("patches", "below_min", "raster") if any(layer.key == k for layer in layers)],
                       search_placeholder=text["search"],
                       notes=[ctx.text["simplified"].format(tol=SIMPLIFY_M)])
 
