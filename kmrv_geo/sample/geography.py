@@ -77,6 +77,9 @@ LINES = [
 (环湖路) 800 m outside the lake shore, built from the lake outline."""
 
 RING_ROAD = ("环湖路", "1003", 20.0, 800.0)
+RURAL_ROADS = ("田间道路", "1006", 5.0, 1200.0)
+"""Name, code, width (m) and spacing (m) of the rural-road grid (农村道路): it splits the farmland into
+blocks the way real field roads do (wider than the 2 m ridges facility-site blocks may cross)."""
 """Name, code, width (m) and distance from the shore (m) of the ring road around the lake."""
 
 N_VILLAGES = 183
@@ -366,9 +369,32 @@ def village_cores(villages: gpd.GeoDataFrame, rng: np.random.Generator) -> np.nd
     return polygonal(shapely.intersection(cores, geoms))
 
 
-def carved_features(extent: Extent, terrain: Terrain, cores: np.ndarray) -> gpd.GeoDataFrame:
+def rural_roads(extent: Extent, rng: np.random.Generator, n_parcels: int) -> shapely.Geometry:
+    """A jittered grid of rural roads (two families of nearly straight lines) over the study area.
+
+    The spacing grows with the parcel size (at least six mean parcel widths) so that a small sample is
+    not made of road pieces.
+    """
+    name, code, width, spacing = RURAL_ROADS
+    spacing = max(spacing, 6.0 * float(np.sqrt(shapely.area(extent.area) / max(n_parcels, 1))))
+    minx, miny, maxx, maxy = shapely.bounds(extent.area)
+    lines = []
+    for axis in (0, 1):
+        start, stop = (minx, maxx) if axis == 0 else (miny, maxy)
+        lo, hi = (miny, maxy) if axis == 0 else (minx, maxx)
+        offsets = np.arange(start + spacing / 2, stop, spacing) + rng.uniform(-0.25, 0.25, 1) * spacing
+        for offset in offsets:
+            tilt = rng.uniform(-0.08, 0.08) * (hi - lo)  # a few degrees off the grid
+            ends = np.array([[offset, lo - 100], [offset + tilt, hi + 100]])
+            lines.append(shapely.LineString(ends if axis == 0 else ends[:, ::-1]))
+    return shapely.buffer(shapely.union_all(lines), width / 2, cap_style="flat", join_style="mitre", quad_segs=1)
+
+
+def carved_features(extent: Extent, terrain: Terrain, cores: np.ndarray,
+                    rng: np.random.Generator | None = None, n_parcels: int = 30_000) -> gpd.GeoDataFrame:
     """Features that become parcels of their own before the tessellation: lake, airport, rivers, roads,
-    village cores (in that priority; each is cut by the ones before it).
+    the rural-road grid (when ``rng`` is given; spaced for ``n_parcels``), village cores (in that priority; each is cut by the
+    ones before it).
 
     Returns
     -------
@@ -383,6 +409,8 @@ def carved_features(extent: Extent, terrain: Terrain, cores: np.ndarray) -> gpd.
     name, code, width, offset = RING_ROAD
     ring = shapely.get_exterior_ring(shapely.buffer(extent.lake, offset, quad_segs=4))
     rows.append((code, name, "line", shapely.buffer(ring, width / 2, cap_style="flat", quad_segs=2)))
+    if rng is not None:
+        rows.append((RURAL_ROADS[1], RURAL_ROADS[0], "line", rural_roads(extent, rng, n_parcels)))
     rows.extend(("0702", "村庄", "core", core) for core in cores)
     taken = shapely.Polygon()
     out = []

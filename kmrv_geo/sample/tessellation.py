@@ -16,6 +16,9 @@ from .geography import CRS, Extent, Terrain
 logger = logging.getLogger(__name__)
 
 SLIVER_M2 = 200.0
+THIN_M = 12.0
+"""Pieces thinner than this (mean width 2·area/perimeter, m) are merged too: the strips a road cut off a
+cell are not fields of their own."""
 """Pieces smaller than this left by cutting cells at zone boundaries are merged into a neighbour."""
 HILL_THINNING = 0.6
 """Seeds are thinned by up to this share on hills, so forest parcels are larger than basin parcels."""
@@ -77,18 +80,21 @@ def _cut(cells: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _merge_slivers(pieces: np.ndarray, zone: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
-    """Merge pieces below ``limit`` m² into the neighbour of the same zone they share the longest edge with.
+    """Merge pieces below ``limit`` m² or thinner than :data:`THIN_M` into the neighbour of the same zone
+    they share the longest edge with.
 
     Returns the new pieces and, for each, the index of the piece it grew from (order kept).
     """
     area = shapely.area(pieces)
-    small = np.flatnonzero(area < limit)
+    width = 2 * area / np.maximum(shapely.length(pieces), 1e-9)
+    good = (area >= limit) & (width >= THIN_M)
+    small = np.flatnonzero(~good)
     if small.size == 0:
         return pieces, np.arange(len(pieces))
     tree = shapely.STRtree(pieces)
     si, pj = sorted_pairs(tree, pieces[small])
     si = small[si]
-    ok = (pj != si) & (zone[pj] == zone[si]) & (area[pj] >= limit)
+    ok = (pj != si) & (zone[pj] == zone[si]) & good[pj]
     si, pj = si[ok], pj[ok]
     shared = shapely.length(shapely.intersection(shapely.boundary(pieces[si]), shapely.boundary(pieces[pj])))
     table = pd.DataFrame({"s": si, "t": pj, "len": shared})
