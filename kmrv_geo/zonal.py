@@ -11,8 +11,6 @@ a block go to exactextract on the file itself (it reads them in pieces of ``max_
 
 from __future__ import annotations
 
-import math
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -55,7 +53,7 @@ def exact_stats(path, parcels: gpd.GeoDataFrame, ops: list[str], *, band: int = 
     frames = []
     with bounded_cache(), rasterio.open(path) as src:
         t = src.transform
-        if t.b != 0 or t.d != 0 or n == 0:  # rotated grids: leave it all to exactextract
+        if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0 or n == 0:  # rotated or flipped grids: exactextract alone
             return _finish(_direct(path, band, vec, ops, src.count), n, ops)
         x0, y0, x1, y1 = shapely.bounds(geoms).T
         col0 = np.floor((x0 - t.c) / t.a).clip(0, src.width)
@@ -74,19 +72,13 @@ def exact_stats(path, parcels: gpd.GeoDataFrame, ops: list[str], *, band: int = 
                 members = group[1].to_numpy()
                 c0, c1 = int(col0[members].min()), int(col1[members].max())
                 r0, r1 = int(row0[members].min()), int(row1[members].max())
-                data = src.read(band, window=Window(c0, r0, c1 - c0, r1 - r0))
+                data = src.read(band, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)  # nodata masked
+                if np.issubdtype(data.dtype, np.floating):
+                    data = np.ma.masked_invalid(data)  # NaN is never a value
                 xmin, ymax = t.c + t.a * c0, t.f + t.e * r0
-                source = NumPyRasterSource(data, xmin, ymax + t.e * (r1 - r0), xmin + t.a * (c1 - c0), ymax,
-                                           nodata=_nodata(src.nodatavals[band - 1], data.dtype))
+                source = NumPyRasterSource(data, xmin, ymax + t.e * (r1 - r0), xmin + t.a * (c1 - c0), ymax)
                 frames.append(exact_extract(source, vec.iloc[members], ops, include_cols=["_row"], output="pandas"))
     return _finish(frames, n, ops)
-
-
-def _nodata(value, dtype: np.dtype):
-    """The nodata value in the array's own type (exactextract will not cast 0.0 for a uint8 array)."""
-    if value is None or (isinstance(value, float) and math.isnan(value) and np.issubdtype(dtype, np.integer)):
-        return None
-    return int(value) if np.issubdtype(dtype, np.integer) else float(value)
 
 
 def _direct(path, band: int, vec: gpd.GeoDataFrame, ops: list[str], count: int) -> pd.DataFrame:

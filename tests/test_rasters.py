@@ -288,3 +288,13 @@ def test_ndvi_not_covering_the_farmland_is_refused(tmp_path):
     path = write_raster(tmp_path / "ndvi.tif", np.full((3, 3), 0.5, dtype="float32"), nodata=-9999, transform=far)
     with pytest.raises(LayerError, match=r"NDVI 2022 .* no valid pixel on any of the 1 farmland parcels"):
         find_abandoned(parcels(("0101", px(0, 0, 3, 3))), [NdviSource(2022, path)])
+
+
+def test_nan_pixels_count_as_no_data(tmp_path):
+    from kmrv_geo.zonal import exact_stats
+
+    values = np.full((3, 3), 0.5, dtype="float32")
+    values[:, 2] = np.nan  # a raster without a nodata value that marks gaps as NaN
+    path = write_raster(tmp_path / "nan.tif", values, nodata=None)
+    stats = exact_stats(path, parcels(("0101", px(0, 0, 2, 3)), ("0101", px(2, 0, 3, 3))), ["mean", "count"])
+    assert stats["mean"].iloc[0] == pytest.approx(0.5) and stats["count"].tolist() == [6.0, 0.0]
