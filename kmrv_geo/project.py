@@ -18,7 +18,7 @@ from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
 
 from . import checks, crs as crs_rules, layers as layer_io
-from .config import ROLE_LABELS, ProjectConfig, RasterLayerSpec, VectorLayerSpec
+from .config import ROLE_LABELS, ProjectConfig, VectorLayerSpec
 from .errors import CrsError, LayerError, join_problems
 from .outputs import sha256_file
 

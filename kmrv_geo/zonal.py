@@ -44,17 +44,21 @@ def exact_stats(path, parcels: gpd.GeoDataFrame, ops: list[str], *, band: int = 
     Returns
     -------
     DataFrame
-        One row per parcel, in order, one column per op; parcels off the raster get ``count`` 0 and
-        missing values elsewhere.
+        One row per parcel, in order, one column per op, and ``valid_share``: the share of the parcel
+        covered by valid pixels (coverage-weighted ``count`` × pixel area / parcel area, at most 1).
+        Parcels off the raster get ``count`` and ``valid_share`` 0 and missing values elsewhere.
     """
+    if "count" not in ops:
+        ops = [*ops, "count"]
     n = len(parcels)
     geoms = np.asarray(parcels.geometry.values, dtype=object)
     vec = gpd.GeoDataFrame({"_row": np.arange(n)}, geometry=geoms, crs=parcels.crs)
     frames = []
     with bounded_cache(), rasterio.open(path) as src:
         t = src.transform
+        cell = abs(t.a * t.e - t.b * t.d)
         if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0 or n == 0:  # rotated or flipped grids: exactextract alone
-            return _finish(_direct(path, band, vec, ops, src.count), n, ops)
+            return _with_valid_share(_finish(_direct(path, band, vec, ops, src.count), n, ops), cell, geoms)
         x0, y0, x1, y1 = shapely.bounds(geoms).T
         col0 = np.floor((x0 - t.c) / t.a).clip(0, src.width)
         col1 = np.ceil((x1 - t.c) / t.a).clip(0, src.width)
@@ -78,7 +82,13 @@ def exact_stats(path, parcels: gpd.GeoDataFrame, ops: list[str], *, band: int = 
                 xmin, ymax = t.c + t.a * c0, t.f + t.e * r0
                 source = NumPyRasterSource(data, xmin, ymax + t.e * (r1 - r0), xmin + t.a * (c1 - c0), ymax)
                 frames.append(exact_extract(source, vec.iloc[members], ops, include_cols=["_row"], output="pandas"))
-    return _finish(frames, n, ops)
+    return _with_valid_share(_finish(frames, n, ops), cell, geoms)
+
+
+def _with_valid_share(stats: pd.DataFrame, cell: float, geoms: np.ndarray) -> pd.DataFrame:
+    area = shapely.area(geoms)
+    stats["valid_share"] = np.minimum(stats["count"].to_numpy(dtype=float) * cell / np.where(area > 0, area, 1.0), 1.0)
+    return stats
 
 
 def _direct(path, band: int, vec: gpd.GeoDataFrame, ops: list[str], count: int) -> pd.DataFrame:
@@ -101,9 +111,3 @@ def _finish(frames, n: int, ops: list[str]) -> pd.DataFrame:
     if "count" in out:
         out["count"] = out["count"].astype(float).fillna(0.0)
     return out.reset_index(drop=True)
-
-
-def cell_area(path) -> float:
-    """Area of one pixel in the raster's CRS units."""
-    with rasterio.open(path) as src:
-        return abs(src.transform.a * src.transform.e - src.transform.b * src.transform.d)

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import rasterio
 import shapely
 
@@ -91,15 +90,10 @@ def parcel_means(parcels: gpd.GeoDataFrame, source: NdviSource, *, stat: str = "
     """
     with rasterio.open(source.path) as src:
         raster_crs = source.crs_override or src.crs
-        pixel_area = abs(src.transform.a * src.transform.e)
-    vec = parcels.to_crs(raster_crs)
-    stats = exact_stats(source.path, vec, [stat, "count"], band=source.band)
-    area = shapely.area(np.asarray(vec.geometry.values, dtype=object))
+    stats = exact_stats(source.path, parcels.to_crs(raster_crs), [stat, "count"], band=source.band)
     count = stats["count"].to_numpy(dtype=float)
-    mean = stats[stat].to_numpy(dtype=float)
-    mean = np.where(count > 0, mean, np.nan) * (source.scale if source.scale is not None else 1.0)
-    valid = np.minimum(count * pixel_area / np.where(area > 0, area, 1.0), 1.0)
-    return mean, valid
+    value = np.where(count > 0, stats[stat].to_numpy(dtype=float), np.nan)
+    return value * (source.scale if source.scale is not None else 1.0), stats["valid_share"].to_numpy()
 
 
 def _longest_low_run(low: np.ndarray, years: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

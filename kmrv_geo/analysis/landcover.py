@@ -252,8 +252,6 @@ def _parcel_shares(farmland: gpd.GeoDataFrame, joint_path: Path, id_column: str 
     """Exact-coverage shares of each parcel by joint class (exactextract ``frac``/``unique``/``count``)."""
     ids = farmland[id_column].to_numpy() if id_column and id_column in farmland else np.arange(1, len(farmland) + 1)
     area = shapely.area(np.asarray(farmland.geometry.values, dtype=object))
-    with rasterio.open(joint_path) as src:
-        pixel_m2 = abs(src.transform.a * src.transform.e)
     stats = exact_stats(joint_path, farmland, ["unique", "frac", "count"])
     stats["_row"] = np.arange(len(farmland))
     shares = {k: np.zeros(len(farmland)) for k in ("changed", NONAGRI, NONGRAIN, OTHER)}
@@ -266,7 +264,7 @@ def _parcel_shares(farmland: gpd.GeoDataFrame, joint_path: Path, id_column: str 
                 shares["changed"][row] += frac
             if c0 == "cropland" and c1 != "cropland":
                 shares[CHANGE_CLASS_OF[c1]][row] += frac
-    valid_share = np.minimum(stats["count"].to_numpy(dtype=float) * pixel_m2 / np.where(area > 0, area, 1.0), 1.0)
+    valid_share = stats["valid_share"].to_numpy()
     no_valid = stats["count"].to_numpy(dtype=float) <= 0
     return pd.DataFrame({
         "parcel_id": ids,

@@ -67,11 +67,6 @@ def check_t0_t1_overlap(project: Project) -> float:
     return share
 
 
-def missing_for_violations(project: Project) -> list[str]:
-    """Roles the violation analysis cannot run without (empty list: it can run)."""
-    return [r for r in ("landuse_t0", "landuse_t1") if r not in project.vectors]
-
-
 ENGINES = ("local", "dask")
 
 
