@@ -18,6 +18,7 @@ from pyproj import CRS
 
 from . import crs as crs_rules
 from . import landuse
+from .degenerate import clean_degenerate, find_degenerate
 from .errors import CrsError, LayerError
 from .layers import FID, ReadResult
 from .overlay import polygonal_parts
@@ -231,6 +232,7 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
         for i, b, a in zip(invalid[keep], before[keep], after, strict=True):
             repaired_rows.append({"fid": fids[i], "reason": "invalid polygon repaired (make_valid)",
                                   "area_before_m2": float(b), "area_after_m2": float(a)})
+    _repair_degenerate(geoms, reasons, fids, declared, target_crs, repaired_rows)
     bad = reasons != None  # noqa: E711 (element-wise on an object array)
     if bad.any():
         rejected.append(pd.DataFrame({"fid": fids[bad], "reason": reasons[bad]}))
@@ -274,6 +276,39 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
     if report.n_in != report.n_kept + report.n_rejected:
         raise AssertionError(f"feature accounting of {read.source} does not add up: {report.to_dict()}")
     return kept, report
+
+
+def _repair_degenerate(geoms: np.ndarray, reasons: np.ndarray, fids: np.ndarray, declared: CRS, target_crs: str,
+                       repaired_rows: list[dict]) -> None:
+    """Remove zero-width holes, sliver parts and spikes (in place) and report each repair with its areas.
+
+    Such parts are valid for GEOS but make pairwise overlays lose whole parcels
+    (:mod:`kmrv_geo.degenerate`). Widths are judged in the analysis CRS (metres).
+    """
+    todo = np.flatnonzero(reasons == None)  # noqa: E711 (element-wise on an object array)
+    todo = todo[np.isin(shapely.get_type_id(geoms[todo]), [3, 6])]
+    if todo.size == 0:
+        return
+    metric = gpd.GeoSeries(geoms[todo], crs=declared)
+    if not CRS.from_user_input(target_crs).equals(declared):
+        metric = metric.to_crs(target_crs)
+    metric = np.asarray(metric.values, dtype=object)
+    hit = find_degenerate(metric)
+    if not hit.any():
+        return
+    idx = todo[hit]
+    before = shapely.area(metric[hit])
+    cleaned = clean_degenerate(metric[hit])
+    lost = shapely.is_missing(cleaned)
+    reasons[idx[lost]] = "degenerate polygon (every part narrower than 1 mm) with no area"
+    keep = ~lost
+    fixed = gpd.GeoSeries(cleaned[keep], crs=target_crs)
+    if not CRS.from_user_input(target_crs).equals(declared):
+        fixed = fixed.to_crs(declared)
+    geoms[idx[keep]] = np.asarray(fixed.values, dtype=object)
+    for i, b, a in zip(idx[keep], before[keep], shapely.area(cleaned[keep]), strict=True):
+        repaired_rows.append({"fid": fids[i], "reason": "degenerate ring, sliver or spike removed (narrower than 1 mm)",
+                              "area_before_m2": float(b), "area_after_m2": float(a)})
 
 
 def _planar_area(geoms: np.ndarray, declared: CRS, target_crs: str) -> np.ndarray:

@@ -65,6 +65,11 @@ class VectorLayerSpec(_Strict):
     year : int or str, optional
         The layer's date (an int, e.g. 2022 for land use) or the field holding a year (e.g. ``JSND`` for
         HSF construction year).
+    ridge_share, ridge_area, parcel_area, net_area : str, optional
+        Land use only: the 三调 area fields behind net farmland figures — 扣除地类系数 (``KCXS``, 二调
+        ``TKXS``), 扣除地类面积 (``KCMJ``/``TKMJ``), 图斑面积 (``TBMJ``, m², ellipsoidal) and 图斑地类面积
+        (``TBDLMJ``). Found by these standard names when not given; ``false``-like empty string turns
+        the search off. See :mod:`kmrv_geo.ridges`.
     """
 
     path: str
@@ -76,6 +81,10 @@ class VectorLayerSpec(_Strict):
     name: str | None = None
     category: str | None = None
     year: int | str | None = None
+    ridge_share: str | None = None
+    ridge_area: str | None = None
+    parcel_area: str | None = None
+    net_area: str | None = None
 
     _crs_ok = field_validator("crs")(_check_crs_text)
 
@@ -179,9 +188,12 @@ ROLE_LABELS = {
 
 
 class MinPatch(_Strict):
-    """Minimum mapped patch size (m²) per class of the T1 use (三调 minimum mapping units)."""
+    """Minimum mapped patch size (m², in the run's area kind) per class of the T1 use (三调 minimum mapping
+    units): construction and facility agriculture land (设施农用地 1202) 200 m², other agricultural land
+    400 m², other land 600 m²."""
 
     construction: float = Field(200.0, ge=0)
+    facility: float = Field(200.0, ge=0)
     agricultural: float = Field(400.0, ge=0)
     other: float = Field(600.0, ge=0)
 
@@ -199,12 +211,17 @@ class Thresholds(_Strict):
         Farmland parcels separated by a ridge, ditch or rural road up to this width (m) are one block.
     min_overlap_share : float
         Smallest share of the smaller of T0/T1 land use that must overlap the other.
+    tbmj_tolerance : float
+        Land-use parcels whose recorded 图斑面积 (``TBMJ``) differs from the ellipsoidal area of their
+        geometry by more than this share (default 0.001 = 0.1 %) are listed: the geometry was edited
+        without updating the attributes, or the CRS is wrong.
     """
 
     min_patch_m2: MinPatch = MinPatch()
     facility_site_min_mu: float = Field(30.0, gt=0)
     site_join_width_m: float = Field(2.0, ge=0)
     min_overlap_share: float = Field(0.5, ge=0, le=1)
+    tbmj_tolerance: float = Field(0.001, gt=0, lt=1)
 
 
 class LandcoverSettings(_Strict):
@@ -299,6 +316,9 @@ class ProjectConfig(_Strict):
         shared outside the office.
     crs : str
         ``auto`` or a projected CRS in metres (the analysis CRS).
+    area : {"ellipsoidal", "planar"}
+        How every area figure is measured (default ``ellipsoidal``: on the CGCS2000 ellipsoid, as
+        三调 and official statistics count; ``planar``: in the analysis CRS). Layers carry both.
     layers : dict
         Role → layer spec.
     thresholds : Thresholds
@@ -320,6 +340,7 @@ class ProjectConfig(_Strict):
     tianditu_key: str | None = None
     map_decimals: int = Field(6, ge=3, le=6)
     crs: str = "auto"
+    area: Literal["ellipsoidal", "planar"] = "ellipsoidal"
     layers: dict[str, VectorLayerSpec | RasterLayerSpec | NdviSpec]
     thresholds: Thresholds = Thresholds()
     study_area: StudyAreaSpec = StudyAreaSpec()
@@ -369,6 +390,14 @@ class ProjectConfig(_Strict):
         """The NDVI spec, if configured."""
         spec = self.layers.get(NDVI_ROLE)
         return spec if isinstance(spec, NdviSpec) else None
+
+    def area_measure(self, analysis_crs: str):
+        """The :class:`~kmrv_geo.units.AreaMeasure` of this project's figures (``area:``, centred on the
+        study area)."""
+        from .units import AreaMeasure
+
+        x0, y0, x1, y1 = self.study_area.bbox
+        return AreaMeasure(analysis_crs, self.area, ((x0 + x1) / 2, (y0 + y1) / 2))
 
     def landuse_classes_model(self):
         """The :class:`~kmrv_geo.landuse.LanduseClasses` in force (defaults with config overrides)."""

@@ -23,6 +23,7 @@ from .analysis.coverage import CoverageResult
 from .analysis.violations import ViolationResult
 from .project import Project
 from .report import TOTAL_LABEL, localise, wpzf_sheet
+from .units import AREA_KIND_LABELS
 
 
 @dataclass
@@ -69,26 +70,33 @@ def violation_tables(result: ViolationResult, project: Project, *, lang: str = "
     }
 
 
-def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang: str, source: str = "vector") -> list[str]:
-    """A few lines: illegal 亩, on PBF, non-grain on PBF, the top counties, verdicts not given."""
+def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang: str, source: str = "vector",
+                      area_kind: str = "ellipsoidal") -> list[str]:
+    """A few lines: illegal 亩 (net of 田坎 where known), its part on PBF, non-grain on PBF, the top counties,
+    verdicts not given, and what the figures measure."""
     p = result.patches
     counties = by_county.iloc[:-1] if len(by_county) else by_county
     top = counties.sort_values("illegal_mu", ascending=False).head(3)
     illegal = p["illegal_mu"].sum()
-    illegal_pbf = p.loc[p["status"].isin(["illegal", "partly_approved"]), "pbf_mu"].sum()
+    illegal_net = p["illegal_net_mu"].sum() if "illegal_net_mu" in p and p["illegal_net_mu"].notna().any() else None
+    illegal_pbf = p["illegal_pbf_mu"].sum()
     nongrain_pbf = p.loc[p["status"] == "nongrain_on_pbf", "pbf_mu"].sum()
     raster = source == "raster"
+    kind = AREA_KIND_LABELS[lang][area_kind]
     if lang == "zh":
         lead = "遥感监测（土地覆盖，需实地核实）：疑似" if raster else ""
-        lines = [f"{lead}违法占用耕地 {illegal:.2f} 亩（其中占永久基本农田 {illegal_pbf:.2f} 亩）；永久基本农田非粮化 "
-                 f"{nongrain_pbf:.2f} 亩；变化图斑 {len(p)} 个，小于上图面积 {len(result.below_min)} 个",
+        net = f"，扣除田坎 {illegal_net:.2f} 亩" if illegal_net is not None else ""
+        lines = [f"{lead}违法占用耕地 {illegal:.2f} 亩{net}（违法部分占永久基本农田 {illegal_pbf:.2f} 亩）；永久基本农田"
+                 f"非粮化 {nongrain_pbf:.2f} 亩；变化图斑 {len(p)} 个，小于上图面积 {len(result.below_min)} 个；面积为{kind}",
                  ("遥感" if raster else "") + "违法面积前三区县："
                  + "、".join(f"{r.county_name} {r.illegal_mu:.2f} 亩" for r in top.itertuples())]
         missing = {"approvals": "无批准范围图层，非农化未判定合法/违法", "pbf": "无永久基本农田图层，未判定占永农"}
     else:
         lead = "land-cover rasters (screening, check in the field): suspected " if raster else ""
-        lines = [f"{lead}illegal conversion {illegal:.2f} mu (on PBF {illegal_pbf:.2f} mu); non-grain on PBF "
-                 f"{nongrain_pbf:.2f} mu; {len(p)} change patches, {len(result.below_min)} below the minimum size",
+        net = f", {illegal_net:.2f} mu net of ridges" if illegal_net is not None else ""
+        lines = [f"{lead}illegal conversion {illegal:.2f} mu{net} (its part on PBF {illegal_pbf:.2f} mu); non-grain on "
+                 f"PBF {nongrain_pbf:.2f} mu; {len(p)} change patches, {len(result.below_min)} below the minimum size; "
+                 f"areas are {kind}",
                  ("raster " if raster else "") + "top counties by illegal area: "
                  + ", ".join(f"{r.county_name} {r.illegal_mu:.2f} mu" for r in top.itertuples())]
         missing = {"approvals": "no approvals layer: conversions not judged legal/illegal",
@@ -99,41 +107,43 @@ def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang:
 
 
 def _violations(found: Found, result: ViolationResult, project: Project, lang: str) -> None:
+    kind = project.measure.kind
     tables = violation_tables(result, project, lang=lang)
     layers = project.config.layers
     found.tables |= {
-        "violations_by_county": localise(tables["by_county"], lang),
-        "violations_by_village": localise(tables["by_village"], lang),
-        "balances_by_county": localise(tables["balances_by_county"], lang),
+        "violations_by_county": localise(tables["by_county"], lang, area_kind=kind),
+        "violations_by_village": localise(tables["by_village"], lang, area_kind=kind),
+        "balances_by_county": localise(tables["balances_by_county"], lang, area_kind=kind),
     }
     found.sheets |= {
         _t(lang, "区县汇总", "by county"): found.tables["violations_by_county"],
         _t(lang, "村汇总", "by village"): found.tables["violations_by_village"],
         _t(lang, "两平衡", "balances"): found.tables["balances_by_county"],
-        _t(lang, "变化图斑", "change patches"): localise(result.patches.drop(columns="geometry"), lang),
+        _t(lang, "变化图斑", "change patches"): localise(result.patches.drop(columns="geometry"), lang, area_kind=kind),
         _t(lang, "卫片执法图斑", "enforcement list"): wpzf_sheet(
             result.patches, t0_year=getattr(layers["landuse_t0"], "year", None),
             t1_year=getattr(layers["landuse_t1"], "year", None)),
-        _t(lang, "小于上图面积", "below minimum"): localise(result.below_min.drop(columns="geometry"), lang),
+        _t(lang, "小于上图面积", "below minimum"): localise(result.below_min.drop(columns="geometry"), lang, area_kind=kind),
     }  # fmt: skip
-    found.lines += violation_summary(result, tables["by_county"], lang=lang)
+    found.lines += violation_summary(result, tables["by_county"], lang=lang, area_kind=kind)
 
 
 def _landcover(found: Found, result: ViolationResult, parcels: pd.DataFrame | None, project: Project,
                lang: str) -> None:
+    kind = project.measure.kind
     tables = violation_tables(result, project, lang=lang)
     found.tables |= {
-        "landcover_by_county": localise(tables["by_county"], lang),
-        "landcover_by_village": localise(tables["by_village"], lang),
-        "landcover_balances_by_county": localise(tables["balances_by_county"], lang),
+        "landcover_by_county": localise(tables["by_county"], lang, area_kind=kind),
+        "landcover_by_village": localise(tables["by_village"], lang, area_kind=kind),
+        "landcover_balances_by_county": localise(tables["balances_by_county"], lang, area_kind=kind),
     }
     if parcels is not None:
-        found.tables["landcover_parcels"] = localise(parcels, lang)
+        found.tables["landcover_parcels"] = localise(parcels, lang, area_kind=kind)
     found.sheets |= {
         _t(lang, "遥感变化区县汇总", "raster change by county"): found.tables["landcover_by_county"],
-        _t(lang, "遥感变化图斑", "raster change patches"): localise(result.patches.drop(columns="geometry"), lang),
+        _t(lang, "遥感变化图斑", "raster change patches"): localise(result.patches.drop(columns="geometry"), lang, area_kind=kind),
     }
-    found.lines += violation_summary(result, tables["by_county"], lang=lang, source="raster")
+    found.lines += violation_summary(result, tables["by_county"], lang=lang, source="raster", area_kind=kind)
 
 
 def coverage_summary(result: CoverageResult, *, lang: str) -> list[str]:
@@ -149,25 +159,26 @@ def coverage_summary(result: CoverageResult, *, lang: str) -> list[str]:
     return [f"PBF {pbf:.2f} mu, built as HSF {covered:.2f} mu ({share:.1%}); {len(result.hsf_gaps)} gap blocks"]
 
 
-def _coverage(found: Found, c: CoverageResult, lang: str) -> None:
+def _coverage(found: Found, c: CoverageResult, lang: str, kind: str) -> None:
     found.layers |= {"hsf_gaps": c.hsf_gaps, "hsf_outside_farmland": c.hsf_outside_farmland,
                      "hsf_to_construction": c.hsf_to_construction}
     for name, table in c.tables.items():
-        found.tables[name] = localise(table, lang)
+        found.tables[name] = localise(table, lang, area_kind=kind)
     for name in ("hsf_gaps", "hsf_outside_farmland", "hsf_to_construction"):
-        found.tables[name] = localise(found.layers[name].drop(columns="geometry"), lang)
+        found.tables[name] = localise(found.layers[name].drop(columns="geometry"), lang, area_kind=kind)
     if "coverage_by_county" in c.tables:
         found.sheets[_t(lang, "高标准农田覆盖", "HSF coverage")] = found.tables["coverage_by_county"]
     found.lines += coverage_summary(c, lang=lang)
 
 
 def _sites(found: Found, results: Results, project: Project, lang: str) -> None:
+    kind = project.measure.kind
     sites = results.sites
     found.layers["facility_sites"] = sites
-    found.tables["facility_sites"] = localise(sites.drop(columns="geometry"), lang)
+    found.tables["facility_sites"] = localise(sites.drop(columns="geometry"), lang, area_kind=kind)
     found.sheets[_t(lang, "设施农业连片地块", "facility sites")] = found.tables["facility_sites"]
     if results.fragmentation is not None:
-        found.tables["fragmentation_by_village"] = localise(results.fragmentation, lang)
+        found.tables["fragmentation_by_village"] = localise(results.fragmentation, lang, area_kind=kind)
     min_mu = project.config.thresholds.facility_site_min_mu
     found.lines.append(_t(lang, f"≥{min_mu:g} 亩连片耕地 {len(sites)} 块",
                           f"{len(sites)} contiguous farmland blocks ≥ {min_mu:g} mu"))
@@ -198,7 +209,7 @@ def abandonment_table(abandoned: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                  abandoned_on_pbf_mu=("pbf_mu", "sum"), still_low_mu=("still_mu", "sum")))
 
 
-def _abandonment(found: Found, result: AbandonmentResult, lang: str) -> None:
+def _abandonment(found: Found, result: AbandonmentResult, lang: str, kind: str) -> None:
     ab = result.abandoned
     year_columns = [c for y in result.years for c in (f"ndvi_{y}", f"valid_{y}")]
     layer = ab[ABANDONED_COLUMNS + year_columns + ["geometry"]]
@@ -209,10 +220,10 @@ def _abandonment(found: Found, result: AbandonmentResult, lang: str) -> None:
     parcels = result.parcels
     no_data = parcels.loc[parcels["years_no_data"] != "", ["parcel_id", "code", "area_mu", "years_no_data"]]
     found.tables |= {
-        "abandoned_parcels": localise(layer.drop(columns="geometry"), lang),
-        "abandoned_by_county": localise(by_county, lang),
-        "abandoned_by_village": localise(by_village, lang),
-        "ndvi_no_data_parcels": localise(no_data, lang),
+        "abandoned_parcels": localise(layer.drop(columns="geometry"), lang, area_kind=kind),
+        "abandoned_by_county": localise(by_county, lang, area_kind=kind),
+        "abandoned_by_village": localise(by_village, lang, area_kind=kind),
+        "ndvi_no_data_parcels": localise(no_data, lang, area_kind=kind),
     }
     found.sheets |= {
         _t(lang, "撂荒区县汇总", "abandoned by county"): found.tables["abandoned_by_county"],
@@ -223,10 +234,10 @@ def _abandonment(found: Found, result: AbandonmentResult, lang: str) -> None:
                           f"suspected abandoned farmland: {len(ab)} parcels, {mu:.2f} mu ({on_pbf:.2f} mu on PBF)"))
 
 
-def _villages(found: Found, results: Results, lang: str) -> None:
+def _villages(found: Found, results: Results, lang: str, kind: str) -> None:
     profiles = results.village_profiles
     found.layers["villages_profile"] = profiles
-    found.tables["villages_profile"] = localise(profiles.drop(columns="geometry"), lang)
+    found.tables["villages_profile"] = localise(profiles.drop(columns="geometry"), lang, area_kind=kind)
     found.sheets[_t(lang, "村庄档案", "village profiles")] = found.tables["villages_profile"]
     if results.village_layout is not None:
         found.layers["village_construction"] = results.village_layout
@@ -244,12 +255,12 @@ def collect(project: Project, results: Results, *, lang: str) -> Found:
     if results.landcover is not None:
         _landcover(found, results.landcover, results.landcover_parcels, project, lang)
     if results.coverage is not None:
-        _coverage(found, results.coverage, lang)
+        _coverage(found, results.coverage, lang, project.measure.kind)
     if results.sites is not None:
         _sites(found, results, project, lang)
     if results.abandonment is not None:
-        _abandonment(found, results.abandonment, lang)
+        _abandonment(found, results.abandonment, lang, project.measure.kind)
     if results.village_profiles is not None:
-        _villages(found, results, lang)
+        _villages(found, results, lang, project.measure.kind)
     found.lines += results.warnings
     return found

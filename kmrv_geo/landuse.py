@@ -25,6 +25,10 @@ UNKNOWN = "unknown"
 CATEGORIES = (FARMLAND, OTHER_AGRICULTURAL, CONSTRUCTION, OTHER, UNKNOWN)
 """Land-use categories, in report order."""
 
+FACILITY_CODES = ("1202",)
+"""设施农用地 (facility agriculture land): other agricultural land with the construction land's minimum mapped
+size (200 m², 三调 minimum mapping units)."""
+
 CATEGORY_LABELS = {
     "zh": {FARMLAND: "耕地", OTHER_AGRICULTURAL: "其他农用地", CONSTRUCTION: "建设用地", OTHER: "其他土地", UNKNOWN: "未知地类"},
     "en": {

@@ -19,7 +19,8 @@ from .config import ROLE_LABELS, ProjectConfig, load_config
 from .findings import Results
 from .outputs import OutputFolder
 from .project import Project, load_project
-from .report import write_workbook
+from .overlay import recording_recomputes
+from .report import localise, write_workbook
 from .webmap.build import map_context, write_maps
 
 logger = logging.getLogger(__name__)
@@ -195,6 +196,16 @@ def _write_results(project: Project, results: Results, folder: OutputFolder, *, 
     return found.lines
 
 
+def _write_tbmj_mismatch(project: Project, folder: OutputFolder, *, lang: str) -> None:
+    """``tables/tbmj_mismatch.csv``: land-use parcels whose TBMJ is off their geometry (when any layer has TBMJ)."""
+    parts = [table.assign(role=role) for role, table in project.tbmj_mismatch.items()]
+    if not parts:
+        return
+    table = pd.concat(parts, ignore_index=True)
+    table = table[["role", *[c for c in table.columns if c != "role"]]]
+    folder.write_table("tables/tbmj_mismatch.csv", localise(table.rename(columns={"role": "layer_role"}), lang))
+
+
 def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = False, lang: str = "zh",
              steps: tuple[str, ...] = STEPS, basemap: str | None = None,
              engine: Engine = Engine()) -> RunResult:
@@ -231,9 +242,23 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
                f"{'分析坐标系' if lang == 'zh' else 'analysis CRS'}: {project.analysis_crs}"]
     for report in project.reports.values():
         summary.extend(report.summary_lines(lang))
-    extra: dict = {"analysis_crs": project.analysis_crs, "synthetic": config.synthetic}
+    measure = project.measure
+    extra: dict = {"analysis_crs": project.analysis_crs, "synthetic": config.synthetic,
+                   "area": {"kind": measure.kind, "label": measure.label("en"),
+                            "ellipsoid": "GRS80 (CGCS2000)",
+                            "equal_area_centre_lonlat": list(measure.centre)}}
+    summary.append(("面积口径：" if lang == "zh" else "areas: ") + measure.label(lang))
+    _write_tbmj_mismatch(project, folder, lang=lang)
     results = Results()
-    skipped = _run_analyses(project, steps, asked, results, lang=lang, engine=engine)
+    with recording_recomputes() as recomputed:
+        skipped = _run_analyses(project, steps, asked, results, lang=lang, engine=engine)
+    if recomputed:
+        folder.write_table("tables/overlay_recomputed.csv", localise(pd.DataFrame(recomputed), lang))
+        results.warnings.append(
+            f"{len(recomputed)} 处叠加结果因近退化几何被稳健重算（见 tables/overlay_recomputed.csv）" if lang == "zh" else
+            f"{len(recomputed)} overlay results recomputed robustly on near-degenerate geometry "
+            "(tables/overlay_recomputed.csv)")
+    extra["overlay_recomputed"] = len(recomputed)
     summary.extend(skipped)
     summary.extend(_write_results(project, results, folder, lang=lang))
     judged = results.violations or results.landcover

@@ -17,7 +17,7 @@ from pyproj import CRS
 from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
 
-from . import checks, crs as crs_rules, layers as layer_io
+from . import checks, crs as crs_rules, landuse, layers as layer_io, ridges
 from .config import ROLE_LABELS, ProjectConfig, VectorLayerSpec
 from .errors import CrsError, LayerError, join_problems
 from .outputs import sha256_file
@@ -81,6 +81,12 @@ class Project:
         Raster role (``landcover_t0``…, ``ndvi:YEAR``) → checked raster.
     inputs : dict of str to str
         Input file path → sha256.
+    measure : AreaMeasure
+        How every figure is measured (config ``area:``; ellipsoidal by default).
+    ridge_fields : dict of str to RidgeFields
+        Land-use role → the 三调 area fields found (田坎 share, TBMJ …).
+    tbmj_mismatch : dict of str to DataFrame
+        Land-use role → parcels whose TBMJ is off their geometry's ellipsoidal area.
     """
 
     config: ProjectConfig
@@ -89,6 +95,18 @@ class Project:
     reports: dict[str, checks.LayerReport] = field(default_factory=dict)
     rasters: dict[str, RasterInfo] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
+    ridge_fields: dict[str, ridges.RidgeFields] = field(default_factory=dict)
+    tbmj_mismatch: dict = field(default_factory=dict)
+
+    @property
+    def measure(self):
+        """The :class:`~kmrv_geo.units.AreaMeasure` of this project's figures."""
+        return self.config.area_measure(self.analysis_crs)
+
+    def has_ridges(self, role: str) -> bool:
+        """Whether land-use ``role`` carries 田坎 shares (net farmland figures can be given)."""
+        fields = self.ridge_fields.get(role)
+        return bool(fields and fields.has_ridges)
 
     def feature_counts(self) -> dict[str, dict[str, int]]:
         """Per role: features in, kept, repaired, rejected."""
@@ -231,6 +249,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
             study_area=study_area, id_field=spec.id, code_field=spec.code if role.startswith("landuse") else None,
             required_fields=spec.fields(), classes=classes,
         )  # fmt: skip
+        if role.startswith("landuse"):
+            _add_ridges(project, role, frame, report, spec, read.source)
         project.vectors[role] = frame
         project.reports[role] = report
         steps.update()
@@ -241,6 +261,30 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         raise CrsError(join_problems("layers do not overlap each other; one of them probably has a wrong CRS:", problems))
     logger.info("loaded %d vector and %d raster layers in %s", len(project.vectors), len(rasters), analysis_crs)
     return project
+
+
+def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: checks.LayerReport,
+                spec: VectorLayerSpec, source: str) -> None:
+    """Add the 田坎 share column to a land-use layer and list parcels whose TBMJ is off their geometry."""
+    configured = {key: getattr(spec, key) for key in ridges.STANDARD_FIELDS}
+    fields = ridges.find_fields(frame.columns, configured)
+    farmland = frame["category"].to_numpy() == landuse.FARMLAND
+    shares, warnings = ridges.ridge_shares(frame, fields, farmland=farmland, source=source, id_field=spec.id)
+    frame[ridges.RIDGE_SHARE] = shares
+    report.warnings.extend(warnings)
+    project.ridge_fields[role] = fields
+    if fields.parcel_area:
+        measure = project.measure
+        off = ridges.parcel_area_mismatches(
+            frame, fields, measure.ellipsoidal_m2(frame.geometry.values), id_field=spec.id,
+            tolerance=project.config.thresholds.tbmj_tolerance)
+        project.tbmj_mismatch[role] = off
+        if len(off):
+            shown = ", ".join(f"{r.parcel_id} ({r.difference_share:+.2%})" for r in off.head(5).itertuples())
+            report.warnings.append(
+                f"{len(off)} parcels' {fields.parcel_area} differs from the ellipsoidal area of their geometry by "
+                f"more than {project.config.thresholds.tbmj_tolerance:.1%} (listed in tables/tbmj_mismatch.csv): "
+                f"{shown}; the geometry was edited without updating the attributes, or the CRS is wrong")
 
 
 def load_single_layer(path: str | Path, *, layer: str | None = None, role: str = "layer", encoding: str | None = None,

@@ -18,16 +18,25 @@ HEADINGS = {
         "patch_id": "图斑编号", "change_class": "变化类型", "status": "判定", "t0_code": "变化前地类编码",
         "t0_name": "变化前地类", "t1_code": "变化后地类编码", "t1_name": "变化后地类", "t0_category": "变化前大类",
         "basis": "依据", "area_m2": "面积(平方米)", "area_mu": "面积(亩)", "area_mu_ellipsoidal": "椭球面积(亩)",
-        "pbf_mu": "占永久基本农田(亩)", "approved_mu": "批准面积(亩)", "illegal_mu": "违法面积(亩)", "source": "数据来源",
+        "area_mu_planar": "平面面积(亩)", "net_mu": "净面积(扣除田坎)(亩)", "pbf_mu": "永久基本农田(亩)",
+        "illegal_net_mu": "违法面积(扣除田坎)(亩)", "illegal_pbf_mu": "违法部分占永久基本农田(亩)",
+        "changed_on_pbf_mu": "变化涉及永久基本农田(亩)", "nonagri_net_mu": "非农化(扣除田坎)(亩)",
+        "nongrain_net_mu": "非粮化(扣除田坎)(亩)", "supplement_net_mu": "新增耕地(扣除田坎)(亩)",
+        "occupied_net_mu": "建设占用耕地(扣除田坎)(亩)", "supplemented_net_mu": "补充耕地(扣除田坎)(亩)",
+        "out_net_mu": "耕地流出(扣除田坎)(亩)", "back_in_net_mu": "耕地流入(扣除田坎)(亩)",
+        "farmland_net_mu": "耕地(扣除田坎)(亩)", "hsf_on_farmland_net_mu": "耕地中高标准农田(扣除田坎)(亩)",
+        "tbmj_m2": "图斑面积TBMJ(平方米)", "geometry_m2": "图形椭球面积(平方米)", "difference_share": "相差比例",
+        "layer_role": "图层角色", "operation": "叠加运算", "area_before_m2": "原结果面积(平方米)", "area_after_m2": "重算面积(平方米)",
+        "method": "重算方法", "x": "X坐标", "y": "Y坐标", "approved_mu": "批准面积(亩)", "illegal_mu": "违法面积(亩)", "source": "数据来源",
         "nonagri_mu": "非农化(亩)", "illegal_on_pbf_mu": "违法占永久基本农田(亩)", "nongrain_mu": "非粮化(亩)",
         "nongrain_on_pbf_mu": "永久基本农田非粮化(亩)", "supplement_mu": "新增耕地(亩)", "other_mu": "其他变化(亩)",
         "no_t1_data_mu": "后时相无数据(亩)", "occupied_mu": "建设占用耕地(亩)", "supplemented_mu": "补充耕地(亩)",
-        "occupation_net_mu": "占补净值(亩)", "occupation_pass": "占补平衡", "out_mu": "耕地流出(亩)",
-        "back_in_mu": "耕地流入(亩)", "in_out_net_mu": "进出净值(亩)", "in_out_pass": "进出平衡",
+        "occupation_balance_mu": "占补净值(亩)", "occupation_pass": "占补平衡", "out_mu": "耕地流出(亩)",
+        "back_in_mu": "耕地流入(亩)", "in_out_balance_mu": "进出净值(亩)", "in_out_pass": "进出平衡",
         "hsf_mu": "高标准农田(亩)", "hsf_on_pbf_mu": "永农中已建高标准农田(亩)", "pbf_coverage": "永农高标覆盖率",
         "pbf_gap_mu": "永农未建高标(亩)", "farmland_mu": "耕地(亩)", "hsf_on_farmland_mu": "耕地中高标准农田(亩)",
         "farmland_coverage": "耕地高标覆盖率", "outside": "不在耕地上的时相", "rank": "排序", "compactness": "紧凑度",
-        "site_id": "地块编号", "parcels": "图斑数", "pbf_share": "永农占比", "on_pbf": "涉及永农",
+        "site_id": "地块编号", "parcels": "所含图斑数", "pbf_share": "永农占比", "on_pbf": "涉及永农",
         "farmland_parcels": "耕地图斑数", "mean_parcel_mu": "平均图斑面积(亩)", "share_under_1mu": "小于1亩图斑占比",
         "parcels_per_100mu": "每百亩图斑数", "village_code": "村代码", "category": "类别",
         "construction_t1_mu": "建设用地(亩)", "new_construction_mu": "新增建设用地(亩)",
@@ -46,14 +55,24 @@ HEADINGS = {
         "patches": "patches", "patch_id": "patch id", "change_class": "change class", "status": "verdict",
         "t0_code": "code before", "t0_name": "use before", "t1_code": "code after", "t1_name": "use after",
         "t0_category": "category before", "basis": "basis", "area_m2": "area (m²)", "area_mu": "area (mu)",
-        "area_mu_ellipsoidal": "ellipsoidal area (mu)", "pbf_mu": "on PBF (mu)", "approved_mu": "approved (mu)",
+        "area_mu_ellipsoidal": "ellipsoidal area (mu)", "area_mu_planar": "planar area (mu)",
+        "net_mu": "net of ridges (mu)", "pbf_mu": "PBF (mu)", "illegal_net_mu": "illegal net of ridges (mu)",
+        "illegal_pbf_mu": "illegal part on PBF (mu)", "changed_on_pbf_mu": "changes on PBF (mu)",
+        "nonagri_net_mu": "to construction net of ridges (mu)", "nongrain_net_mu": "non-grain net of ridges (mu)",
+        "supplement_net_mu": "new farmland net of ridges (mu)", "occupied_net_mu": "occupied net of ridges (mu)",
+        "supplemented_net_mu": "supplemented net of ridges (mu)", "out_net_mu": "out net of ridges (mu)",
+        "back_in_net_mu": "back in net of ridges (mu)", "farmland_net_mu": "farmland net of ridges (mu)",
+        "hsf_on_farmland_net_mu": "HSF on farmland net of ridges (mu)", "tbmj_m2": "recorded TBMJ (m²)",
+        "geometry_m2": "ellipsoidal area of geometry (m²)", "difference_share": "difference share",
+        "layer_role": "layer role", "operation": "overlay operation", "area_before_m2": "area GEOS gave (m²)",
+        "area_after_m2": "area recomputed (m²)", "method": "method", "x": "x", "y": "y", "approved_mu": "approved (mu)",
         "illegal_mu": "illegal (mu)", "source": "source", "nonagri_mu": "to construction (mu)",
         "illegal_on_pbf_mu": "illegal on PBF (mu)", "nongrain_mu": "non-grain (mu)",
         "nongrain_on_pbf_mu": "non-grain on PBF (mu)", "supplement_mu": "new farmland (mu)", "other_mu": "other (mu)",
         "no_t1_data_mu": "no T1 data (mu)", "occupied_mu": "occupied by construction (mu)",
-        "supplemented_mu": "supplemented (mu)", "occupation_net_mu": "occupation net (mu)",
+        "supplemented_mu": "supplemented (mu)", "occupation_balance_mu": "occupation net (mu)",
         "occupation_pass": "occupation balance", "out_mu": "out to other agri (mu)", "back_in_mu": "back in (mu)",
-        "in_out_net_mu": "in/out net (mu)", "in_out_pass": "in/out balance",
+        "in_out_balance_mu": "in/out net (mu)", "in_out_pass": "in/out balance",
         "hsf_mu": "HSF (mu)", "hsf_on_pbf_mu": "HSF on PBF (mu)", "pbf_coverage": "PBF coverage",
         "pbf_gap_mu": "PBF not yet HSF (mu)", "farmland_mu": "farmland (mu)", "hsf_on_farmland_mu": "HSF on farmland (mu)",
         "farmland_coverage": "farmland coverage", "outside": "off farmland at", "rank": "rank",
@@ -90,8 +109,26 @@ VERDICT_WPZF = {"illegal": "违法", "partly_approved": "违法", "nongrain_on_p
 """卫片执法 verdict per status; everything else is 其他."""
 
 
-def localise(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    """Rename columns to the headings of ``lang`` and translate coded values (status, class, pass flags)."""
+AREA_KIND_SUFFIX = {
+    "zh": {"ellipsoidal": ("(亩)", "(亩·椭球)"), "planar": ("(亩)", "(亩·平面)")},
+    "en": {"ellipsoidal": ("(mu)", "(mu, ellipsoidal)"), "planar": ("(mu)", "(mu, planar)")},
+}
+"""How an area heading names the run's area kind: ``(亩)`` becomes ``(亩·椭球)`` or ``(亩·平面)``."""
+_EXPLICIT_KIND = ("area_mu_planar", "area_mu_ellipsoidal")
+
+
+def localise(table: pd.DataFrame, lang: str = "zh", *, area_kind: str | None = None) -> pd.DataFrame:
+    """Rename columns to the headings of ``lang`` and translate coded values (status, class, pass flags).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns named by their keys (``illegal_mu`` …).
+    lang : {"zh", "en"}
+    area_kind : {"ellipsoidal", "planar"}, optional
+        The run's area kind: every 亩 heading then says it (``面积(亩·椭球)``); the columns that name
+        their kind themselves (``area_mu_planar``, ``area_mu_ellipsoidal``) are left as they are.
+    """
     out = table.copy()
     values = VALUES.get(lang, {})
     for column in ("status", "change_class", "basis", "occupation_pass", "in_out_pass", "on_pbf", "still_low",
@@ -101,7 +138,12 @@ def localise(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     yearly = {"ndvi": "NDVI", "valid": "有效像元占比" if lang == "zh" else "valid share"}
     names = {c: f"{yearly[c.split('_')[0]]} {c.split('_')[1]}" for c in out.columns
              if isinstance(c, str) and c.count("_") == 1 and c.split("_")[0] in yearly and c.split("_")[1].isdigit()}
-    return out.rename(columns={**HEADINGS[lang], **names})
+    headings = {**HEADINGS[lang], **names}
+    if area_kind is not None:
+        plain, marked = AREA_KIND_SUFFIX[lang][area_kind]
+        headings = {k: v.replace(plain, marked) if isinstance(k, str) and k.endswith("_mu") and k not in _EXPLICIT_KIND
+                    else v for k, v in headings.items()}
+    return out.rename(columns=headings)
 
 
 def wpzf_sheet(patches: pd.DataFrame, *, t0_year=None, t1_year=None) -> pd.DataFrame:

@@ -156,11 +156,13 @@ def test_violations_without_approvals_says_which_verdicts_were_not_given(tmp_pat
     out = tmp_path / "out"
     result = invoke("violations", config, "--out", out, "--lang", "en")
     assert result.exit_code == 0, result.output
-    # 100 m × 100 m built on = 15 亩, not judged (no approvals), half of it (7.5 亩) on PBF.
+    # 100 m × 100 m built on = 15 亩 planar, not judged (no approvals), half of it (7.5 亩) on PBF.
     found = gpd.read_file(out / "results.gpkg", layer="change_patches")
     assert found["status"].tolist() == ["unverified"]
-    assert found["area_mu"].iloc[0] == pytest.approx(15.0, rel=1e-12)
-    assert found["pbf_mu"].iloc[0] == pytest.approx(7.5, rel=1e-12)
+    assert found["area_mu_planar"].iloc[0] == pytest.approx(15.0, rel=1e-12)
+    ratio = found["area_mu_ellipsoidal"].iloc[0] / 15.0  # the tables count ellipsoidal areas (default)
+    assert found["area_mu"].iloc[0] == pytest.approx(15.0 * ratio, rel=1e-12)
+    assert found["pbf_mu"].iloc[0] == pytest.approx(7.5 * ratio, rel=1e-6)
     assert found["illegal_mu"].isna().all() and found["approved_mu"].isna().all()  # unknown, not 0
     assert "no approvals layer: conversions not judged legal/illegal" in result.output
     assert "no PBF layer" not in result.output

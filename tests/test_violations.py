@@ -145,9 +145,9 @@ def test_new_farmland_and_the_balances():
     assert supplement.loc["0201", "area_mu"] == pytest.approx(7.5, rel=1e-12)
     balances = balances_table(result.patches).iloc[0]
     assert balances.occupied_mu == pytest.approx(15.0) and balances.supplemented_mu == pytest.approx(15.0)
-    assert balances.occupation_net_mu == pytest.approx(0.0, abs=1e-9) and balances.occupation_pass
+    assert balances.occupation_balance_mu == pytest.approx(0.0, abs=1e-9) and balances.occupation_pass
     assert balances.out_mu == pytest.approx(15.0) and balances.back_in_mu == pytest.approx(7.5)
-    assert balances.in_out_net_mu == pytest.approx(-7.5) and not balances.in_out_pass
+    assert balances.in_out_balance_mu == pytest.approx(-7.5) and not balances.in_out_pass
     total = with_total(balances_table(result.patches), "county_name")
     assert total.iloc[-1]["county_name"] == "合计"
 

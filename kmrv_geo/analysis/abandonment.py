@@ -26,10 +26,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import rasterio
-import shapely
 
 from ..errors import LayerError
-from ..units import M2_PER_MU
+from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from ..zonal import exact_stats
 
 logger = logging.getLogger(__name__)
@@ -112,7 +111,8 @@ def _longest_low_run(low: np.ndarray, years: list[int]) -> tuple[np.ndarray, np.
 
 def find_abandoned(parcels: gpd.GeoDataFrame, sources: list[NdviSource], *, ndvi_max: float = 0.35,
                    min_years: int = 2, min_valid_share: float = 0.5, id_column: str | None = None,
-                   code_column: str = "code", farmland_since: np.ndarray | None = None) -> AbandonmentResult:
+                   code_column: str = "code", farmland_since: np.ndarray | None = None,
+                   measure: AreaMeasure | None = None) -> AbandonmentResult:
     """Yearly mean NDVI per farmland parcel and the parcels that stayed low long enough.
 
     Parameters
@@ -130,6 +130,8 @@ def find_abandoned(parcels: gpd.GeoDataFrame, sources: list[NdviSource], *, ndvi
         Per parcel, the first year it was farmland (e.g. new farmland of the latest survey); earlier
         years are not judged (a field that was bare land before it was reclaimed is not abandoned).
         Default: farmland in every year.
+    measure : AreaMeasure, optional
+        The area kind of ``area_mu`` (default planar).
 
     Returns
     -------
@@ -164,7 +166,8 @@ def find_abandoned(parcels: gpd.GeoDataFrame, sources: list[NdviSource], *, ndvi
     out = gpd.GeoDataFrame({
         "parcel_id": ids,
         "code": parcels[code_column].to_numpy() if code_column in parcels else "",
-        "area_mu": shapely.area(np.asarray(parcels.geometry.values, dtype=object)) / M2_PER_MU,
+        "area_mu": (measure or planar_measure(str(parcels.crs))).m2(np.asarray(parcels.geometry.values, dtype=object))
+        / M2_PER_MU,
     }, geometry=parcels.geometry.values, crs=parcels.crs)  # fmt: skip
     for j, year in enumerate(years):
         out[f"ndvi_{year}"] = np.round(means[:, j], 4)

@@ -34,22 +34,30 @@ def _sum_where(frame: pd.DataFrame, mask, column: str, keys: list[str]) -> pd.Se
     return frame[mask].groupby(keys, dropna=False)[column].sum()
 
 
+def has_net(patches: pd.DataFrame) -> bool:
+    """Whether the patches carry net-of-田坎 figures (the land-use layers had ridge data)."""
+    return "net_mu" in patches and bool(patches["net_mu"].notna().any())
+
+
 def violations_table(patches: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Violation totals (亩) per area unit.
+    """Violation totals (亩) per area unit; each figure sums the areas of the patch parts it names.
 
     Parameters
     ----------
     patches : DataFrame
-        ``change_patches`` (see :mod:`kmrv_geo.analysis.violations`).
+        ``change_patches`` (see :mod:`kmrv_geo.analysis.violations`), located parts.
     keys : list of str
         Grouping columns, e.g. ``["county_code", "county_name"]``.
 
     Returns
     -------
     DataFrame
-        One row per unit with patch count and 亩 of each kind: ``nonagri_mu``, ``approved_mu``,
-        ``illegal_mu``, ``illegal_on_pbf_patches``, ``nongrain_mu``, ``nongrain_on_pbf_mu``,
-        ``supplement_mu``, ``other_mu``, ``no_t1_data_mu``, ``pbf_mu`` (all changes on PBF).
+        One row per unit: ``patches`` (count), ``nonagri_mu`` (farmland to construction), ``approved_mu``
+        (its part inside approvals), ``illegal_mu`` (its part outside), ``illegal_on_pbf_mu`` (the illegal
+        part ∩ PBF), ``nongrain_mu``, ``nongrain_on_pbf_mu`` (non-grain part ∩ PBF), ``supplement_mu``
+        (new farmland), ``other_mu``, ``no_t1_data_mu``, ``changed_on_pbf_mu`` (every change of T0
+        farmland ∩ PBF); with ridge data also ``nonagri_net_mu``, ``illegal_net_mu``, ``nongrain_net_mu``,
+        ``supplement_net_mu`` (net of 田坎).
     """
     p = patches
     cls = p["change_class"]
@@ -58,15 +66,26 @@ def violations_table(patches: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         "nonagri_mu": _sum_where(p, cls == NONAGRI, "area_mu", keys),
         "approved_mu": _sum_where(p, cls == NONAGRI, "approved_mu", keys),
         "illegal_mu": _sum_where(p, cls == NONAGRI, "illegal_mu", keys),
-        "illegal_on_pbf_mu": _sum_where(p, (cls == NONAGRI) & (p["illegal_mu"] > 0), "pbf_mu", keys),
+        "illegal_on_pbf_mu": _sum_where(p, cls == NONAGRI, "illegal_pbf_mu", keys),
         "nongrain_mu": _sum_where(p, cls == NONGRAIN, "area_mu", keys),
         "nongrain_on_pbf_mu": _sum_where(p, cls == NONGRAIN, "pbf_mu", keys),
         "supplement_mu": _sum_where(p, cls == SUPPLEMENT, "area_mu", keys),
         "other_mu": _sum_where(p, cls == OTHER, "area_mu", keys),
         "no_t1_data_mu": _sum_where(p, cls == "no_t1_data", "area_mu", keys),
-        "pbf_mu": _sum_where(p, cls != SUPPLEMENT, "pbf_mu", keys),
+        "changed_on_pbf_mu": _sum_where(p, cls != SUPPLEMENT, "pbf_mu", keys),
     }
+    if has_net(p):
+        columns |= {
+            "nonagri_net_mu": _sum_where(p, cls == NONAGRI, "net_mu", keys),
+            "illegal_net_mu": _sum_where(p, cls == NONAGRI, "illegal_net_mu", keys),
+            "nongrain_net_mu": _sum_where(p, cls == NONGRAIN, "net_mu", keys),
+            "supplement_net_mu": _sum_where(p, cls == SUPPLEMENT, "net_mu", keys),
+        }
+    order = ["patches", "nonagri_mu", "nonagri_net_mu", "approved_mu", "illegal_mu", "illegal_net_mu",
+             "illegal_on_pbf_mu", "nongrain_mu", "nongrain_net_mu", "nongrain_on_pbf_mu", "supplement_mu",
+             "supplement_net_mu", "other_mu", "no_t1_data_mu", "changed_on_pbf_mu"]
     table = pd.DataFrame(columns).fillna({"patches": 0}).fillna(0.0)
+    table = table[[c for c in order if c in table]]
     table["patches"] = table["patches"].astype(int)
     return table.reset_index().sort_values(keys, ignore_index=True)
 
@@ -78,8 +97,10 @@ def balances_table(patches: pd.DataFrame, *, rules: BalanceRules = BalanceRules(
     Returns
     -------
     DataFrame
-        ``occupied_mu``, ``supplemented_mu``, ``occupation_net_mu`` (= supplemented − occupied),
-        ``occupation_pass``; ``out_mu``, ``back_in_mu``, ``in_out_net_mu`` (= back in − out), ``in_out_pass``.
+        ``occupied_mu``, ``supplemented_mu``, ``occupation_balance_mu`` (= supplemented − occupied),
+        ``occupation_pass``; ``out_mu``, ``back_in_mu``, ``in_out_balance_mu`` (= back in − out), ``in_out_pass``.
+        With ridge data the four flows are also given net of 田坎 (``occupied_net_mu`` …), and the
+        balances and pass flags are computed on the net figures, as official statistics count farmland.
     """
     keys = list(keys)
     p = patches
@@ -87,20 +108,24 @@ def balances_table(patches: pd.DataFrame, *, rules: BalanceRules = BalanceRules(
     supplemented = (cls == SUPPLEMENT) & p["t0_category"].isin(rules.supplement_sources)
     back_in = (cls == SUPPLEMENT) & p["t0_category"].isin(rules.back_in_sources)
     out = (cls == NONGRAIN) & (p["basis"] == "land_use")
+    flows = {"occupied": cls == NONAGRI, "supplemented": supplemented, "out": out, "back_in": back_in}
+    net = has_net(p)
     units = p[keys].drop_duplicates().set_index(keys).index
     table = pd.DataFrame(index=units)
-    table["occupied_mu"] = _sum_where(p, cls == NONAGRI, "area_mu", keys)
-    table["supplemented_mu"] = _sum_where(p, supplemented, "area_mu", keys)
-    table["out_mu"] = _sum_where(p, out, "area_mu", keys)
-    table["back_in_mu"] = _sum_where(p, back_in, "area_mu", keys)
+    for name, mask in flows.items():
+        table[f"{name}_mu"] = _sum_where(p, mask, "area_mu", keys)
+        if net:
+            table[f"{name}_net_mu"] = _sum_where(p, mask, "net_mu", keys)
     table = table.fillna(0.0)
-    table["occupation_net_mu"] = table["supplemented_mu"] - table["occupied_mu"]
-    table["occupation_pass"] = table["occupation_net_mu"] >= 0
-    table["in_out_net_mu"] = table["back_in_mu"] - table["out_mu"]
-    table["in_out_pass"] = table["in_out_net_mu"] >= 0
-    ordered = ["occupied_mu", "supplemented_mu", "occupation_net_mu", "occupation_pass", "out_mu", "back_in_mu",
-               "in_out_net_mu", "in_out_pass"]
-    return table[ordered].reset_index().sort_values(keys, ignore_index=True)
+    basis = "_net_mu" if net else "_mu"
+    table["occupation_balance_mu"] = table[f"supplemented{basis}"] - table[f"occupied{basis}"]
+    table["occupation_pass"] = table["occupation_balance_mu"] >= 0
+    table["in_out_balance_mu"] = table[f"back_in{basis}"] - table[f"out{basis}"]
+    table["in_out_pass"] = table["in_out_balance_mu"] >= 0
+    ordered = [c for name in ("occupied", "supplemented") for c in (f"{name}_mu", f"{name}_net_mu")] + [
+        "occupation_balance_mu", "occupation_pass"] + [
+        c for name in ("out", "back_in") for c in (f"{name}_mu", f"{name}_net_mu")] + ["in_out_balance_mu", "in_out_pass"]
+    return table[[c for c in ordered if c in table]].reset_index().sort_values(keys, ignore_index=True)
 
 
 def with_total(table: pd.DataFrame, label_column: str, label: str = "合计") -> pd.DataFrame:
@@ -111,6 +136,6 @@ def with_total(table: pd.DataFrame, label_column: str, label: str = "合计") ->
              and not pd.api.types.is_bool_dtype(table[c])}
     row = {c: "" for c in table.columns} | total | {label_column: label}
     if "occupation_pass" in table:
-        row["occupation_pass"] = bool(np.round(row["occupation_net_mu"], 9) >= 0)
-        row["in_out_pass"] = bool(np.round(row["in_out_net_mu"], 9) >= 0)
+        row["occupation_pass"] = bool(np.round(row["occupation_balance_mu"], 9) >= 0)
+        row["in_out_pass"] = bool(np.round(row["in_out_balance_mu"], 9) >= 0)
     return pd.concat([table, pd.DataFrame([row])], ignore_index=True)

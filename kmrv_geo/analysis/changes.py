@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 
 from .. import landuse
+from ..ridges import RIDGE_SHARE
 from ..overlay import MIN_PIECE_M2, intersect_pairs, polygonal_parts
 
 KEPT, NONAGRI, NONGRAIN, OTHER, NO_T1_DATA, SUPPLEMENT = (
@@ -39,7 +40,7 @@ _T1_CLASS = {
     landuse.UNKNOWN: OTHER,
 }
 PIECE_COLUMNS = ["t0_pos", "t1_pos", "t0_code", "t1_code", "t0_category", "t1_category", "change_class",
-                 "basis", "area_m2"]
+                 "basis", "ridge_share", "area_m2"]
 
 
 def _pieces_frame(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, li, ri, t0_pos, t1_pos, geoms) -> pd.DataFrame:
@@ -62,7 +63,8 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFram
     ----------
     t0, t1 : GeoDataFrame
         Checked land-use layers in the same projected CRS, with columns ``code`` and ``category``
-        (see :func:`kmrv_geo.checks.check_vector`); ``ZZSXDM`` is used where both carry it.
+        (see :func:`kmrv_geo.checks.check_vector`); ``ZZSXDM`` is used where both carry it, and
+        ``ridge_share`` (田坎 share, :mod:`kmrv_geo.ridges`) where present.
 
     Returns
     -------
@@ -70,6 +72,8 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFram
         One row per piece with :data:`PIECE_COLUMNS`, in :func:`canonical_order`. The pieces of T0 farmland (classes
         :data:`FARMLAND_CLASSES`) partition T0 farmland exactly; ``supplement`` pieces are T0
         non-farmland that is farmland at T1. ``t0_pos``/``t1_pos`` are row positions (``-1``: none).
+        ``ridge_share`` is the 田坎 share of the farmland parcel the piece belongs to (T0 parcel; T1
+        parcel for ``supplement``), NaN where the layer has none; ``area_m2`` is planar.
     """
     crs = t0.crs
     t0_geoms = np.asarray(t0.geometry.values, dtype=object)
@@ -114,6 +118,10 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFram
     supplement["change_class"] = SUPPLEMENT
     supplement["basis"] = "land_use"
 
+    farm["ridge_share"] = _shares(t0, farm["t0_pos"].to_numpy())
+    if len(missing):
+        missing["ridge_share"] = _shares(t0, missing["t0_pos"].to_numpy())
+    supplement["ridge_share"] = _shares(t1, supplement["t1_pos"].to_numpy())
     parts = [p for p in (farm, missing, supplement) if len(p)]
     pieces = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=farm.columns)
     result = gpd.GeoDataFrame(pieces, geometry="geometry", crs=crs)
@@ -121,6 +129,13 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFram
     result["t0_pos"] = result["t0_pos"].astype("int64")
     result["t1_pos"] = result["t1_pos"].astype("int64")
     return canonical_order(result[PIECE_COLUMNS + ["geometry"]])
+
+
+def _shares(layer: gpd.GeoDataFrame, positions: np.ndarray) -> np.ndarray:
+    """The 田坎 share of the parcels at ``positions`` (NaN where the layer carries none)."""
+    if RIDGE_SHARE not in layer:
+        return np.full(len(positions), np.nan)
+    return layer[RIDGE_SHARE].to_numpy(dtype=float)[positions]
 
 
 def canonical_order(pieces: pd.DataFrame) -> pd.DataFrame:

@@ -16,10 +16,9 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import (
-    MIN_PIECE_M2, area_by_zone, dissolve_zones, intersect_pairs, label_by_zone, merge_contiguous, polygonal_parts,
-)
-from ..units import M2_PER_MU
+from ..overlay import area_by_zone, difference_from, dissolve_zones, intersect_pairs, label_by_zone, merge_contiguous
+from ..ridges import RIDGE_SHARE
+from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .changes import NONAGRI
 
 
@@ -52,7 +51,8 @@ FIRST_HSF_YEAR = 1990
 """Earliest plausible HSF construction year; earlier (and future) years count as not given."""
 
 
-def hsf_by_year(hsf: gpd.GeoDataFrame, year_field: str, *, current_year: int) -> tuple[pd.DataFrame, list[str]]:
+def hsf_by_year(hsf: gpd.GeoDataFrame, year_field: str, *, current_year: int,
+                measure: AreaMeasure | None = None) -> tuple[pd.DataFrame, list[str]]:
     """HSF features and area per construction year, and warnings about years missing or implausible.
 
     Parameters
@@ -77,7 +77,8 @@ def hsf_by_year(hsf: gpd.GeoDataFrame, year_field: str, *, current_year: int) ->
     text = raw.astype("string").str.strip().str.extract(r"^(\d{4})(?:\.0+)?\s*年?$", expand=False)
     year = pd.to_numeric(text, errors="coerce").astype("float64")
     usable = year.between(FIRST_HSF_YEAR, current_year).fillna(False).astype(bool)
-    area_mu = shapely.area(np.asarray(hsf.geometry.values, dtype=object)) / M2_PER_MU
+    measure = measure or planar_measure(str(hsf.crs))
+    area_mu = measure.m2(np.asarray(hsf.geometry.values, dtype=object)) / M2_PER_MU
     frame = pd.DataFrame({"hsf_year": year.where(usable).astype("Int64"), "area_mu": area_mu})
     table = (frame.groupby("hsf_year", dropna=False, sort=True)
              .agg(hsf_features=("area_mu", "size"), hsf_mu=("area_mu", "sum")).reset_index())
@@ -108,60 +109,74 @@ def _farmland(layer: gpd.GeoDataFrame | None) -> np.ndarray:
     return np.asarray(layer.geometry.values, dtype=object)[mask]
 
 
-def _difference_from(geoms: np.ndarray, cutters: np.ndarray) -> np.ndarray:
-    """Each geometry minus the union of the cutters it overlaps (polygonal parts; None if nothing left)."""
-    out = np.array(geoms, dtype=object)
-    gi, ci, _ = intersect_pairs(geoms, cutters)
-    if gi.size:
-        order = np.argsort(gi, kind="stable")
-        gi, ci = gi[order], ci[order]
-        starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
-        owners = gi[starts]
-        unions = np.array([shapely.union_all(cutters[ci[s:e]]) for s, e in
-                           zip(starts, np.r_[starts[1:], gi.size], strict=True)], dtype=object)
-        out[owners] = shapely.difference(geoms[owners], unions)
-    out = polygonal_parts(out)
-    keep = ~shapely.is_missing(out)
-    out[keep] = np.where(np.nan_to_num(shapely.area(out[keep])) > MIN_PIECE_M2, out[keep], None)
-    return out
+def _farmland_shares(layer: gpd.GeoDataFrame | None) -> np.ndarray | None:
+    """田坎 shares of a layer's farmland parcels (None where the layer has no ridge data)."""
+    if layer is None or RIDGE_SHARE not in layer or not layer[RIDGE_SHARE].notna().any():
+        return None
+    return layer[RIDGE_SHARE].to_numpy(dtype=float)[layer["category"].to_numpy() == landuse.FARMLAND]
 
 
 def coverage_table(zones: gpd.GeoDataFrame, keys: list[str], *, pbf: np.ndarray, hsf: np.ndarray,
-                   hsf_pbf: np.ndarray, farmland: np.ndarray, hsf_farmland: np.ndarray) -> pd.DataFrame:
-    """Coverage figures per zone (亩 and shares).
+                   hsf_pbf: np.ndarray, farmland: np.ndarray, hsf_farmland: np.ndarray,
+                   farmland_shares: np.ndarray | None = None, hsf_farmland_shares: np.ndarray | None = None,
+                   measure: AreaMeasure | None = None) -> pd.DataFrame:
+    """Coverage figures per zone (亩 and shares), each the area of the zone's part of the named geometry.
+
+    Parameters
+    ----------
+    zones : GeoDataFrame
+    keys : list of str
+        Zone columns that identify a row.
+    pbf, hsf, hsf_pbf, farmland, hsf_farmland : numpy.ndarray of geometries
+        Non-overlapping PBF, HSF, HSF ∩ PBF, current farmland parcels, HSF ∩ farmland pieces.
+    farmland_shares, hsf_farmland_shares : numpy.ndarray, optional
+        田坎 share of each farmland parcel and of the parcel each HSF ∩ farmland piece lies on: the net
+        columns are given with them.
+    measure : AreaMeasure, optional
+        The area kind (default planar).
 
     Returns
     -------
     DataFrame
         ``keys`` + ``pbf_mu``, ``hsf_mu``, ``hsf_on_pbf_mu``, ``pbf_coverage`` (share 0–1),
-        ``pbf_gap_mu``, ``farmland_mu``, ``hsf_on_farmland_mu``, ``farmland_coverage``.
+        ``pbf_gap_mu``, ``farmland_mu``, ``hsf_on_farmland_mu``, ``farmland_coverage``; with 田坎 shares also
+        ``farmland_net_mu`` and ``hsf_on_farmland_net_mu``, and ``farmland_coverage`` is then their ratio.
     """
     zg = np.asarray(zones.geometry.values, dtype=object)
     table = zones[keys].reset_index(drop=True).copy()
-    for column, geoms in (("pbf_mu", pbf), ("hsf_mu", hsf), ("hsf_on_pbf_mu", hsf_pbf), ("farmland_mu", farmland),
-                          ("hsf_on_farmland_mu", hsf_farmland)):
-        table[column] = area_by_zone(geoms, zg) / M2_PER_MU
+    figures = [("pbf_mu", pbf, None), ("hsf_mu", hsf, None), ("hsf_on_pbf_mu", hsf_pbf, None),
+               ("farmland_mu", farmland, None), ("hsf_on_farmland_mu", hsf_farmland, None)]
+    net = farmland_shares is not None and hsf_farmland_shares is not None
+    if net:
+        figures += [("farmland_net_mu", farmland, 1 - farmland_shares),
+                    ("hsf_on_farmland_net_mu", hsf_farmland, 1 - hsf_farmland_shares)]
+    for column, geoms, weights in figures:
+        table[column] = area_by_zone(geoms, zg, measure=measure, weights=weights) / M2_PER_MU
     table = table.groupby(keys, as_index=False, dropna=False).sum()
+    farm, covered = ("farmland_net_mu", "hsf_on_farmland_net_mu") if net else ("farmland_mu", "hsf_on_farmland_mu")
     with np.errstate(divide="ignore", invalid="ignore"):
         table["pbf_coverage"] = np.where(table["pbf_mu"] > 0, table["hsf_on_pbf_mu"] / table["pbf_mu"], np.nan)
-        table["farmland_coverage"] = np.where(table["farmland_mu"] > 0,
-                                              table["hsf_on_farmland_mu"] / table["farmland_mu"], np.nan)
+        table["farmland_coverage"] = np.where(table[farm] > 0, table[covered] / table[farm], np.nan)
     table["pbf_gap_mu"] = table["pbf_mu"] - table["hsf_on_pbf_mu"]
-    order = keys + ["pbf_mu", "hsf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu", "farmland_mu",
-                    "hsf_on_farmland_mu", "farmland_coverage"]
-    return table[order].sort_values(keys, ignore_index=True)
+    order = keys + ["pbf_mu", "hsf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu", "farmland_mu", "farmland_net_mu",
+                    "hsf_on_farmland_mu", "hsf_on_farmland_net_mu", "farmland_coverage"]
+    return table[[c for c in order if c in table]].sort_values(keys, ignore_index=True)
 
 
-def _frame(geoms, crs, **columns) -> gpd.GeoDataFrame:
+def _frame(geoms, crs, measure: AreaMeasure, **columns) -> gpd.GeoDataFrame:
+    """A result layer with ``area_mu`` (the run's kind), ``area_mu_planar`` and ``area_mu_ellipsoidal``."""
     geoms = np.asarray(geoms, dtype=object)
     frame = gpd.GeoDataFrame(columns, geometry=geoms, crs=crs)
-    frame["area_mu"] = shapely.area(geoms) / M2_PER_MU if len(geoms) else []
+    frame["area_mu"] = measure.m2(geoms) / M2_PER_MU if len(geoms) else []
+    frame["area_mu_planar"] = measure.planar_m2(geoms) / M2_PER_MU if len(geoms) else []
+    frame["area_mu_ellipsoidal"] = measure.ellipsoidal_m2(geoms) / M2_PER_MU if len(geoms) else []
     return frame
 
 
 def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | None, landuse_t1: gpd.GeoDataFrame,
                      landuse_t0: gpd.GeoDataFrame | None = None, change_pieces: gpd.GeoDataFrame | None = None,
-                     zone_levels: dict[str, tuple[gpd.GeoDataFrame, list[str]]]) -> CoverageResult:
+                     zone_levels: dict[str, tuple[gpd.GeoDataFrame, list[str]]],
+                     measure: AreaMeasure | None = None, pbf_dissolved: np.ndarray | None = None) -> CoverageResult:
     """Coverage of PBF and farmland by HSF, HSF off farmland, HSF occupied by construction, and gaps.
 
     Parameters
@@ -177,46 +192,57 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
         turned to construction.
     zone_levels : dict
         Level name (``county``, ``township``, ``village``) → (zones frame, key columns).
+    measure : AreaMeasure, optional
+        The area kind of every figure (default planar).
+    pbf_dissolved : numpy.ndarray, optional
+        PBF already dissolved (saves dissolving it again).
 
     Returns
     -------
     CoverageResult
     """
     crs = landuse_t1.crs
-    pbf_d = dissolve_zones(pbf.geometry.values) if pbf is not None else np.zeros(0, dtype=object)
+    measure = measure or planar_measure(str(crs))
+    if pbf_dissolved is not None:
+        pbf_d = pbf_dissolved
+    else:
+        pbf_d = dissolve_zones(pbf.geometry.values) if pbf is not None else np.zeros(0, dtype=object)
     hsf_d = dissolve_zones(hsf.geometry.values) if hsf is not None else np.zeros(0, dtype=object)
     farm_t1 = _farmland(landuse_t1)
+    shares_t1 = _farmland_shares(landuse_t1)
     _, _, hsf_pbf = intersect_pairs(hsf_d, pbf_d)
-    _, _, hsf_farm = intersect_pairs(hsf_d, farm_t1)
+    _, farm_i, hsf_farm = intersect_pairs(hsf_d, farm_t1)
     tables = {
-        f"coverage_by_{level}": coverage_table(zones, keys, pbf=pbf_d, hsf=hsf_d, hsf_pbf=hsf_pbf, farmland=farm_t1,
-                                               hsf_farmland=hsf_farm)
+        f"coverage_by_{level}": coverage_table(
+            zones, keys, pbf=pbf_d, hsf=hsf_d, hsf_pbf=hsf_pbf, farmland=farm_t1, hsf_farmland=hsf_farm,
+            farmland_shares=shares_t1, hsf_farmland_shares=shares_t1[farm_i] if shares_t1 is not None else None,
+            measure=measure)
         for level, (zones, keys) in zone_levels.items() if zones is not None and not zones.empty
     }
 
     # HSF outside current farmland, told apart by whether it was farmland at T0
-    off_t1 = _difference_from(hsf_d, farm_t1)
+    off_t1 = difference_from(hsf_d, farm_t1)
     off_t1 = off_t1[~shapely.is_missing(off_t1)]
     if landuse_t0 is not None and len(off_t1):
         _, _, was_farm = intersect_pairs(off_t1, _farmland(landuse_t0))
-        never = _difference_from(off_t1, _farmland(landuse_t0))
+        never = difference_from(off_t1, _farmland(landuse_t0))
         never = never[~shapely.is_missing(never)]
-        outside = _frame(np.r_[never, was_farm], crs, outside=["t0"] * len(never) + ["t1"] * len(was_farm))
+        outside = _frame(np.r_[never, was_farm], crs, measure, outside=["t0"] * len(never) + ["t1"] * len(was_farm))
     else:
-        outside = _frame(off_t1, crs, outside=["t1"] * len(off_t1))
+        outside = _frame(off_t1, crs, measure, outside=["t1"] * len(off_t1))
 
     if change_pieces is not None and len(change_pieces) and len(hsf_d):
         nonagri = change_pieces[change_pieces["change_class"] == NONAGRI]
         pi, _hi, pieces = intersect_pairs(np.asarray(nonagri.geometry.values, dtype=object), hsf_d)
-        occupied = _frame(pieces, crs, t0_code=nonagri["t0_code"].to_numpy()[pi],
+        occupied = _frame(pieces, crs, measure, t0_code=nonagri["t0_code"].to_numpy()[pi],
                           t1_code=nonagri["t1_code"].to_numpy()[pi])
     else:
-        occupied = _frame(np.zeros(0, dtype=object), crs, t0_code=[], t1_code=[])
+        occupied = _frame(np.zeros(0, dtype=object), crs, measure, t0_code=[], t1_code=[])
 
-    gaps = _difference_from(pbf_d, hsf_d)
+    gaps = difference_from(pbf_d, hsf_d)
     gaps = gaps[~shapely.is_missing(gaps)]
     gaps = merge_contiguous(shapely.get_parts(gaps)) if len(gaps) else gaps  # PBF features side by side: one block
-    gap_frame = _frame(gaps, crs)
+    gap_frame = _frame(gaps, crs, measure)
     gap_frame["compactness"] = compactness(np.asarray(gap_frame.geometry.values, dtype=object)) if len(gaps) else []
     county = zone_levels.get("county", (None, []))
     gap_frame = label_by_zone(gap_frame, county[0], list(county[1]))

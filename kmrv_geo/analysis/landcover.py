@@ -39,6 +39,7 @@ from ..overlay import intersect_pairs
 from ..rasters import CLASS_NAMES_ZH, Grid, bounded_cache, grid_over, native_resolution_m, open_classes
 from ..units import M2_PER_MU
 from ..zonal import exact_stats
+from ..ridges import RIDGE_SHARE
 from .changes import NONAGRI, NONGRAIN, OTHER, PIECE_COLUMNS, SUPPLEMENT
 
 logger = logging.getLogger(__name__)
@@ -241,6 +242,9 @@ def _pieces(landuse_t0: gpd.GeoDataFrame, is_farm: np.ndarray, polygons: list, c
             "t1_category": t1_category,
             "change_class": change,
             "basis": "land_cover",
+            # losses inherit the T0 parcel's 田坎 share; a gain's future parcel is unknown (no share)
+            "ridge_share": (landuse_t0[RIDGE_SHARE].to_numpy(dtype=float)[fi] if on_farm and RIDGE_SHARE in landuse_t0
+                            else np.nan),
             "area_m2": shapely.area(geoms),
         }, geometry=geoms, crs=landuse_t0.crs))  # fmt: skip
     if not frames:

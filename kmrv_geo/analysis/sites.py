@@ -15,14 +15,15 @@ import shapely
 
 from .. import landuse
 from ..overlay import area_inside, connected_components, dissolve_zones, label_by_zone
-from ..units import M2_PER_MU
+from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .coverage import compactness
 
 SITE_COLUMNS = ["site_id", "area_mu", "parcels", "pbf_mu", "pbf_share", "on_pbf", "compactness", "county_code",
                 "county_name", "village"]
 
 
-def farmland_blocks(landuse_t1: gpd.GeoDataFrame, *, join_width_m: float = 2.0) -> gpd.GeoDataFrame:
+def farmland_blocks(landuse_t1: gpd.GeoDataFrame, *, join_width_m: float = 2.0,
+                    measure: AreaMeasure | None = None) -> gpd.GeoDataFrame:
     """Group current farmland parcels into contiguous blocks.
 
     Parameters
@@ -44,7 +45,8 @@ def farmland_blocks(landuse_t1: gpd.GeoDataFrame, *, join_width_m: float = 2.0) 
         return gpd.GeoDataFrame({"area_m2": [], "parcels": []}, geometry=[], crs=landuse_t1.crs)
     i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=join_width_m)
     labels = connected_components(len(geoms), i, j)
-    frame = gpd.GeoDataFrame({"block": labels, "area_m2": shapely.area(geoms), "parcels": 1}, geometry=geoms,
+    frame = gpd.GeoDataFrame({"block": labels, "area_m2": (measure or planar_measure(str(landuse_t1.crs))).m2(geoms),
+                                   "parcels": 1}, geometry=geoms,
                              crs=landuse_t1.crs)
     blocks = frame.dissolve(by="block", aggfunc={"area_m2": "sum", "parcels": "sum"})
     return blocks.reset_index(drop=True)
@@ -52,7 +54,7 @@ def farmland_blocks(landuse_t1: gpd.GeoDataFrame, *, join_width_m: float = 2.0) 
 
 def facility_sites(landuse_t1: gpd.GeoDataFrame, *, min_mu: float = 30.0, join_width_m: float = 2.0,
                    pbf: gpd.GeoDataFrame | None = None, county: gpd.GeoDataFrame | None = None,
-                   villages: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+                   villages: gpd.GeoDataFrame | None = None, measure: AreaMeasure | None = None) -> gpd.GeoDataFrame:
     """Contiguous farmland blocks of at least ``min_mu`` 亩, with PBF share and location.
 
     Parameters
@@ -67,18 +69,22 @@ def facility_sites(landuse_t1: gpd.GeoDataFrame, *, min_mu: float = 30.0, join_w
         Permanent basic farmland: facility agriculture should avoid it, so ``on_pbf`` flags any overlap.
     county, villages : GeoDataFrame, optional
         Zones with ``county_code``/``county_name`` and ``village`` columns (by representative point).
+    measure : AreaMeasure, optional
+        The area kind of ``area_mu``, ``pbf_mu`` and the ``min_mu`` threshold (default planar).
 
     Returns
     -------
     GeoDataFrame
         :data:`SITE_COLUMNS`, largest first; ``site_id`` like ``FS0001``.
     """
-    blocks = farmland_blocks(landuse_t1, join_width_m=join_width_m)
+    measure = measure or planar_measure(str(landuse_t1.crs))
+    blocks = farmland_blocks(landuse_t1, join_width_m=join_width_m, measure=measure)
     blocks["area_mu"] = blocks["area_m2"] / M2_PER_MU
     sites = blocks[blocks["area_mu"] >= min_mu].copy()
     geoms = np.asarray(sites.geometry.values, dtype=object)
     if pbf is not None and len(sites):
-        sites["pbf_mu"] = np.minimum(area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True),
+        sites["pbf_mu"] = np.minimum(area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True,
+                                                 measure=measure),
                                      sites["area_m2"].to_numpy()) / M2_PER_MU
     else:
         sites["pbf_mu"] = np.nan if pbf is None else 0.0
@@ -94,7 +100,8 @@ def facility_sites(landuse_t1: gpd.GeoDataFrame, *, min_mu: float = 30.0, join_w
     return gpd.GeoDataFrame(sites[SITE_COLUMNS], geometry=sites.geometry.to_numpy(), crs=landuse_t1.crs)
 
 
-def fragmentation(landuse_t1: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> pd.DataFrame:
+def fragmentation(landuse_t1: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
+                  measure: AreaMeasure | None = None) -> pd.DataFrame:
     """Farmland fragmentation per village (for 小田并大田 planning).
 
     Parcels belong to the village holding their representative point.
@@ -107,7 +114,7 @@ def fragmentation(landuse_t1: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> p
     """
     farm = landuse_t1[landuse_t1["category"].to_numpy() == landuse.FARMLAND]
     geoms = np.asarray(farm.geometry.values, dtype=object)
-    area_mu = shapely.area(geoms) / M2_PER_MU
+    area_mu = (measure or planar_measure(str(landuse_t1.crs))).m2(geoms) / M2_PER_MU
     parcels = gpd.GeoDataFrame({"area_mu": area_mu}, geometry=geoms, crs=farm.crs)
     parcels = label_by_zone(parcels, villages, ["village"])
     parcels = parcels[parcels["village"] != ""]

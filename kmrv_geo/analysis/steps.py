@@ -93,7 +93,7 @@ def run_violations(project: Project, *, engine: str = "local", scheduler: str | 
     return analyse_violations(
         project.vectors["landuse_t0"], project.vectors["landuse_t1"], zones=zones,
         approvals=project.vectors.get("approvals"), pbf=project.vectors.get("pbf"), min_patch_m2=min_patch,
-        pieces_engine=pieces_engine,
+        pieces_engine=pieces_engine, measure=project.measure,
     )  # fmt: skip
 
 
@@ -116,6 +116,7 @@ def run_landcover(project: Project) -> tuple[ViolationResult, LandcoverResult]:
     result = patches_from_pieces(
         found.pieces, zones=zones, approvals=project.vectors.get("approvals"), pbf=project.vectors.get("pbf"),
         min_patch_m2=config.thresholds.min_patch_m2.model_dump(), source="raster", id_prefix="R",
+        measure=project.measure,
     )  # fmt: skip
     for frame in (result.patches, result.below_min):
         frame["t1_name"] = frame["t1_code"].map(class_name_zh)
@@ -162,7 +163,8 @@ def run_abandonment(project: Project) -> AbandonmentResult:
     result = find_abandoned(farmland, ndvi_sources(project), ndvi_max=settings.ndvi_max,
                             min_years=settings.min_years, min_valid_share=settings.min_valid_share,
                             id_column=project.config.layers[role].id,
-                            farmland_since=_farmland_since(project, farmland) if role == "landuse_t1" else None)
+                            farmland_since=_farmland_since(project, farmland) if role == "landuse_t1" else None,
+                            measure=project.measure)
     parcels = result.parcels
     levels = zone_levels(project)
     for level, columns in (("county", ["county_code", "county_name"]), ("village", ["village"])):
@@ -173,8 +175,8 @@ def run_abandonment(project: Project) -> AbandonmentResult:
                 parcels[column] = ""
     pbf = project.vectors.get("pbf")
     geoms = np.asarray(parcels.geometry.values, dtype=object)
-    pbf_m2 = area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True) if pbf is not None else \
-        np.full(len(parcels), np.nan)
+    pbf_m2 = area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True, measure=project.measure) \
+        if pbf is not None else np.full(len(parcels), np.nan)
     parcels["pbf_mu"] = pbf_m2 / M2_PER_MU
     parcels["on_pbf"] = np.nan_to_num(pbf_m2) > ZERO_M2
     result.parcels = parcels
@@ -221,12 +223,14 @@ def run_coverage(project: Project, violations: ViolationResult | None = None) ->
     result = analyse_coverage(
         pbf=project.vectors.get("pbf"), hsf=hsf, landuse_t1=project.vectors["landuse_t1"],
         landuse_t0=project.vectors.get("landuse_t0"), change_pieces=pieces, zone_levels=zone_levels(project),
+        measure=project.measure,
     )  # fmt: skip
     year_field = project.config.layers["hsf"].fields().get("year") if hsf is not None else None
     if year_field is not None:
         t1_year = project.config.layers["landuse_t1"].year
         current = t1_year if isinstance(t1_year, int) else datetime.date.today().year
-        table, warnings = hsf_by_year(hsf, year_field, current_year=max(current, datetime.date.today().year))
+        table, warnings = hsf_by_year(hsf, year_field, current_year=max(current, datetime.date.today().year),
+                                      measure=project.measure)
         result.tables["hsf_by_year"] = table
         result.warnings.extend(warnings)
     return result
@@ -240,8 +244,8 @@ def run_sites(project: Project) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
     thresholds = project.config.thresholds
     sites = facility_sites(project.vectors["landuse_t1"], min_mu=thresholds.facility_site_min_mu,
                            join_width_m=thresholds.site_join_width_m, pbf=project.vectors.get("pbf"),
-                           county=county, villages=village)
-    frag = fragmentation(project.vectors["landuse_t1"], village) if village is not None else None
+                           county=county, villages=village, measure=project.measure)
+    frag = fragmentation(project.vectors["landuse_t1"], village, measure=project.measure) if village is not None else None
     return sites, frag
 
 
@@ -265,9 +269,11 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
         zones.insert(0, "village_row", np.arange(len(zones)))
         pbf, hsf = project.vectors.get("pbf"), project.vectors.get("hsf")
         if t1 is not None:
-            result = analyse_coverage(pbf=pbf, hsf=hsf, landuse_t1=t1, zone_levels={"village": (zones, ["village_row"])})
+            result = analyse_coverage(pbf=pbf, hsf=hsf, landuse_t1=t1, zone_levels={"village": (zones, ["village_row"])},
+                                      measure=project.measure)
             coverage = result.tables["coverage_by_village"].sort_values("village_row").reset_index(drop=True)
-            layout = layout_review(frame, landuse_t0=project.vectors.get("landuse_t0"), landuse_t1=t1, pbf=pbf)
+            layout = layout_review(frame, landuse_t0=project.vectors.get("landuse_t0"), landuse_t1=t1, pbf=pbf,
+                                   measure=project.measure)
     levels = zone_levels(project)
     zone_spec = layers.get("protection_zones")
     profiles = village_profiles(
@@ -275,7 +281,7 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
         sites=sites, fragmentation=frag, lake=project.vectors.get("lake"),
         protection_zones=project.vectors.get("protection_zones"),
         zone_name_field=zone_spec.name if zone_spec is not None else None,
-        county=levels.get("county", (None,))[0], abandoned=abandoned,
+        county=levels.get("county", (None,))[0], abandoned=abandoned, measure=project.measure,
     )  # fmt: skip
     if layout is not None:
         layout = layout.assign(village=frame["village"].to_numpy()[layout["village_index"].to_numpy(dtype=int)])

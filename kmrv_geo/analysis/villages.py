@@ -15,14 +15,13 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import area_inside, dissolve_zones, intersect_pairs
-from ..units import M2_PER_MU
-from .coverage import _difference_from
+from ..overlay import area_inside, difference_from, dissolve_zones, intersect_pairs
+from ..units import M2_PER_MU, AreaMeasure, planar_measure
 
 KEY, GREEN = "重点村", "绿美村庄"
 EXPECTED = {"total": 183, KEY: 46, GREEN: 137}
 """Villages along Dianchi in the 2023 plan, by category."""
-AREA_FIELDS = ["area_mu", "farmland_mu", "pbf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu",
+AREA_FIELDS = ["area_mu", "farmland_mu", "farmland_net_mu", "pbf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu",
                "construction_t1_mu", "new_construction_mu", "construction_on_pbf_mu"]
 """Profile fields that need village boundaries (missing when villages are points)."""
 
@@ -94,8 +93,11 @@ def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang:
 
 
 def layout_review(villages: gpd.GeoDataFrame, *, landuse_t0: gpd.GeoDataFrame | None, landuse_t1: gpd.GeoDataFrame,
-                  pbf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+                  pbf: gpd.GeoDataFrame | None, measure: AreaMeasure | None = None,
+                  pbf_dissolved: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Construction land inside each village boundary at T1, split into what existed at T0 and what is new.
+
+    ``measure`` is the area kind of the figures (default planar); ``pbf_dissolved`` PBF already dissolved.
 
     Returns
     -------
@@ -115,7 +117,7 @@ def layout_review(villages: gpd.GeoDataFrame, *, landuse_t0: gpd.GeoDataFrame | 
     if landuse_t0 is not None:
         old_built = np.asarray(landuse_t0.geometry.values, dtype=object)[landuse_t0["category"].to_numpy() ==
                                                                          landuse.CONSTRUCTION]
-        new_parts = _difference_from(pieces, old_built)
+        new_parts = difference_from(pieces, old_built)
         oi, _o, old_parts = intersect_pairs(pieces, old_built)
         has_new = ~shapely.is_missing(new_parts)
         geoms = np.r_[new_parts[has_new], old_parts]
@@ -124,9 +126,13 @@ def layout_review(villages: gpd.GeoDataFrame, *, landuse_t0: gpd.GeoDataFrame | 
     else:
         geoms, owner, new = pieces, vi, np.zeros(len(pieces), bool)
     frame = gpd.GeoDataFrame({"village_index": owner, "new": new}, geometry=geoms, crs=crs)
-    frame["area_mu"] = shapely.area(geoms) / M2_PER_MU
-    frame["pbf_mu"] = (area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True) / M2_PER_MU
-                       if pbf is not None else np.nan)
+    measure = measure or planar_measure(str(crs))
+    frame["area_mu"] = measure.m2(geoms) / M2_PER_MU
+    if pbf is not None:
+        pbf_d = pbf_dissolved if pbf_dissolved is not None else dissolve_zones(pbf.geometry.values)
+        frame["pbf_mu"] = area_inside(geoms, pbf_d, dissolved=True, measure=measure) / M2_PER_MU
+    else:
+        frame["pbf_mu"] = np.nan
     return frame.sort_values(["village_index", "new"], ignore_index=True)
 
 
@@ -141,7 +147,8 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
                      patches: gpd.GeoDataFrame | None, sites: gpd.GeoDataFrame | None,
                      fragmentation: pd.DataFrame | None, lake: gpd.GeoDataFrame | None,
                      protection_zones: gpd.GeoDataFrame | None = None, zone_name_field: str | None = None,
-                     county: gpd.GeoDataFrame | None = None, abandoned: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+                     county: gpd.GeoDataFrame | None = None, abandoned: pd.DataFrame | None = None,
+                     measure: AreaMeasure | None = None) -> gpd.GeoDataFrame:
     """One profile row per village, ranked by illegal 亩 and by HSF coverage gap.
 
     Parameters
@@ -167,6 +174,8 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
         Counties with ``county_code``/``county_name``.
     abandoned : DataFrame, optional
         Abandoned farmland 亩 per village (``village``, ``abandoned_mu``), once the raster analysis ran.
+    measure : AreaMeasure, optional
+        The area kind of the village area and of facility sites inside it (default planar).
 
     Returns
     -------
@@ -177,11 +186,14 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
     n = len(frame)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     nan = np.full(n, np.nan)
+    measure = measure or planar_measure(str(frame.crs))
     if villages.polygons:
-        frame["area_mu"] = shapely.area(geoms) / M2_PER_MU
+        frame["area_mu"] = measure.m2(geoms) / M2_PER_MU
     else:
         frame["area_mu"] = nan
-    for column in ("farmland_mu", "pbf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu"):
+    for column in ("farmland_mu", "farmland_net_mu", "pbf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu"):
+        if column == "farmland_net_mu" and (coverage is None or column not in coverage):
+            continue  # no 田坎 data: no net column
         frame[column] = coverage[column].to_numpy() if coverage is not None and villages.polygons else nan
     if layout is not None and villages.polygons:
         idx = layout["village_index"].to_numpy()
@@ -211,7 +223,7 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
         # part of it inside that village (so the 亩 never exceed the village's farmland).
         vi, _, pieces = intersect_pairs(geoms, np.asarray(sites.geometry.values, dtype=object))
         frame["facility_sites"] = np.bincount(vi, minlength=n).astype(int)
-        frame["facility_sites_mu"] = _sum_by(vi, shapely.area(pieces) / M2_PER_MU, n)
+        frame["facility_sites_mu"] = _sum_by(vi, measure.m2(pieces) / M2_PER_MU, n)
     elif sites is not None:
         frame["facility_sites"] = per_village(sites, "site_id", "count").astype(int).to_numpy()
         frame["facility_sites_mu"] = per_village(sites, "area_mu").to_numpy()

@@ -19,8 +19,9 @@ import shapely
 from .. import landuse
 from ..errors import LayerError
 from ..layers import FID
-from ..overlay import area_inside, dissolve_zones, split_by_zones
-from ..units import M2_PER_MU, ellipsoidal_area_m2
+from ..overlay import area_inside, difference_from, dissolve_zones, intersect_pairs, split_by_zones
+from ..ridges import net_area_m2
+from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .changes import (
     CHANGE_CLASSES, FARMLAND_CLASSES, NO_T1_DATA, NONAGRI, NONGRAIN, OTHER, SUPPLEMENT, change_pieces,
     farmland_balance_sheet,
@@ -35,12 +36,30 @@ STATUSES = ("illegal", "partly_approved", "approved", "unverified", "nongrain_on
 """Verdicts, most severe first. ``unverified``: a conversion to construction where no approvals layer was given."""
 PATCH_COLUMNS = [
     "patch_id", "change_class", "status", "t0_code", "t0_name", "t1_code", "t1_name", "t0_category", "basis",
-    "county_code", "county_name", "township", "village", "area_m2", "area_mu", "area_mu_ellipsoidal", "pbf_mu",
-    "approved_mu", "illegal_mu", "source",
+    "county_code", "county_name", "township", "village", "area_m2", "area_mu", "area_mu_planar",
+    "area_mu_ellipsoidal", "net_mu", "pbf_mu", "approved_mu", "illegal_mu", "illegal_net_mu", "illegal_pbf_mu",
+    "source",
 ]  # fmt: skip
+"""Columns of ``change_patches``. Every 亩 figure is the area of the geometry it names, in the run's area kind
+(``area_mu_planar`` and ``area_mu_ellipsoidal`` give both kinds of the whole patch):
+
+- ``area_m2``/``area_mu``: the patch (this part of it, after splitting at admin boundaries);
+- ``net_mu``: farmland of the patch net of 田坎 (each piece × (1 − its parcel's share); NaN without ridge data);
+- ``pbf_mu``: patch ∩ PBF;
+- ``approved_mu``: patch ∩ approvals; ``illegal_mu``: patch − approvals (``nonagri`` only);
+- ``illegal_net_mu``: the illegal part net of 田坎; ``illegal_pbf_mu``: the illegal part ∩ PBF.
+"""
 MIN_SIZE_KIND = {NONAGRI: "construction", NONGRAIN: "agricultural", SUPPLEMENT: "agricultural", OTHER: "other",
                  NO_T1_DATA: "other"}
-"""Which minimum mapped size (config ``min_patch_m2``) applies to a class: by its T1 use."""
+"""Which minimum mapped size (config ``min_patch_m2``) applies to a class: by its T1 use (facility agriculture
+land, 设施农用地 1202, takes ``facility``: see :func:`min_size_kind`)."""
+
+
+def min_size_kind(change_class: str, t1_code: str | None) -> str:
+    """The ``min_patch_m2`` key of a patch: construction and facility land 200 m², agricultural 400, other 600."""
+    if t1_code in landuse.FACILITY_CODES:
+        return "facility"
+    return MIN_SIZE_KIND[change_class]
 
 
 @dataclass
@@ -112,16 +131,29 @@ def merge_patches(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return merged[keys + ["geometry"]]
 
 
-def split_below_min(patches: gpd.GeoDataFrame, min_patch_m2: dict[str, float]):
-    """Split patches into those at or above and those below the minimum mapped size of their class.
+def split_below_min(patches: gpd.GeoDataFrame, min_patch_m2: dict[str, float], *, measure: AreaMeasure | None = None):
+    """Split patches into those at or above and those below the minimum mapped size of their T1 use.
+
+    Parameters
+    ----------
+    patches : GeoDataFrame
+        Merged patches (``change_class``, ``t1_code``).
+    min_patch_m2 : dict
+        ``construction``, ``facility``, ``agricultural``, ``other`` (m²; ``facility`` defaults to
+        ``construction`` when missing).
+    measure : AreaMeasure, optional
+        The area kind sizes are judged in (default planar).
 
     Returns
     -------
     tuple of GeoDataFrame
         (large enough, below the minimum).
     """
-    area = shapely.area(np.asarray(patches.geometry.values, dtype=object))
-    limit = patches["change_class"].map(lambda c: min_patch_m2[MIN_SIZE_KIND[c]]).to_numpy(dtype=float)
+    measure = measure or planar_measure(str(patches.crs))
+    limits = {"facility": min_patch_m2.get("construction", 200.0), **min_patch_m2}
+    area = measure.m2(np.asarray(patches.geometry.values, dtype=object))
+    kinds = [min_size_kind(c, t) for c, t in zip(patches["change_class"], patches["t1_code"], strict=True)]
+    limit = np.array([limits[k] for k in kinds], dtype=float)
     small = area < limit
     return patches[~small].reset_index(drop=True), patches[small].reset_index(drop=True)
 
@@ -143,8 +175,18 @@ def locate(patches: gpd.GeoDataFrame, zones: Zones) -> gpd.GeoDataFrame:
     return out
 
 
-def give_verdicts(patches: gpd.GeoDataFrame, *, approvals: np.ndarray | None, pbf: np.ndarray | None) -> gpd.GeoDataFrame:
-    """Areas on PBF and inside approvals, and the status of each patch.
+def _by_owner(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n)
+    np.add.at(out, owner, values)
+    return out
+
+
+def give_verdicts(patches: gpd.GeoDataFrame, *, approvals: np.ndarray | None, pbf: np.ndarray | None,
+                  measure: AreaMeasure | None = None, pieces: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Areas of each patch's parts (on PBF, approved, illegal, net of 田坎) and the status of each patch.
+
+    Every figure is the area of the part's own geometry: the illegal part is the patch minus the
+    approvals, and its PBF figure is that part ∩ PBF — never the whole patch's PBF.
 
     Parameters
     ----------
@@ -153,44 +195,75 @@ def give_verdicts(patches: gpd.GeoDataFrame, *, approvals: np.ndarray | None, pb
     approvals, pbf : numpy.ndarray of geometries, optional
         Dissolved (non-overlapping) approvals and PBF; ``None`` when the layer was not given (the
         verdicts that need it are then ``unverified`` / not on PBF, and the report says so).
+    measure : AreaMeasure, optional
+        The area kind of the figures (default planar).
+    pieces : GeoDataFrame, optional
+        The change pieces the patches were merged from, with ``ridge_share``: net figures come from them
+        (NaN without).
 
     Returns
     -------
     GeoDataFrame
-        With ``area_m2``, ``area_mu``, ``area_mu_ellipsoidal``, ``pbf_mu``, ``approved_mu``,
-        ``illegal_mu`` and ``status``; ``approved_mu + illegal_mu = area_mu`` for ``nonagri`` patches.
+        With the area columns of :data:`PATCH_COLUMNS` and ``status``.
     """
     out = patches.copy()
+    measure = measure or planar_measure(str(out.crs))
     geoms = np.asarray(out.geometry.values, dtype=object)
-    area = shapely.area(geoms)
+    n = len(out)
+    area = measure.m2(geoms)
     out["area_m2"] = area
     out["area_mu"] = area / M2_PER_MU
-    out["area_mu_ellipsoidal"] = ellipsoidal_area_m2(out.geometry) / M2_PER_MU if len(out) else []
-    pbf_m2 = area_inside(geoms, pbf, dissolved=True) if pbf is not None else np.full(len(out), np.nan)
+    out["area_mu_planar"] = measure.planar_m2(geoms) / M2_PER_MU
+    out["area_mu_ellipsoidal"] = measure.ellipsoidal_m2(geoms) / M2_PER_MU
+    shares = pieces["ridge_share"].to_numpy(dtype=float) if pieces is not None and "ridge_share" in pieces else None
+    changed = np.asarray(pieces.geometry.values, dtype=object) if shares is not None else None
+
+    def net(parts):
+        if shares is None or not np.isfinite(shares).any():
+            return np.full(len(parts), np.nan)
+        return net_area_m2(parts, changed, shares, measure=measure)
+
+    out["net_mu"] = net(geoms) / M2_PER_MU
+    pbf_m2 = area_inside(geoms, pbf, dissolved=True, measure=measure) if pbf is not None else np.full(n, np.nan)
     out["pbf_mu"] = pbf_m2 / M2_PER_MU
-    nonagri = (out["change_class"] == NONAGRI).to_numpy()
-    approved_m2 = np.zeros(len(out))
-    if approvals is not None and nonagri.any():
-        approved_m2[nonagri] = np.minimum(area_inside(geoms[nonagri], approvals, dissolved=True), area[nonagri])
-    illegal_m2 = np.where(nonagri, area - approved_m2, 0.0)
-    if approvals is None:
-        approved_m2 = np.where(nonagri, np.nan, 0.0)
-        illegal_m2 = np.where(nonagri, np.nan, 0.0)
+    nonagri = np.flatnonzero((out["change_class"] == NONAGRI).to_numpy())
+    approved_m2 = np.zeros(n)
+    illegal_m2 = np.zeros(n)
+    illegal_net = np.zeros(n)
+    illegal_pbf = np.zeros(n)
+    if approvals is not None and nonagri.size:
+        pi, _ai, inside = intersect_pairs(geoms[nonagri], approvals)
+        approved_m2[nonagri] = _by_owner(pi, measure.m2(inside), nonagri.size)
+        illegal_parts = difference_from(geoms[nonagri], approvals)
+        has = ~shapely.is_missing(illegal_parts)
+        part_geoms = illegal_parts[has]
+        illegal_m2[nonagri[has]] = measure.m2(part_geoms)
+        illegal_net[nonagri] = np.nan if shares is None or not np.isfinite(shares).any() else 0.0
+        illegal_net[nonagri[has]] = net(part_geoms)
+        if pbf is not None:
+            illegal_pbf[nonagri[has]] = area_inside(part_geoms, pbf, dissolved=True, measure=measure)
+    elif nonagri.size:  # no approvals layer: the whole conversion is unjudged
+        approved_m2[nonagri] = illegal_m2[nonagri] = illegal_net[nonagri] = illegal_pbf[nonagri] = np.nan
+    if pbf is None:
+        illegal_pbf[:] = np.nan
     out["approved_mu"] = approved_m2 / M2_PER_MU
     out["illegal_mu"] = illegal_m2 / M2_PER_MU
+    out["illegal_net_mu"] = illegal_net / M2_PER_MU
+    out["illegal_pbf_mu"] = illegal_pbf / M2_PER_MU
 
-    status = np.full(len(out), "other", dtype=object)
+    status = np.full(n, "other", dtype=object)
     cls = out["change_class"].to_numpy()
     status[cls == SUPPLEMENT] = "supplement"
     on_pbf = np.nan_to_num(pbf_m2) > ZERO_M2
     status[(cls == NONGRAIN) & on_pbf] = "nongrain_on_pbf"
     status[(cls == NONGRAIN) & ~on_pbf] = "nongrain"
+    is_nonagri = cls == NONAGRI
     if approvals is None:
-        status[nonagri] = "unverified"
+        status[is_nonagri] = "unverified"
     else:
-        fully = nonagri & (illegal_m2 <= ZERO_M2)
-        none = nonagri & (approved_m2 <= ZERO_M2)
-        status[nonagri] = "partly_approved"
+        fully = is_nonagri & (illegal_m2 <= ZERO_M2)
+        none = is_nonagri & (approved_m2 <= ZERO_M2)
+        status[is_nonagri] = "partly_approved"
         status[fully] = "approved"
         status[none & ~fully] = "illegal"
     out["status"] = status
@@ -251,7 +324,7 @@ def _finish(frame: gpd.GeoDataFrame, prefix: str, source: str) -> gpd.GeoDataFra
 
 def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zones, approvals=None, pbf=None,
                        min_patch_m2: dict[str, float], source: str = "vector",
-                       pieces_engine=change_pieces) -> ViolationResult:
+                       pieces_engine=change_pieces, measure: AreaMeasure | None = None) -> ViolationResult:
     """Run the whole violation analysis on checked layers.
 
     Parameters
@@ -263,12 +336,14 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
     approvals, pbf : GeoDataFrame, optional
         Approval areas and permanent basic farmland.
     min_patch_m2 : dict
-        Minimum mapped size per kind: ``construction``, ``agricultural``, ``other``.
+        Minimum mapped size per kind: ``construction``, ``facility``, ``agricultural``, ``other``.
     source : str, default "vector"
         Value of the ``source`` column.
     pieces_engine : callable, default :func:`~kmrv_geo.analysis.changes.change_pieces`
         ``(t0, t1) → pieces``; e.g. :func:`kmrv_geo.dask_engine.dask_change_pieces` bound to a cluster.
         Every engine must give the same pieces in the same canonical order.
+    measure : AreaMeasure, optional
+        The area kind of every figure (default planar; a project passes its ``area:``).
 
     Returns
     -------
@@ -288,8 +363,8 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
     if len(_overcounted(t0, pieces[pieces["change_class"] == SUPPLEMENT])):  # overlapping T1 farmland
         raise LayerError(_overlap_message(t0, pieces[pieces["change_class"] == SUPPLEMENT], {}))
     result = patches_from_pieces(pieces, zones=zones, approvals=approvals, pbf=pbf, min_patch_m2=min_patch_m2,
-                                 source=source)
-    result.farmland = sheet
+                                 source=source, measure=measure)
+    result.farmland = sheet | farmland_partition(t0, pieces, measure or planar_measure(str(t0.crs)))
     return result
 
 
@@ -319,8 +394,34 @@ def _overlap_message(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, sheet: dict
     )
 
 
+def farmland_partition(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, measure: AreaMeasure) -> dict:
+    """T0 farmland by class in the run's area kind, gross and net of 田坎 (m²), for the manifest.
+
+    Returns
+    -------
+    dict
+        ``total_m2`` and ``{class}_m2`` per class of
+        :data:`~kmrv_geo.analysis.changes.FARMLAND_CLASSES`; with ridge data also ``total_net_m2`` and
+        ``{class}_net_m2``.
+    """
+    farm = pieces[pieces["change_class"].isin(FARMLAND_CLASSES)]
+    area = measure.m2(np.asarray(farm.geometry.values, dtype=object))
+    out: dict = {"total_m2": float(area.sum())}
+    share = farm["ridge_share"].to_numpy(dtype=float)
+    with_net = bool(np.isfinite(share).any())
+    if with_net:
+        out["total_net_m2"] = float(np.nansum(area * (1 - share)))
+    cls = farm["change_class"].to_numpy()
+    for c in FARMLAND_CLASSES:
+        out[f"{c}_m2"] = float(area[cls == c].sum())
+        if with_net:
+            out[f"{c}_net_m2"] = float(np.nansum(area[cls == c] * (1 - share[cls == c])))
+    return out
+
+
 def patches_from_pieces(pieces: gpd.GeoDataFrame, *, zones: Zones, approvals=None, pbf=None,
-                        min_patch_m2: dict[str, float], source: str, id_prefix: str = "") -> ViolationResult:
+                        min_patch_m2: dict[str, float], source: str, id_prefix: str = "",
+                        measure: AreaMeasure | None = None) -> ViolationResult:
     """Turn change pieces of any source into located patches with verdicts.
 
     The one path every source takes (vector overlay, raster land cover): merge contiguous pieces
@@ -334,20 +435,23 @@ def patches_from_pieces(pieces: gpd.GeoDataFrame, *, zones: Zones, approvals=Non
     zones : Zones
     approvals, pbf : GeoDataFrame, optional
     min_patch_m2 : dict
-        Minimum mapped size per kind: ``construction``, ``agricultural``, ``other``.
+        Minimum mapped size per kind: ``construction``, ``facility``, ``agricultural``, ``other``.
     source : str
         Value of the ``source`` column (``vector``, ``raster``).
     id_prefix : str, default ""
         Put before the sequence number of patch ids (``R`` for raster: ``530111-R00001``), so that
         ids of different sources never clash.
+    measure : AreaMeasure, optional
+        The area kind of every figure and of the minimum mapped size (default planar).
 
     Returns
     -------
     ViolationResult
         With an empty ``farmland`` sheet (the caller fills it where a partition exists).
     """
+    measure = measure or planar_measure(str(pieces.crs))
     patches = merge_patches(pieces)
-    large, small = split_below_min(patches, min_patch_m2)
+    large, small = split_below_min(patches, min_patch_m2, measure=measure)
     approvals_geoms = dissolve_zones(approvals.geometry.values) if approvals is not None else None
     pbf_geoms = dissolve_zones(pbf.geometry.values) if pbf is not None else None
     missing = []
@@ -355,7 +459,9 @@ def patches_from_pieces(pieces: gpd.GeoDataFrame, *, zones: Zones, approvals=Non
         missing.append("approvals")
     if pbf is None:
         missing.append("pbf")
-    located = [give_verdicts(locate(p, zones), approvals=approvals_geoms, pbf=pbf_geoms) for p in (large, small)]
+    changed = pieces[pieces["change_class"].isin(CHANGE_CLASSES)]
+    located = [give_verdicts(locate(p, zones), approvals=approvals_geoms, pbf=pbf_geoms, measure=measure,
+                             pieces=changed) for p in (large, small)]
     return ViolationResult(
         patches=_finish(located[0], id_prefix, source),
         below_min=_finish(located[1], id_prefix + "S", source),

@@ -33,6 +33,9 @@ __all__ = ["SYNTHETIC_NOTE", "SampleInfo", "make_sample", "MIN_PARCELS", "MAX_PA
 
 logger = logging.getLogger(__name__)
 
+RIDGE_SHARE_BY_SLOPE = {"1": 0.0, "2": 0.05, "3": 0.10, "4": 0.15, "5": 0.20}
+"""Synthetic 扣除地类系数 (KCXS, share of 田坎) of farmland by slope class GDPDJB (1: ≤2°, 5: >25°), in the
+range hilly Yunnan reports (0.05–0.20; DOMAIN.md). Invented for the sample, like every attribute."""
 MIN_PARCELS = 1_000
 MAX_PARCELS = 1_000_000
 
@@ -218,6 +221,19 @@ def _landuse_frame(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, model: pd
         "ZLDWDM": zones["ZLDWDM"].to_numpy()[zone],
     }, geometry=np.asarray(parcels.geometry.values, dtype=object), crs=geography.CRS)  # fmt: skip
     frame["TBMJ"] = np.round(ellipsoidal_m2(frame.geometry), 2)
+    hill = model["hill"].to_numpy(dtype=float)
+    frame["GDPDJB"] = (1 + np.searchsorted(np.quantile(hill, [0.2, 0.4, 0.6, 0.8]), hill)).astype(str)
+    return _ridge_fields(frame)
+
+
+def _ridge_fields(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """三调 deduction fields from TBMJ and the slope class: KCDLBM, KCXS, KCMJ, TBDLMJ (farmland only)."""
+    farmland = np.isin(frame["DLBM"].to_numpy(), landuse_model.FARMLAND_CODES)
+    share = np.where(farmland, frame["GDPDJB"].map(RIDGE_SHARE_BY_SLOPE).to_numpy(dtype=float), 0.0)
+    frame["KCDLBM"] = np.where(farmland, "1203", "")
+    frame["KCXS"] = share
+    frame["KCMJ"] = np.round(frame["TBMJ"].to_numpy(dtype=float) * share, 2)
+    frame["TBDLMJ"] = np.round(frame["TBMJ"].to_numpy(dtype=float) - frame["KCMJ"].to_numpy(), 2)
     return frame
 
 
@@ -233,7 +249,7 @@ def _finish_t1(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if redo.size:
         tbmj[redo] = np.round(ellipsoidal_m2(t1.geometry.iloc[redo]), 2)
     t1["TBMJ"] = tbmj
-    return t1[list(t0.columns)]
+    return _ridge_fields(t1)[list(t0.columns)]
 
 
 def _abandoned_frame(t0: gpd.GeoDataFrame, low: pd.DataFrame) -> gpd.GeoDataFrame:

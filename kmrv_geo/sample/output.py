@@ -9,10 +9,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pyogrio
-import shapely
 
-from ..units import equal_area_crs
-from .geography import STUDY_BBOX, layers_dir
+from ..units import ellipsoidal_area_m2
+from .geography import layers_dir
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +39,7 @@ MULTI_LAYERS = ("county", "township", "dianchi", "approvals")
 def ellipsoidal_m2(geoseries: gpd.GeoSeries) -> np.ndarray:
     """Area on the GRS80 ellipsoid (as 三调 TBMJ), with one fixed equal-area projection for the whole
     sample, so the same geometry always gets the same area."""
-    lon0, lat0, lon1, lat1 = STUDY_BBOX
-    projected = geoseries.to_crs(equal_area_crs((lon0 + lon1) / 2, (lat0 + lat1) / 2))
-    return shapely.area(np.asarray(projected.values, dtype=object))
+    return ellipsoidal_area_m2(geoseries)  # kmrv's own definition: Kunming's centre, the default study area
 
 
 def write_layers(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> dict[str, int]:
