@@ -93,8 +93,20 @@ KUNMING_CENTRE: tuple[float, float] = (102.9, 25.5)
 """Centre (lon, lat) of the default study area (Kunming's box, 102.1–103.7°E, 24.4–26.6°N)."""
 
 
-def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENTRE) -> np.ndarray:
+MAX_SEGMENT_M = 20.0
+"""Edges are split into pieces of at most this length (m) before an ellipsoidal area is measured."""
+
+
+def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENTRE,
+                        max_segment_m: float = MAX_SEGMENT_M) -> np.ndarray:
     """Area of each geometry on the CGCS2000 (GRS80) ellipsoid in m², as 三调 reports official areas.
+
+    The polygon's edges are straight in its own CRS (the Gauss-Kruger plane where parcels are drawn).
+    They are split into pieces of at most ``max_segment_m`` there, projected onto a Lambert azimuthal
+    equal-area plane on GRS80 and measured. Without the split, a long straight edge would be measured
+    as straight in the equal-area plane too, and a polygon cut in two parts would not add up (a 400 m
+    edge cut by an approval boundary: about 0.01 m²); with it, parts add up to the whole within
+    1e-6 m².
 
     Parameters
     ----------
@@ -104,6 +116,8 @@ def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENT
         (lon, lat) of the equal-area projection the area is measured in. Any centre gives the
         ellipsoidal area; a fixed one makes a geometry's area independent of what else is measured
         with it (for parcel-sized edges centres 1° apart agree to about 1e-9).
+    max_segment_m : float, default :data:`MAX_SEGMENT_M`
+        Longest edge piece (m; in degrees ÷ 111 000 for a geographic CRS).
 
     Returns
     -------
@@ -114,7 +128,13 @@ def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENT
         raise ValueError("ellipsoidal areas need a CRS")
     if len(geoseries) == 0:
         return np.zeros(0)
-    projected = geoseries.to_crs(equal_area_crs(*centre))
+    crs = CRS.from_user_input(geoseries.crs)
+    step = max_segment_m if crs.is_projected else max_segment_m / 111_000.0
+    geoms = np.asarray(geoseries.values, dtype=object)
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    dense = geoms.copy()
+    dense[present] = shapely.segmentize(geoms[present], step)
+    projected = gpd.GeoSeries(dense, crs=crs).to_crs(equal_area_crs(*centre))
     return np.nan_to_num(shapely.area(np.asarray(projected.values)).astype("float64"), nan=0.0)
 
 

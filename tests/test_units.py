@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import shapely.ops
 from pyproj import Geod, Transformer
 from shapely.geometry import box
 
@@ -55,9 +56,23 @@ def test_ellipsoidal_area_matches_geodesic(lon):
     parcels = _parcels_around(lon, 25.0)
     ours = units.ellipsoidal_area_m2(parcels)
     geod = Geod(ellps="GRS80")
-    lonlat = parcels.to_crs("EPSG:4490")
+    # the parcels' edges are straight on the Gauss-Kruger plane: follow them in 1 m steps, then measure
+    # geodesically on GRS80 (independent of kmrv's equal-area projection)
+    lonlat = parcels.segmentize(1.0).to_crs("EPSG:4490")
     reference = np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in lonlat])
     np.testing.assert_allclose(ours, reference, rtol=1e-7)
+
+
+def test_ellipsoidal_areas_of_parts_add_up_to_the_whole():
+    # A 600 m × 400 m block 140 km east of the central meridian, cut by a slanted line into two parts.
+    # Measured with straight edges in the equal-area plane the parts would miss the whole by ~1e-4 m²
+    # (long GK-straight edges are curved there); the edges are followed, so they add up.
+    x, y = 640000.0, 2800000.0
+    whole = box(x, y, x + 600, y + 400)
+    cut = shapely.LineString([(x + 100, y - 1), (x + 450, y + 401)])
+    parts = gpd.GeoSeries(list(shapely.ops.split(whole, cut).geoms), crs="EPSG:4543")
+    total = units.ellipsoidal_area_m2(gpd.GeoSeries([whole], crs="EPSG:4543"))[0]
+    assert units.ellipsoidal_area_m2(parts).sum() == pytest.approx(total, abs=1e-6)
 
 
 @pytest.mark.parametrize(("lon", "low", "high"), [(102.7, 1.1e-4, 1.4e-4), (103.6, 6.2e-4, 6.8e-4)])

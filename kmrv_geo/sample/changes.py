@@ -29,6 +29,7 @@ import pandas as pd
 import shapely
 
 from .. import landuse
+from ..units import ellipsoidal_area_m2
 from ._util import choose, independent_subset, polygons_only, sorted_pairs
 from .geography import CRS
 
@@ -40,7 +41,7 @@ WHOLE_MAX_M2 = 150_000.0
 """Largest parcel changed as a whole; larger ones change in part only."""
 PIECE_CAP_M2 = 60_000.0
 """Largest changed piece cut from a parcel."""
-MIN_PATCH_M2 = {"construction": 200.0, "agricultural": 400.0, "other": 600.0}
+MIN_PATCH_M2 = {"construction": 200.0, "facility": 200.0, "agricultural": 400.0, "other": 600.0}
 """三调 minimum mapped sizes (DOMAIN.md; the demo config uses the same)."""
 MIN_KIND = {"nonagri": "construction", "nongrain": "agricultural", "supplement": "agricultural",
             "back_in": "agricultural", "other": "other"}
@@ -414,7 +415,9 @@ def finish_truth(truth: gpd.GeoDataFrame, *, pbf: np.ndarray, hsf: np.ndarray, a
     status[nonagri & (approved <= ZERO_M2)] = "illegal"
     out["status"] = status
     limit = pd.Series(kind).map({k: min_patch_m2[v] for k, v in MIN_KIND.items()}).to_numpy(dtype=float)
-    out["below_min"] = area < limit
+    limit = np.where(np.isin(out["t1_code"].to_numpy(), landuse.FACILITY_CODES), min_patch_m2["facility"], limit)
+    # sizes are judged as the demo's tables count them: ellipsoidal (config area: default)
+    out["below_min"] = ellipsoidal_area_m2(gpd.GeoSeries(geoms, crs=CRS)) < limit
     return out[TRUTH_COLUMNS + ["geometry"]]
 
 
