@@ -130,12 +130,31 @@ def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENT
         return np.zeros(0)
     crs = CRS.from_user_input(geoseries.crs)
     step = max_segment_m if crs.is_projected else max_segment_m / 111_000.0
-    geoms = np.asarray(geoseries.values, dtype=object)
-    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    dense = geoms.copy()
-    dense[present] = shapely.segmentize(geoms[present], step)
-    projected = gpd.GeoSeries(dense, crs=crs).to_crs(equal_area_crs(*centre))
+    projected = gpd.GeoSeries(densify(np.asarray(geoseries.values, dtype=object), step), crs=crs).to_crs(
+        equal_area_crs(*centre))
     return np.nan_to_num(shapely.area(np.asarray(projected.values)).astype("float64"), nan=0.0)
+
+
+def densify(geoms: np.ndarray, step: float) -> np.ndarray:
+    """Polygons with their edges split into pieces of at most ``step``; the same shape and area.
+
+    Rings are densified one by one and the polygons rebuilt: GEOS 3.14's polygon ``segmentize`` returns
+    an empty or wrong polygon for some valid input (seen on the sample), while ring ``segmentize`` is
+    sound. A result whose planar area is not the original's (1e-9 relative) is not used: that geometry
+    keeps its vertices. Non-polygonal, missing and empty geometries are returned unchanged.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = geoms.copy()
+    polygonal = np.flatnonzero(np.isin(shapely.get_type_id(geoms), [3, 6]) & ~shapely.is_empty(geoms))
+    if polygonal.size == 0:
+        return out
+    parts, owner = shapely.get_parts(geoms[polygonal], return_index=True)
+    rings, part = shapely.get_rings(parts, return_index=True)
+    dense = shapely.multipolygons(shapely.polygons(shapely.segmentize(rings, step), indices=part), indices=owner)
+    before = shapely.area(geoms[polygonal])
+    same = np.abs(shapely.area(dense) - before) <= 1e-9 * np.maximum(before, 1.0)
+    out[polygonal[same]] = dense[same]
+    return out
 
 
 ELLIPSOIDAL, PLANAR = "ellipsoidal", "planar"

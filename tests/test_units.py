@@ -89,3 +89,17 @@ def test_empty_and_missing_geometries_have_zero_area():
     table = units.area_table(series)
     assert table["area_m2"].tolist() == pytest.approx([100.0, 0.0, 0.0])
     assert table["area_m2_ellipsoidal"].iloc[1:].tolist() == [0.0, 0.0]
+
+
+# A farmland piece of the 1,500-parcel sample whose polygon segmentize comes back empty on GEOS 3.14:
+# measured as 0 亩 it made a village's farmland vanish (caught by the independent check, tests/test_oracle.py).
+SEGMENTIZE_BREAKER = "POLYGON ((563338.0745892164 2774715.7394919507, 563405.3741780737 2774736.154599039, 563447.9220490314 2774667.342397564, 563557.6861707203 2774414.7101735654, 563620.948302552 2774004.85276846, 563679.021937763 2773928.3912217743, 563893.3437804388 2773776.249668242, 563747.1357435499 2773880.038986183, 563732.1216572557 2773884.574623476, 563669.1502515721 2773840.5119384006, 563625.8241457746 2773771.6316858735, 563592.9859433132 2773697.728427065, 563616.5114436811 2773633.5047298213, 563626.7646911931 2773570.00995714, 563655.2974127943 2773507.9949008455, 563725.6747636102 2773532.239013211, 563783.7449317512 2773529.4098925483, 563798.2805020538 2773537.82119859, 563717.3521823161 2773334.8446575496, 563565.37058005 2773367.5089518894, 563240.1063683549 2774663.374386931, 563338.0745892164 2774715.7394919507))"
+
+
+def test_densify_keeps_polygons_that_geos_segmentize_breaks():
+    geom = shapely.from_wkt(SEGMENTIZE_BREAKER)
+    dense = units.densify(np.array([geom], dtype=object), 20.0)[0]
+    assert dense.area == pytest.approx(geom.area, rel=1e-12)
+    assert shapely.get_num_coordinates(dense) > shapely.get_num_coordinates(geom)
+    series = gpd.GeoSeries([geom], crs="EPSG:4543")
+    assert units.ellipsoidal_area_m2(series)[0] == pytest.approx(geom.area, rel=1e-3)
