@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
+from shapely.geometry import box
 
 pytestmark = pytest.mark.slow
 
@@ -27,18 +29,90 @@ def test_bench_runs_and_the_engines_agree(tmp_path):
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     for size in ("1000", "2000"):
         row = results["sizes"][size]
-        assert row["agreement"]["kmrv"]["agrees"], row["agreement"]
-        assert row["kmrv"]["totals"]["patches"] > 0 and row["kmrv"]["seconds"] > 0
-        assert row["kmrv"]["totals"]["illegal"]["illegal_mu"] > 0
+        agreement = row["agreement"]["kmrv"]
+        # same patches: as many per status, the same land per status, the same totals of every figure
+        assert agreement["agrees"], agreement
+        assert agreement["counts_agree"] and agreement["totals_agree"] and agreement["geometry_agrees"]
+        assert agreement["counts"]["engine"] == agreement["counts"]["baseline"]
+        assert row["kmrv"]["totals"]["counts"] == row["baseline"]["totals"]["counts"]
+        assert row["kmrv"]["totals"]["patches"] == row["baseline"]["totals"]["patches"] > 0
+        assert agreement["count_difference"] == {} and agreement["explanation"] == []
+        assert agreement["max_relative_difference"] <= 1e-9
+        assert agreement["symmetric_difference_m2"] < 1e-6
+        for status, geometry in agreement["geometry"].items():
+            assert geometry["area_m2"] > 0 and geometry["relative"] <= 1e-12, status
+        assert row["kmrv"]["seconds"] > 0 and row["kmrv"]["area_kind"] == "ellipsoidal"
+        sums = row["kmrv"]["totals"]["sums"]
+        assert sums["illegal"]["illegal_mu"] > 0 and sums["illegal"]["illegal_pbf_mu"] > 0
+        assert set(bench.TOTAL_COLUMNS) <= set(row["baseline"]["totals"]["sums"]["illegal"])
+        for status, figures in sums.items():
+            for column in bench.TOTAL_COLUMNS:
+                base = row["baseline"]["totals"]["sums"][status][column]
+                assert figures[column] == pytest.approx(base, rel=1e-9, abs=1e-6), (status, column)
     assert "kmrv" in results["scaling"] and "baseline" in results["scaling"]
     table = (out / "results.md").read_text(encoding="utf-8")
-    assert "| 2,000 | kmrv |" in table and "faster" in table
+    assert "| 2,000 | kmrv |" in table and ("× faster" in table or "× slower" in table)
+    assert "| yes |" in table and "NO" not in table and "Patches per status" in table
+
+
+def _totals(bench, frame):
+    return bench.totals(frame.assign(**{c: frame["area_mu"] for c in bench.TOTAL_COLUMNS if c not in frame}))
 
 
 def test_agreement_check_catches_a_difference():
     bench = load_bench()
-    a = {"patches": 2, "illegal": {"area_mu": 10.0, "approved_mu": 0.0, "illegal_mu": 10.0, "pbf_mu": 1.0}}
-    b = {"patches": 2, "illegal": {"area_mu": 10.0, "approved_mu": 0.0, "illegal_mu": 10.001, "pbf_mu": 1.0}}
+    figures = {"area_mu": 10.0, "approved_mu": 0.0, "illegal_mu": 10.0, "pbf_mu": 1.0, "illegal_pbf_mu": 1.0}
+    a = {"patches": 2, "counts": {"illegal": 2}, "sums": {"illegal": figures}}
+    b = {"patches": 2, "counts": {"illegal": 2}, "sums": {"illegal": {**figures, "illegal_mu": 10.001}}}
     ok, worst = bench.agree(a, b)
     assert not ok and worst == pytest.approx(0.001 / 10.001)
     assert bench.agree(a, a) == (True, 0.0)
+    c = {"patches": 3, "counts": {"illegal": 3}, "sums": {"illegal": figures}}
+    assert bench.agree(a, c) == (True, 0.0)  # the same totals …
+    assert bench.counts_agree(a, c) == (False, {"illegal": -1})  # … yet not the same patches
+    assert bench.counts_agree(a, a) == (True, {})
+
+
+def _patches(boxes, status="illegal"):
+    frame = gpd.GeoDataFrame(
+        {"status": status, "change_class": "nonagri", "t0_code": "0103", "t1_code": "0702", "county_code": "530111",
+         "township": "", "village": "", "area_mu": [g.area / (10000 / 15) for g in boxes]},
+        geometry=list(boxes), crs="EPSG:4543")
+    for column in ("area_mu_planar", "area_mu_ellipsoidal", "illegal_mu"):
+        frame[column] = frame["area_mu"]
+    for column in ("approved_mu", "pbf_mu", "illegal_pbf_mu"):
+        frame[column] = 0.0
+    return frame
+
+
+def test_geometry_and_count_differences_are_found_and_explained(tmp_path):
+    bench = load_bench()
+    whole = _patches([box(0, 0, 100, 100), box(500, 0, 600, 100)])
+    # the same land cut in two at x = 50, plus a sliver the other engine does not have
+    cut = _patches([box(0, 0, 50, 100), box(50, 0, 100, 100), box(500, 0, 600, 100), box(700, 0, 700.000001, 0.5)])
+    assert bench.geometry_agrees(bench.geometry_difference(whole, cut))
+    reasons = {(r["engine"], r["reason"]): r["patches"] for r in bench.explain(whole, cut)}
+    assert reasons == {("kmrv", "same land, cut differently"): 1, ("baseline", "same land, cut differently"): 2,
+                       ("baseline", "sliver"): 1}
+    # land one engine has and the other has not, or has under another verdict
+    missing = _patches([box(0, 0, 100, 100)])
+    diff = bench.geometry_difference(whole, missing)
+    assert diff["illegal"]["symmetric_difference_m2"] == pytest.approx(10000) and not bench.geometry_agrees(diff)
+    assert [(r["engine"], r["reason"]) for r in bench.explain(whole, missing)] == [("kmrv", "only in this engine")]
+    other = _patches([box(0, 0, 100, 100)]).assign(status="approved")
+    pairs = {(r["engine"], r["reason"]) for r in bench.explain(missing, other)}
+    assert pairs == {("kmrv", "other verdict"), ("baseline", "other verdict")}
+
+    # compare() and the markdown: never "yes" where the counts differ, and the reason is written out
+    files = {}
+    for name, frame in (("kmrv", whole), ("baseline", cut)):
+        files[name] = tmp_path / f"{name}.parquet"
+        frame.to_parquet(files[name])
+    runs = {name: {"seconds": 1.0, "peak_rss_mb": 1.0, "totals": _totals(bench, f), "patch_file": str(files[name]),
+                   "area_kind": "ellipsoidal"} for name, f in (("kmrv", whole), ("baseline", cut))}
+    agreement = bench.compare(runs["kmrv"], runs["baseline"])
+    assert agreement["geometry_agrees"] and not agreement["counts_agree"] and not agreement["agrees"]
+    assert agreement["count_difference"] == {"illegal": -2}
+    table = bench.markdown({"sizes": {"1000": {**runs, "agreement": {"kmrv": agreement}}}, "postgis": "not reachable"})
+    assert "| yes |" not in table and "NO: counts differ" in table
+    assert "same land, cut differently" in table and "sliver" in table and "kmrv − baseline: illegal -2" in table
