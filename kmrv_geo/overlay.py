@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .degenerate import clean_degenerate
+from .degenerate import clean_degenerate, find_degenerate
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +205,10 @@ def _robust_intersection(a: np.ndarray, b: np.ndarray, min_area: float) -> np.nd
                 pieces[k], method = _robust_one(a[k], b[k], "intersection")
                 _record("intersection", 0.0, pieces[k], method)
     lost = np.flatnonzero(np.nan_to_num(shapely.area(pieces)) <= min_area)
+    # Neighbours that share an edge often overlap by a float sliver (no area either): only pairs where a
+    # polygon has degenerate parts can have lost real area, so only they are recomputed.
+    if lost.size:
+        lost = lost[find_degenerate(a[lost]) | find_degenerate(b[lost])]
     for k in lost:  # interiors overlap, yet no area: GEOS lost it on near-degenerate input
         result, method = _robust_one(a[k], b[k], "intersection")
         if result is not None and result.area > min_area:

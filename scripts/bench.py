@@ -33,6 +33,7 @@ import platform
 import resource
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,14 +56,39 @@ TOTAL_COLUMNS = ["area_mu", "area_mu_planar", "area_mu_ellipsoidal", "approved_m
 PATCH_FILE_COLUMNS = ["status", "change_class", "t0_code", "t1_code", "county_code", "township", "village",
                       *TOTAL_COLUMNS, "geometry"]
 """What each engine's run keeps of its patches (``runs/…/patches.parquet``) for the patch-by-patch comparison."""
-VERTEX_EFFECT = 1e-6
+VERTEX_EFFECT = 1e-7
 """Per-patch figure differences up to this share of the patch's area are what measuring the same land cut at
-other vertices gives in the ellipsoidal kind (see :func:`figure_differences`)."""
+other vertices can give in the ellipsoidal kind (edges followed in 20 m steps: about 1e-6 m² per edge); a totals
+difference made only of such is reported as explained (see :func:`compare`)."""
 
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def densify_rings(series, step: float):
+    """Split every polygon edge of a GeoSeries into pieces of at most ``step``, ring by ring.
+
+    ``GeoSeries.segmentize`` of a polygon is unsound on GEOS 3.14 (a valid 16,910 m² polygon of the sample came
+    back as an invalid 7e-9 m² one), while segmentizing its rings is sound; where the planar area still changes
+    (1e-9 relative) the geometry keeps its own vertices. Other geometries are returned unchanged.
+    """
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    geoms = np.asarray(series.values, dtype=object)
+    out = geoms.copy()
+    todo = np.flatnonzero(series.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy() & ~series.is_empty.to_numpy())
+    if todo.size:
+        parts, owner = shapely.get_parts(geoms[todo], return_index=True)
+        rings, part = shapely.get_rings(parts, return_index=True)
+        dense = shapely.multipolygons(shapely.polygons(shapely.segmentize(rings, step), indices=part), indices=owner)
+        before = shapely.area(geoms[todo])
+        same = np.abs(shapely.area(dense) - before) <= 1e-9 * np.maximum(before, 1.0)
+        out[todo[same]] = dense[same]
+    return gpd.GeoSeries(out, index=series.index, crs=series.crs)
 
 
 def baseline_violations(project):
@@ -79,15 +105,14 @@ def baseline_violations(project):
       (``construction`` for nonagri, ``facility`` where the T1 code is 设施农用地 1202, ``agricultural``
       for other nongrain and supplement, ``other`` for other and no_t1_data);
     - located by ``overlay(how="identity")`` with counties, townships and villages (slivers dropped);
-    - figures in the area kind (ellipsoidal: edges split into pieces of at most
-      ``kmrv_geo.units.MAX_SEGMENT_M`` (20 m), ring by ring with ``segmentize``, reprojected to a GRS80 Lambert azimuthal
-      equal-area CRS centred on the study area, then ``.area``): patch, patch ∩ PBF, patch ∩ approvals,
-      patch − approvals, (patch − approvals) ∩ PBF.
+    - figures in the area kind (ellipsoidal: edges split into pieces of at most ``kmrv_geo.units.MAX_SEGMENT_M``
+      (20 m) ring by ring (:func:`densify_rings`), reprojected to a GRS80 Lambert azimuthal equal-area CRS
+      centred on the study area, then ``.area``): patch, patch ∩ PBF, patch ∩ approvals, patch − approvals,
+      (patch − approvals) ∩ PBF.
     """
     import geopandas as gpd
     import numpy as np
     import pandas as pd
-    import shapely
     from shapely.geometry import Polygon
 
     from kmrv_geo import landuse
@@ -98,27 +123,10 @@ def baseline_violations(project):
     x0, y0, x1, y1 = config.study_area.bbox
     laea = f"+proj=laea +lat_0={(y0 + y1) / 2:.6f} +lon_0={(x0 + x1) / 2:.6f} +ellps=GRS80 +units=m +no_defs"
 
-    def densified(series):
-        """Edges split into pieces of at most MAX_SEGMENT_M, ring by ring (GeoSeries.segmentize of a polygon
-        is unsound on GEOS 3.14: a valid 16,910 m² polygon came back as 7e-9 m²); where the planar area
-        changes (1e-9 relative) the geometry keeps its own vertices."""
-        geoms = np.asarray(series.values, dtype=object)
-        out = geoms.copy()
-        todo = np.flatnonzero(series.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy() & ~series.is_empty.to_numpy())
-        if todo.size:
-            parts, owner = shapely.get_parts(geoms[todo], return_index=True)
-            rings, part = shapely.get_rings(parts, return_index=True)
-            dense = shapely.multipolygons(shapely.polygons(shapely.segmentize(rings, MAX_SEGMENT_M), indices=part),
-                                          indices=owner)
-            before = shapely.area(geoms[todo])
-            same = np.abs(shapely.area(dense) - before) <= 1e-9 * np.maximum(before, 1.0)
-            out[todo[same]] = dense[same]
-        return gpd.GeoSeries(out, index=series.index, crs=series.crs)
-
     def ellipsoidal_m2(frame) -> np.ndarray:  # edges straight in the analysis CRS, followed in ≤ 20 m steps
         if not len(frame):
             return np.zeros(0)
-        return densified(frame.geometry).to_crs(laea).area.fillna(0.0).to_numpy()
+        return densify_rings(frame.geometry, MAX_SEGMENT_M).to_crs(laea).area.fillna(0.0).to_numpy()
 
     def measured_m2(frame) -> np.ndarray:
         return ellipsoidal_m2(frame) if config.area == "ellipsoidal" else frame.area.to_numpy()
@@ -269,9 +277,13 @@ def _job(args: tuple) -> dict:
 
 
 def measure(engine: str, config_path: Path, out_dir: Path) -> dict:
-    """Run :func:`_job` in a spawned process (so memory and caches start clean)."""
-    with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_job, ((engine, str(config_path), str(out_dir)),))
+    """Run :func:`_job` in a spawned process (so memory and caches start clean).
+
+    A process pool of the standard library whose worker is not daemonic, so that the ``dask`` engine can start
+    its LocalCluster's worker processes from it (a ``multiprocessing.Pool`` worker cannot have children).
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(_job, (engine, str(config_path), str(out_dir))).result()
 
 
 def agree(a: dict, b: dict) -> tuple[bool, float]:
@@ -538,8 +550,8 @@ def markdown(results: dict) -> str:
               f"{GEOMETRY_RELATIVE:g} of the status's area (or {GEOMETRY_ABSOLUTE_M2:g} m²)."]
     if notes:
         lines += ["", "Differences:", ""] + notes
+    lines.append("")
     if results.get("scaling"):
-        lines.append("")
         for engine, exps in results["scaling"].items():
             lines.append(f"- scaling exponent of {engine}: " + ", ".join(f"{k}: {v:.2f}" for k, v in exps.items()))
     lines.append(f"- PostGIS: {results['postgis']}")
