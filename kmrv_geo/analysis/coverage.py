@@ -176,7 +176,7 @@ def _frame(geoms, crs, measure: AreaMeasure, **columns) -> gpd.GeoDataFrame:
 def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | None, landuse_t1: gpd.GeoDataFrame,
                      landuse_t0: gpd.GeoDataFrame | None = None, change_pieces: gpd.GeoDataFrame | None = None,
                      zone_levels: dict[str, tuple[gpd.GeoDataFrame, list[str]]],
-                     measure: AreaMeasure | None = None, pbf_dissolved: np.ndarray | None = None) -> CoverageResult:
+                     measure: AreaMeasure | None = None) -> CoverageResult:
     """Coverage of PBF and farmland by HSF, HSF off farmland, HSF occupied by construction, and gaps.
 
     Parameters
@@ -194,8 +194,6 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
         Level name (``county``, ``township``, ``village``) → (zones frame, key columns).
     measure : AreaMeasure, optional
         The area kind of every figure (default planar).
-    pbf_dissolved : numpy.ndarray, optional
-        PBF already dissolved (saves dissolving it again).
 
     Returns
     -------
@@ -203,10 +201,7 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
     """
     crs = landuse_t1.crs
     measure = measure or planar_measure(str(crs))
-    if pbf_dissolved is not None:
-        pbf_d = pbf_dissolved
-    else:
-        pbf_d = dissolve_zones(pbf.geometry.values) if pbf is not None else np.zeros(0, dtype=object)
+    pbf_d = dissolve_zones(pbf.geometry.values) if pbf is not None else np.zeros(0, dtype=object)
     hsf_d = dissolve_zones(hsf.geometry.values) if hsf is not None else np.zeros(0, dtype=object)
     farm_t1 = _farmland(landuse_t1)
     shares_t1 = _farmland_shares(landuse_t1)

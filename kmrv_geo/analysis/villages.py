@@ -93,11 +93,10 @@ def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang:
 
 
 def layout_review(villages: gpd.GeoDataFrame, *, landuse_t0: gpd.GeoDataFrame | None, landuse_t1: gpd.GeoDataFrame,
-                  pbf: gpd.GeoDataFrame | None, measure: AreaMeasure | None = None,
-                  pbf_dissolved: np.ndarray | None = None) -> gpd.GeoDataFrame:
+                  pbf: gpd.GeoDataFrame | None, measure: AreaMeasure | None = None) -> gpd.GeoDataFrame:
     """Construction land inside each village boundary at T1, split into what existed at T0 and what is new.
 
-    ``measure`` is the area kind of the figures (default planar); ``pbf_dissolved`` PBF already dissolved.
+    ``measure`` is the area kind of the figures (default planar).
 
     Returns
     -------
@@ -129,8 +128,8 @@ def layout_review(villages: gpd.GeoDataFrame, *, landuse_t0: gpd.GeoDataFrame | 
     measure = measure or planar_measure(str(crs))
     frame["area_mu"] = measure.m2(geoms) / M2_PER_MU
     if pbf is not None:
-        pbf_d = pbf_dissolved if pbf_dissolved is not None else dissolve_zones(pbf.geometry.values)
-        frame["pbf_mu"] = area_inside(geoms, pbf_d, dissolved=True, measure=measure) / M2_PER_MU
+        frame["pbf_mu"] = area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True,
+                                      measure=measure) / M2_PER_MU
     else:
         frame["pbf_mu"] = np.nan
     return frame.sort_values(["village_index", "new"], ignore_index=True)

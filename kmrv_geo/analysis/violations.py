@@ -216,10 +216,11 @@ def give_verdicts(patches: gpd.GeoDataFrame, *, approvals: np.ndarray | None, pb
     out["area_mu_planar"] = measure.planar_m2(geoms) / M2_PER_MU
     out["area_mu_ellipsoidal"] = measure.ellipsoidal_m2(geoms) / M2_PER_MU
     shares = pieces["ridge_share"].to_numpy(dtype=float) if pieces is not None and "ridge_share" in pieces else None
-    changed = np.asarray(pieces.geometry.values, dtype=object) if shares is not None else None
+    with_net = shares is not None and bool(np.isfinite(shares).any())
+    changed = np.asarray(pieces.geometry.values, dtype=object) if with_net else None
 
     def net(parts):
-        if shares is None or not np.isfinite(shares).any():
+        if not with_net:
             return np.full(len(parts), np.nan)
         return net_area_m2(parts, changed, shares, measure=measure)
 
@@ -238,7 +239,7 @@ def give_verdicts(patches: gpd.GeoDataFrame, *, approvals: np.ndarray | None, pb
         has = ~shapely.is_missing(illegal_parts)
         part_geoms = illegal_parts[has]
         illegal_m2[nonagri[has]] = measure.m2(part_geoms)
-        illegal_net[nonagri] = np.nan if shares is None or not np.isfinite(shares).any() else 0.0
+        illegal_net[nonagri] = 0.0 if with_net else np.nan
         illegal_net[nonagri[has]] = net(part_geoms)
         if pbf is not None:
             illegal_pbf[nonagri[has]] = area_inside(part_geoms, pbf, dissolved=True, measure=measure)
