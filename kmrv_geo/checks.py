@@ -275,6 +275,12 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
     report.n_repaired = int(report.repaired["fid"].nunique()) if len(report.repaired) else 0
     if report.n_in != report.n_kept + report.n_rejected:
         raise AssertionError(f"feature accounting of {read.source} does not add up: {report.to_dict()}")
+    if report.n_in and not report.n_kept:
+        reasons = report.rejected["reason"].value_counts()
+        listing = "; ".join(f"{reason} ×{count}" for reason, count in reasons.head(3).items())
+        raise LayerError(f"{read.source} ({role}): every one of its {report.n_in} features was rejected ({listing}); "
+                         "nothing of this layer would be counted. Fix the file (for unreadable text set `encoding:` "
+                         "in the config, e.g. GBK) and run again")
     return kept, report
 
 

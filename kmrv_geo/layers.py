@@ -4,8 +4,9 @@ pyogrio with Arrow is the fast path. fiona is used where it is the better tool: 
 corrupt features, pyogrio fails on the whole layer, while fiona reads feature by feature, so the
 readable features are kept and each unreadable one is reported with its id and reason.
 
-Shapefile text encoding: the ``.cpg`` file when there is one; else detected from the ``.dbf`` bytes
-(valid UTF-8 → UTF-8, else GB18030, a superset of GBK); an explicit ``encoding`` overrides both.
+Shapefile text encoding: detected from the ``.dbf`` field names and records together (valid UTF-8 → UTF-8,
+else GB18030, a superset of GBK) and checked against the ``.cpg``; bytes that fit neither, or disagree
+with the ``.cpg``, stop with a clear error; an explicit ``encoding`` overrides all.
 """
 
 from __future__ import annotations
@@ -93,33 +94,86 @@ def _corrupt_message(path: Path, exc: Exception) -> str:
             "a GeoPackage/Shapefile/GeoJSON/GeoParquet/FileGDB — open it in QGIS or export it again")
 
 
+def _dbf_text(dbf: Path) -> tuple[list[tuple[str, bytes]], bytes]:
+    """The field names (raw bytes, by position) and the record bytes of a dBASE file."""
+    data = dbf.read_bytes()
+    header_len = int.from_bytes(data[8:10], "little") if len(data) >= 10 else 0
+    names = []
+    for start in range(32, max(32, header_len - 1), 32):
+        if data[start:start + 1] in (b"\r", b""):
+            break
+        names.append((f"field {len(names) + 1}", data[start:start + 11].split(b"\x00", 1)[0]))
+    return names, data[header_len:]
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def _sample(raw: bytes, where: str) -> str:
+    """A short sample of undecodable bytes: hex, and how UTF-8 and GB18030 would read them."""
+    chunk = raw[:24]
+    return (f"{where}: bytes {chunk.hex(' ')} (as UTF-8: {chunk.decode('utf-8', 'replace')!r}, as GBK/GB18030: "
+            f"{chunk.decode('gb18030', 'replace')!r})")
+
+
 def detect_shapefile_encoding(shp_path: str | Path) -> tuple[str, str]:
-    """Text encoding of a Shapefile's attributes.
+    """Text encoding of a Shapefile's attributes, from its ``.cpg`` and the ``.dbf`` bytes together.
+
+    Evidence is the field names in the ``.dbf`` header (Chinese survey exports often have GBK names such as
+    标识码 with plain ASCII values) and the record bytes. They are decoded strictly: all ASCII → UTF-8
+    (nothing to tell apart); valid UTF-8 → UTF-8; else valid GB18030 (a superset of GBK and GB2312) →
+    GB18030. A ``.cpg`` is used when the bytes are valid in its encoding.
 
     Returns
     -------
     tuple of str
-        (encoding, how): how is ``"cpg"`` (from the .cpg file), ``"detected"`` (from the .dbf bytes) or
-        ``"default"`` (no .dbf).
+        (encoding, how): how is ``"cpg"``, ``"detected"`` or ``"default"`` (no .dbf).
+
+    Raises
+    ------
+    LayerError
+        The ``.cpg`` names an encoding the bytes are not valid in, or the bytes are valid in neither UTF-8
+        nor GB18030: the message names the file and field, shows a sample and the ``encoding:`` fix.
     """
     shp_path = Path(shp_path)
+    dbf = next((shp_path.with_suffix(s) for s in (".dbf", ".DBF") if shp_path.with_suffix(s).exists()), None)
+    names, records = _dbf_text(dbf) if dbf is not None else ([], b"")
+    evidence = [(f"field name ({where})", raw) for where, raw in names] + [("records", records)]
+    fix = (f"set the encoding in the config, e.g. layers: {{ROLE: {{path: {shp_path.name}, encoding: GBK}}}} "
+           f"(or `kmrv check {shp_path.name} --encoding GBK`)")
     for suffix in (".cpg", ".CPG"):
         cpg = shp_path.with_suffix(suffix)
         if cpg.exists():
             text = cpg.read_text(encoding="ascii", errors="ignore").strip()
             if text:
-                return _normalise_encoding(text), "cpg"
-    dbf = next((shp_path.with_suffix(s) for s in (".dbf", ".DBF") if shp_path.with_suffix(s).exists()), None)
+                declared = _normalise_encoding(text)
+                bad = [(where, raw) for where, raw in evidence if not _decodes(raw, declared)]
+                if bad:
+                    where, raw = bad[0]
+                    raise LayerError(f"{cpg} says the text of {dbf} is {text}, but its bytes are not valid {text}; "
+                                     f"{_sample(_first_non_ascii(raw), where)}; {fix}, or correct the .cpg")
+                return declared, "cpg"
     if dbf is None:
         return "UTF-8", "default"
-    data = dbf.read_bytes()
-    header_len = int.from_bytes(data[8:10], "little") if len(data) >= 10 else 0
-    records = data[header_len:]
-    try:
-        records.decode("utf-8")
+    everything = b"".join(raw for _, raw in evidence)
+    if everything.isascii() or _decodes(everything, "utf-8"):
         return "UTF-8", "detected"
-    except UnicodeDecodeError:
+    if all(_decodes(raw, "gb18030") for _, raw in evidence):
         return "GB18030", "detected"
+    where, raw = next((w, r) for w, r in evidence if not _decodes(r, "gb18030"))
+    raise LayerError(f"the text encoding of {dbf} cannot be told: its bytes are valid in neither UTF-8 nor GBK/GB18030; "
+                     f"{_sample(_first_non_ascii(raw), where)}; {fix} (e.g. Big5, Latin-1)")
+
+
+def _first_non_ascii(raw: bytes) -> bytes:
+    """The bytes from a little before the first non-ASCII byte (where the encoding shows)."""
+    pos = next((i for i, byte in enumerate(raw) if byte >= 0x80), 0)
+    return raw[max(0, pos - 4):]
 
 
 def _normalise_encoding(text: str) -> str:
