@@ -22,6 +22,7 @@ from .degenerate import clean_degenerate, find_degenerate
 from .errors import CrsError, LayerError
 from .layers import FID, ReadResult
 from .overlay import polygonal_parts
+from .text import clean_frame
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +182,10 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
                          f"{', '.join(map(str, fields_there)) or '(none)'}; fix the field names in the config")
     declared = resolve_crs(read, role=role, crs=crs, study_area=study_area)
     report = LayerReport(role=role, source=read.source, declared_crs=declared.to_string())
+    frame, cleaned = clean_frame(frame)
+    if cleaned:
+        listing = ", ".join(f"{column} ×{count}" for column, count in cleaned.items())
+        report.warnings.append(f"invisible control characters (e.g. \\x0b from Word/Excel) removed from text: {listing}")
     n_in = len(frame) + len(read.unreadable)
     rejected = [pd.DataFrame(read.unreadable, columns=["fid", "reason"])] if read.unreadable else []
 

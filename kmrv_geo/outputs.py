@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import OutputError
+from .text import clean_frame
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,11 @@ class OutputFolder:
         return self.write_text(relpath, json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n", **info)
 
     def write_table(self, relpath: str, frame: pd.DataFrame, **info) -> Path:
-        """Write a CSV table atomically (UTF-8 with BOM, so Excel and WPS show Chinese) and record it."""
+        """Write a CSV table atomically (UTF-8 with BOM, so Excel and WPS show Chinese) and record it.
+
+        Control characters are removed from its text (:mod:`kmrv_geo.text`).
+        """
+        frame = clean_frame(frame)[0]
         return self.write_with(
             relpath,
             lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n"),
@@ -199,7 +204,7 @@ class OutputFolder:
 
         def write(tmp: Path) -> None:
             for name, frame in layers.items():
-                frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+                clean_frame(frame)[0].to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
 
         return self.write_with(relpath, write, layers={k: int(len(v)) for k, v in layers.items()}, **info)
 

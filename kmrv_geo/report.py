@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .landuse import code_name
+from .text import clean_frame, clean_text
 
 HEADINGS = {
     "zh": {
@@ -184,8 +185,9 @@ def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame]) -> None:
 
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, table in sheets.items():
-            table.to_excel(writer, sheet_name=name[:31], index=False)
-            sheet = writer.sheets[name[:31]]
+            title = clean_text(name)[:31]
+            clean_frame(table)[0].to_excel(writer, sheet_name=title, index=False)
+            sheet = writer.sheets[title]
             sheet.freeze_panes = "A2"
             for cell in sheet[1]:
                 cell.font = Font(bold=True)

@@ -37,9 +37,9 @@ from ..config import LANDCOVER_CLASS_NAMES
 from ..errors import LayerError
 from ..overlay import intersect_pairs
 from ..rasters import CLASS_NAMES_ZH, Grid, bounded_cache, grid_over, native_resolution_m, open_classes
+from ..ridges import RIDGE_SHARE
 from ..units import M2_PER_MU
 from ..zonal import exact_stats
-from ..ridges import RIDGE_SHARE
 from .changes import NONAGRI, NONGRAIN, OTHER, PIECE_COLUMNS, SUPPLEMENT
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,55 @@
+"""Attribute text every writer can store: control characters removed, what was removed counted.
+
+Names copied from Word or Excel can carry invisible control characters (a vertical tab ``\\x0b``,
+``\\x1a``, ``\\x00`` …). openpyxl refuses them (IllegalCharacterError) and so does XML in general, a
+GeoPackage string with ``\\x00`` is cut there, and they are invisible on maps. Text is cleaned once at
+load (:func:`clean_frame`, reported per layer) and again by every writer as a last guard, so a value
+is the same in every output. Tab, line feed and carriage return are kept (Excel stores them).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters removed from text: C0 controls except tab, line feed and carriage return, and DEL."""
+
+
+def clean_text(value):
+    """``value`` without control characters (non-strings unchanged)."""
+    return CONTROL_RE.sub("", value) if isinstance(value, str) else value
+
+
+def clean_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Remove control characters from every text column (and column name).
+
+    Returns
+    -------
+    frame : DataFrame
+        The same frame when nothing needed cleaning, else a cleaned copy.
+    cleaned : dict
+        Column → number of values changed (only columns with changes).
+    """
+    cleaned: dict[str, int] = {}
+    out = frame
+    for column in frame.columns:
+        series = frame[column]
+        if column == getattr(frame, "_geometry_column_name", None) or not (
+                pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+            continue
+        is_text = series.map(lambda v: isinstance(v, str))
+        if not is_text.any():
+            continue
+        dirty = is_text & series.where(is_text, "").str.contains(CONTROL_RE, regex=True)
+        if dirty.any():
+            if out is frame:
+                out = frame.copy()
+            out[column] = series.map(clean_text)
+            cleaned[str(column)] = int(dirty.sum())
+    names = {c: clean_text(c) for c in out.columns if isinstance(c, str) and CONTROL_RE.search(c)}
+    if names:
+        out = out.rename(columns=names) if out is not frame else frame.rename(columns=names)
+        cleaned["(field names)"] = len(names)
+    return out, cleaned
