@@ -354,3 +354,38 @@ def check_overlap(frames: dict[str, gpd.GeoDataFrame], *, min_share: float = 0.0
                 problems.append(f"{a} (x {ax0:.0f}…{ax1:.0f}, y {ay0:.0f}…{ay1:.0f}) and {b} (x {bx0:.0f}…{bx1:.0f}, "
                                 f"y {by0:.0f}…{by1:.0f}) do not overlap")
     return problems
+
+
+SELF_OVERLAP_MIN_M2 = 0.01
+"""Overlaps between parcels of one land-use layer at least this large (m²) are errors; smaller ones are
+float slivers of shared edges."""
+
+
+def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
+                  min_m2: float = SELF_OVERLAP_MIN_M2) -> pd.DataFrame:
+    """Pairs of features of one layer whose interiors overlap (a land-use layer must partition the land).
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        A checked layer in a projected CRS (metres).
+    id_field : str, optional
+        Feature id field shown (default the source feature id ``_fid``).
+    min_m2 : float
+        Smallest overlap (m²) reported.
+
+    Returns
+    -------
+    DataFrame
+        ``id_a``, ``id_b``, ``overlap_m2`` (planar), largest first.
+    """
+    from .overlay import intersect_pairs
+
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    li, ri, pieces = intersect_pairs(geoms, geoms)
+    pair = li < ri
+    li, ri, area = li[pair], ri[pair], shapely.area(pieces[pair])
+    big = area >= min_m2
+    ids = frame[id_field].to_numpy() if id_field and id_field in frame else frame[FID].to_numpy()
+    table = pd.DataFrame({"id_a": ids[li[big]], "id_b": ids[ri[big]], "overlap_m2": area[big]})
+    return table.sort_values("overlap_m2", ascending=False, ignore_index=True)

@@ -60,7 +60,7 @@ def violation_tables(result: ViolationResult, project: Project, *, lang: str = "
     """By county, by village and balances by county (numbers, English keys, totals rows)."""
     patches = result.patches
     by_county = violations_table(patches, ["county_code", "county_name"])
-    by_village = violations_table(patches, ["county_code", "county_name", "township", "village"])
+    by_village = violations_table(patches, ["county_code", "county_name", "township", "village_key", "village"])
     balances = balances_table(patches, rules=analysis_steps.balance_rules(project))
     total = TOTAL_LABEL[lang]
     return {
@@ -184,18 +184,18 @@ def _sites(found: Found, results: Results, project: Project, lang: str) -> None:
                           f"{len(sites)} contiguous farmland blocks ≥ {min_mu:g} mu"))
 
 
-ABANDONED_COLUMNS = ["parcel_id", "code", "county_code", "county_name", "village", "area_mu", "pbf_mu", "on_pbf",
+ABANDONED_COLUMNS = ["parcel_id", "code", "county_code", "county_name", "village_key", "village", "area_mu", "pbf_mu", "on_pbf",
                      "years_low", "n_years_low", "first_low_year", "still_low"]
 
 
 def abandoned_by_village(result: AbandonmentResult | None) -> pd.DataFrame | None:
-    """Abandoned 亩 per village (``village``, ``abandoned_mu``) for the village profiles."""
+    """Abandoned 亩 per village (``village_key``, ``abandoned_mu``) for the village profiles."""
     if result is None:
         return None
     ab = result.abandoned
-    if "village" not in ab:
+    if "village_key" not in ab:
         return None
-    return ab.groupby("village", as_index=False)["area_mu"].sum().rename(columns={"area_mu": "abandoned_mu"})
+    return ab.groupby("village_key", as_index=False)["area_mu"].sum().rename(columns={"area_mu": "abandoned_mu"})
 
 
 def abandonment_table(abandoned: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -216,7 +216,7 @@ def _abandonment(found: Found, result: AbandonmentResult, lang: str, kind: str) 
     found.layers["abandoned_parcels"] = layer
     total = TOTAL_LABEL[lang]
     by_county = with_total(abandonment_table(ab, ["county_code", "county_name"]), "county_name", total)
-    by_village = with_total(abandonment_table(ab, ["county_code", "county_name", "village"]), "village", total)
+    by_village = with_total(abandonment_table(ab, ["county_code", "county_name", "village_key", "village"]), "village", total)
     parcels = result.parcels
     no_data = parcels.loc[parcels["years_no_data"] != "", ["parcel_id", "code", "area_mu", "years_no_data"]]
     found.tables |= {

@@ -1,10 +1,10 @@
 """The one writer of output folders: atomic files and a manifest of everything written.
 
-Every file is written to a temporary name in the same folder, flushed to disk, then renamed over the
-target with :func:`os.replace` (atomic on POSIX and Windows). A crash or kill mid-write leaves the old
-file intact and, at worst, a stray ``.NAME.tmp-*`` file that the next run removes. Each output folder
-gets ``manifest.json``: inputs with sha256, the config, package versions, feature counts and every
-file written with its sha256.
+A run writes into a staging folder beside its target; every file there is written to a temporary
+name, flushed to disk, then renamed into place with :func:`os.replace`. When the run is complete the
+staging folder replaces the target whole, so a failed or killed run leaves the previous complete
+results (or nothing), never a mix. Each output folder gets ``manifest.json``: inputs with sha256, the
+config, package versions, feature counts and every file written with its sha256.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import json
 import logging
 import os
 import platform
+import shutil
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
@@ -68,8 +70,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     Notes
     -----
     If ``write`` raises, the temporary file is removed and the old ``path`` is untouched. If the
-    process is killed, the old ``path`` is untouched and the temporary file is left for
-    :func:`remove_stale_temporaries`.
+    process is killed, the old ``path`` is untouched and the temporary file is left in the run's staging
+    folder, which the next run into the same target removes (:class:`OutputFolder`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,13 +107,27 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
-    """Remove temporary files that a killed run left in ``folder`` (recursively); return them."""
-    folder = Path(folder)
-    stale = [p for p in folder.rglob(f".*{_TMP_MARK}*") if p.is_file()] if folder.is_dir() else []
-    for p in stale:
-        p.unlink()
-    return stale
+def _replace(source: Path, destination: Path, *, locked_in: Path) -> None:
+    """``os.replace`` with a few retries; a folder that stays locked is an :class:`OutputError` naming the file."""
+    for attempt in range(REPLACE_TRIES):
+        try:
+            os.replace(source, destination)
+            return
+        except PermissionError:
+            if attempt + 1 < REPLACE_TRIES:
+                time.sleep(REPLACE_WAIT_S)
+    locked = [p for p in sorted(locked_in.rglob("*")) if p.is_file() and not _can_open(p)]
+    named = ", ".join(str(p) for p in locked[:3]) or f"a file in {locked_in}"
+    raise OutputError(f"cannot replace {destination}: {named} is open in another program (Excel, WPS or QGIS "
+                      "keeps files locked on Windows); close it and run again. The previous results are kept.")
+
+
+def _can_open(path: Path) -> bool:
+    try:
+        with open(path, "r+b"):
+            return True
+    except OSError:
+        return False
 
 
 def package_versions() -> dict[str, str]:
@@ -125,36 +141,60 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+STAGING_MARK = ".kmrv-staging-"
+OLD_MARK = ".kmrv-old-"
+REPLACE_TRIES = 5
+"""Attempts at swapping a finished run in (Windows refuses while Excel/WPS/QGIS holds a file open)."""
+REPLACE_WAIT_S = 0.5
+
+
 class OutputFolder:
-    """An output folder whose files are all written atomically and listed in ``manifest.json``.
+    """An output folder that holds one complete run: written into a staging folder, swapped in whole.
+
+    Files are written atomically into ``.NAME.kmrv-staging-PID`` beside the target and listed in
+    ``manifest.json``; :meth:`finish` then replaces the target folder with it. A run that fails or is
+    killed leaves the previous complete results (or nothing) — never a mix — and ``--overwrite`` leaves
+    no stale files. During the run :attr:`root` is the staging folder; after :meth:`finish`, the target.
 
     Parameters
     ----------
     root : str or Path
-        The folder; created if missing.
+        The target folder.
     overwrite : bool, default False
         Whether results of an earlier run (a ``manifest.json``) may be replaced.
 
     Raises
     ------
     OutputError
-        If the folder holds earlier results and ``overwrite`` is False, or is a file.
+        If the target is a file, holds earlier results and ``overwrite`` is False, or holds files that
+        are not kmrv results (they would be lost when the run is swapped in).
     """
 
     def __init__(self, root: str | Path, *, overwrite: bool = False):
-        self.root = Path(root)
-        if self.root.exists() and not self.root.is_dir():
-            raise OutputError(f"output folder {self.root} is a file; give a folder path with --out")
-        if (self.root / MANIFEST).exists() and not overwrite:
+        self.target = Path(root).absolute()
+        if self.target.exists() and not self.target.is_dir():
+            raise OutputError(f"output folder {self.target} is a file; give a folder path with --out")
+        if (self.target / MANIFEST).exists() and not overwrite:
             raise OutputError(
-                f"output folder {self.root} already holds results ({MANIFEST}); pass --overwrite to replace "
+                f"output folder {self.target} already holds results ({MANIFEST}); pass --overwrite to replace "
                 "them, or choose another --out folder"
             )
-        self.root.mkdir(parents=True, exist_ok=True)
-        removed = remove_stale_temporaries(self.root)
-        if removed:
-            logger.info("removed %d temporary files left by an interrupted run", len(removed))
+        if self.target.is_dir() and not (self.target / MANIFEST).exists() and any(self.target.iterdir()):
+            there = ", ".join(sorted(p.name for p in self.target.iterdir())[:8])
+            raise OutputError(f"output folder {self.target} holds files that are not kmrv results ({there}); a run "
+                              "replaces its whole output folder, so give a new or empty folder with --out")
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.target.parent.glob(f".{self.target.name}{STAGING_MARK}*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
+            logger.info("removed %s left by an interrupted run", stale)
+        self.root = self.target.parent / f".{self.target.name}{STAGING_MARK}{os.getpid()}"
+        self.root.mkdir()
         self.files: dict[str, dict] = {}
+
+    def abandon(self) -> None:
+        """Remove the staging folder of a run that failed (the target keeps its previous results)."""
+        if self.root != self.target:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def path(self, relpath: str) -> Path:
         """Absolute path of a file inside the folder."""
@@ -229,13 +269,32 @@ class OutputFolder:
             "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:]),
             "versions": package_versions(),
             "config": config or {},
-            "inputs": inputs or {},
+            # inputs made inside the run (the demo's sample) are named where they end up
+            "inputs": {k.replace(str(self.root), str(self.target)): v for k, v in (inputs or {}).items()},
             "feature_counts": counts or {},
             "outputs": dict(sorted(self.files.items())),
             **(extra or {}),
         }
-        return atomic_write(
+        atomic_write(
             self.path(MANIFEST),
             lambda tmp: tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n",
                                        encoding="utf-8"),
         )
+        self._swap_in()
+        return self.path(MANIFEST)
+
+    def _swap_in(self) -> None:
+        """Replace the target folder with the staging folder (the previous run goes aside, then away)."""
+        old = self.target.parent / f".{self.target.name}{OLD_MARK}{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        if self.target.exists():
+            _replace(self.target, old, locked_in=self.target)
+        try:
+            _replace(self.root, self.target, locked_in=self.root)
+        except OutputError:
+            if old.exists():
+                os.replace(old, self.target)  # put the previous results back
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(self.target.parent)
+        self.root = self.target

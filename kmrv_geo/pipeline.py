@@ -18,8 +18,8 @@ from .analysis import steps as analysis_steps
 from .config import ROLE_LABELS, ProjectConfig, load_config
 from .findings import Results
 from .outputs import OutputFolder
-from .project import Project, load_project
 from .overlay import recording_recomputes
+from .project import Project, load_project
 from .report import localise, write_workbook
 from .webmap.build import map_context, write_maps
 
@@ -302,7 +302,11 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     """
     config = load_config(config_path)
     folder = OutputFolder(out, overwrite=overwrite)
-    return run_into(config, folder, progress=progress, lang=lang, steps=steps, basemap=basemap, engine=engine)
+    try:
+        return run_into(config, folder, progress=progress, lang=lang, steps=steps, basemap=basemap, engine=engine)
+    except BaseException:
+        folder.abandon()  # the previous results (or nothing) stay; never a mix
+        raise
 
 
 def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, overwrite: bool = False,
@@ -328,6 +332,10 @@ def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, over
     from .sample import make_sample
 
     folder = OutputFolder(out, overwrite=overwrite)
-    info = make_sample(folder.root / "data", n_parcels=n_parcels, seed=seed, progress=progress)
-    config = load_config(Path(info.config_path))
-    return run_into(config, folder, progress=progress, lang=lang, basemap=basemap, engine=engine)
+    try:
+        info = make_sample(folder.root / "data", n_parcels=n_parcels, seed=seed, progress=progress)
+        config = load_config(Path(info.config_path))
+        return run_into(config, folder, progress=progress, lang=lang, basemap=basemap, engine=engine)
+    except BaseException:
+        folder.abandon()
+        raise

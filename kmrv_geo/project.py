@@ -17,10 +17,14 @@ from pyproj import CRS
 from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
 
-from . import checks, crs as crs_rules, landuse, layers as layer_io, ridges
+from . import checks, landuse, ridges
+from . import crs as crs_rules
+from . import layers as layer_io
+from .analysis.keys import code_text
 from .config import ROLE_LABELS, ProjectConfig, VectorLayerSpec
 from .errors import CrsError, LayerError, join_problems
 from .outputs import sha256_file
+from .rasters import raster_layout
 
 logger = logging.getLogger(__name__)
 
@@ -163,16 +167,21 @@ def choose_analysis_crs(config: ProjectConfig, reads: dict[str, tuple[layer_io.R
 
 
 def check_raster(role: str, path: Path, *, crs_override: str | None, study_area: crs_rules.StudyArea) -> RasterInfo:
-    """Open a raster and check it has a CRS and lies in the study area.
+    """Open a raster and check its grid, that it has a CRS and lies in the study area.
+
+    Any axis-aligned grid is accepted (any origin, north-up or south-up); the analyses read every
+    raster through the same :func:`kmrv_geo.rasters.raster_layout`, so this refuses exactly what they would.
 
     Raises
     ------
     LayerError
-        If the file cannot be opened as a raster.
+        If the file cannot be opened as a raster, or its grid is rotated or missing (GCPs only, no
+        geotransform): the message gives the ``gdalwarp`` call that fixes it.
     CrsError
         If it has no CRS (and no ``crs:`` in the config) or lies outside the study area.
     """
     try:
+        layout = raster_layout(path, crs_override=crs_override, role=role)
         with rasterio.open(path) as src:
             declared = CRS.from_user_input(crs_override) if crs_override else (CRS(src.crs) if src.crs else None)
             if declared is None:
@@ -181,7 +190,7 @@ def check_raster(role: str, path: Path, *, crs_override: str | None, study_area:
                     f"e.g. layers: {{{role.split(':')[0]}: {{path: {path.name}, crs: EPSG:4543}}}}, or write it "
                     "into the file (gdal_edit.py -a_srs)"
                 )
-            bounds = tuple(src.bounds)
+            bounds = layout.bounds  # left < right, bottom < top also for south-up files
             problem = crs_rules.diagnose_crs(bounds, declared, study_area=study_area)
             if problem:
                 raise CrsError(f"raster {path}: {problem}")
@@ -251,6 +260,9 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         )  # fmt: skip
         if role.startswith("landuse"):
             _add_ridges(project, role, frame, report, spec, read.source)
+            _refuse_self_overlaps(role, frame, spec, read.source)
+        elif spec.code and spec.code in frame:  # admin and village codes are text, normalised once (530111.0 → 530111)
+            frame[spec.code] = code_text(frame[spec.code])
         project.vectors[role] = frame
         project.reports[role] = report
         steps.update()
@@ -261,6 +273,19 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         raise CrsError(join_problems("layers do not overlap each other; one of them probably has a wrong CRS:", problems))
     logger.info("loaded %d vector and %d raster layers in %s", len(project.vectors), len(rasters), analysis_crs)
     return project
+
+
+def _refuse_self_overlaps(role: str, frame: gpd.GeoDataFrame, spec: VectorLayerSpec, source: str) -> None:
+    """A land-use layer whose parcels overlap would count land twice: stop, naming the parcels."""
+    overlaps = checks.self_overlaps(frame, id_field=spec.id)
+    if len(overlaps):
+        shown = "; ".join(f"{r.id_a} and {r.id_b} ({r.overlap_m2:.2f} m²)" for r in overlaps.head(10).itertuples())
+        id_name = spec.id or "feature id"
+        raise LayerError(
+            f"{source} ({role}): {len(overlaps)} pairs of parcels overlap each other, "
+            f"{overlaps['overlap_m2'].sum():.2f} m² in all ({id_name}: {shown}); a land-use layer must cover each "
+            "piece of land once, or it would be counted twice. Fix the overlaps (e.g. QGIS Topology Checker "
+            "'must not overlap') and run again")
 
 
 def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: checks.LayerReport,

@@ -103,7 +103,7 @@ def test_a_block_of_29_9_mu_is_not_a_site():
 def test_fragmentation_per_village():
     t1 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0101", sq(100, 0, 120, 20)), ("0101", sq(120, 0, 140, 20)),
                         ("0702", sq(200, 0, 300, 100))])
-    villages = polygons(sq(-10, -10, 400, 200), village=["甲村"])
+    villages = polygons(sq(-10, -10, 400, 200), village=["甲村"], village_key=["530112001001"])
     row = fragmentation(t1, villages).iloc[0]
     assert row.farmland_parcels == 3
     assert row.farmland_mu == pytest.approx(15.0 + 2 * 400 / MU)

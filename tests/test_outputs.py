@@ -13,7 +13,7 @@ import pytest
 from shapely.geometry import box
 
 from kmrv_geo.errors import OutputError
-from kmrv_geo.outputs import OutputFolder, atomic_write, sha256_file
+from kmrv_geo.outputs import STAGING_MARK, OutputFolder, atomic_write, sha256_file
 
 
 def test_write_killed_midway_leaves_old_file_intact(tmp_path):
@@ -38,9 +38,13 @@ def test_write_killed_midway_leaves_old_file_intact(tmp_path):
     assert target.read_text(encoding="utf-8") == "old,complete\n1,2\n"
     leftovers = [p for p in tmp_path.iterdir() if p.name != "table.csv"]
     assert len(leftovers) == 1 and ".tmp-" in leftovers[0].name
-    # the next run's output folder clears what the killed run left
-    OutputFolder(tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+    # a run writes into a staging folder beside its target; the next run into that target removes
+    # what a killed run left there
+    staging = tmp_path / f".out{STAGING_MARK}99999"
+    staging.mkdir()
+    leftovers[0].rename(staging / leftovers[0].name)
+    OutputFolder(tmp_path / "out")
+    assert not staging.exists()
 
 
 def test_failed_write_removes_temporary_and_keeps_old(tmp_path):

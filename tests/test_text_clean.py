@@ -94,6 +94,7 @@ def test_every_writer_stores_dirty_text_made_after_load(tmp_path):
     frame = gpd.GeoDataFrame(table, geometry=[box(0, 0, 1, 1)] * 2, crs=CRS)
     folder.write_layers("results.gpkg", {"t": frame})
     folder.write_with("report.xlsx", lambda tmp: write_workbook(tmp, {"表\x0b": table}), kind="report")
+    folder.finish()
     assert pd.read_csv(tmp_path / "out" / "tables" / "t.csv", encoding="utf-8-sig")["名称"].tolist() == ["甲", "乙"]
     assert gpd.read_file(tmp_path / "out" / "results.gpkg", layer="t")["名称"].tolist() == ["甲", "乙"]
     sheet = load_workbook(tmp_path / "out" / "report.xlsx", read_only=True).worksheets[0]

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import rasterio
 
 from ..errors import LayerError
+from ..rasters import raster_layout
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from ..zonal import exact_stats
 
@@ -86,10 +86,21 @@ def parcel_means(parcels: gpd.GeoDataFrame, source: NdviSource, *, stat: str = "
     -------
     value, valid_share : numpy.ndarray
         ``value`` is NaN where the parcel has no valid pixel; both in parcel order.
+
+    Raises
+    ------
+    LayerError
+        If the raster is rotated, has no geotransform or no CRS.
     """
-    with rasterio.open(source.path) as src:
-        raster_crs = source.crs_override or src.crs
-    stats = exact_stats(source.path, parcels.to_crs(raster_crs), [stat, "count"], band=source.band)
+    role = f"NDVI {source.year}"
+    layout = raster_layout(source.path, crs_override=source.crs_override, role=role)
+    if layout.crs is None:
+        raise LayerError(f"{role} raster {source.path} has no CRS; set it in the config "
+                         "(ndvi: crs: EPSG:4543) or write it into the file (gdal_edit.py -a_srs)")
+    # The raster is used as it is, on its own grid (any origin, north-up or south-up): parcels in another
+    # CRS are brought into the raster's, so its cell values are never resampled.
+    on_raster = parcels if layout.same_crs(parcels.crs) else parcels.to_crs(layout.crs)
+    stats = exact_stats(source.path, on_raster, [stat, "count"], band=source.band, role=role)
     count = stats["count"].to_numpy(dtype=float)
     value = np.where(count > 0, stats[stat].to_numpy(dtype=float), np.nan)
     return value * (source.scale if source.scale is not None else 1.0), stats["valid_share"].to_numpy()

@@ -19,8 +19,8 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..ridges import RIDGE_SHARE
 from ..overlay import MIN_PIECE_M2, intersect_pairs, polygonal_parts
+from ..ridges import RIDGE_SHARE
 
 KEPT, NONAGRI, NONGRAIN, OTHER, NO_T1_DATA, SUPPLEMENT = (
     "kept", "nonagri", "nongrain", "other", "no_t1_data", "supplement",

@@ -16,7 +16,14 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import area_by_zone, difference_from, dissolve_zones, intersect_pairs, label_by_zone, merge_contiguous
+from ..overlay import (
+    area_by_zone,
+    difference_from,
+    dissolve_zones,
+    intersect_pairs,
+    label_by_zone,
+    merge_contiguous,
+)
 from ..ridges import RIDGE_SHARE
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .changes import NONAGRI
@@ -51,7 +58,7 @@ FIRST_HSF_YEAR = 1990
 """Earliest plausible HSF construction year; earlier (and future) years count as not given."""
 
 
-def hsf_by_year(hsf: gpd.GeoDataFrame, year_field: str, *, current_year: int,
+def hsf_by_year(hsf: gpd.GeoDataFrame, year_field: str, *, current_year: int | None,
                 measure: AreaMeasure | None = None) -> tuple[pd.DataFrame, list[str]]:
     """HSF features and area per construction year, and warnings about years missing or implausible.
 
@@ -62,7 +69,9 @@ def hsf_by_year(hsf: gpd.GeoDataFrame, year_field: str, *, current_year: int,
     year_field : str
         Field holding the construction year (e.g. ``JSND``); values like ``2019``, ``"2019"``,
         ``"2019年"`` or ``2019.0`` are read as 2019.
-    current_year : int
+    current_year : int or None
+        The data's year (the latest land-use survey's); later construction years are implausible.
+        ``None`` (no survey year known): no upper limit.
         Years after this one are implausible.
 
     Returns
@@ -76,7 +85,8 @@ def hsf_by_year(hsf: gpd.GeoDataFrame, year_field: str, *, current_year: int,
     raw = hsf[year_field] if year_field in hsf else pd.Series(pd.NA, index=hsf.index)
     text = raw.astype("string").str.strip().str.extract(r"^(\d{4})(?:\.0+)?\s*年?$", expand=False)
     year = pd.to_numeric(text, errors="coerce").astype("float64")
-    usable = year.between(FIRST_HSF_YEAR, current_year).fillna(False).astype(bool)
+    upper = current_year if current_year is not None else 9999
+    usable = year.between(FIRST_HSF_YEAR, upper).fillna(False).astype(bool)
     measure = measure or planar_measure(str(hsf.crs))
     area_mu = measure.m2(np.asarray(hsf.geometry.values, dtype=object)) / M2_PER_MU
     frame = pd.DataFrame({"hsf_year": year.where(usable).astype("Int64"), "area_mu": area_mu})
@@ -88,7 +98,7 @@ def hsf_by_year(hsf: gpd.GeoDataFrame, year_field: str, *, current_year: int,
         odd = raw[~usable].astype("string").fillna("<空>").value_counts().head(5)
         shown = "、".join(f"{value} ×{count}" for value, count in odd.items())
         warnings.append(f"高标准农田 {int((~usable).sum())} 个图斑（{area_mu[~usable.to_numpy()].sum():.2f} 亩）"
-                        f"无有效建设年度 {year_field}（{FIRST_HSF_YEAR}–{current_year}），如 {shown}；"
+                        f"无有效建设年度 {year_field}（{FIRST_HSF_YEAR}–{current_year or ''}），如 {shown}；"
                         "这些图斑仍计入覆盖率，但不计入分年度统计 / HSF features without a usable construction "
                         "year: still counted in coverage, not in the by-year table")
     return table, warnings

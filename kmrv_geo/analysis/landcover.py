@@ -1,8 +1,11 @@
 """Land-cover change from two class rasters, inside T0 farmland (vector).
 
-Both rasters (any CRS, resolution and extent; CLCD ships in Albers) are warped onto one grid in the
-analysis CRS — the finer of their resolutions, over the T0 land use's extent, nearest neighbour — and
-read block by block. Cropland at T0 that is another class at T1 (on T0 farmland), and another class
+Both rasters (any CRS, resolution, extent and origin, north-up or south-up; CLCD ships in Albers) are
+read on one grid in the analysis CRS over the T0 land use's extent, block by block, at the finer of
+their resolutions (:func:`kmrv_geo.rasters.common_grid`): when the finer raster is already in the
+analysis CRS the grid is its own lattice, whatever its origin, and its cells are used as they are;
+otherwise the pixel edges are multiples of the pixel size. A raster not on the grid is warped onto it
+(nearest neighbour). Cropland at T0 that is another class at T1 (on T0 farmland), and another class
 at T0 that is cropland at T1 (off T0 farmland: new farmland), become change pieces: clusters of
 changed pixels smaller than ``min_pixels`` are sieved away as classification noise, the rest is
 polygonised (``rasterio.features.shapes``) and cut exactly to the T0 land-use parcels, so each piece
@@ -36,7 +39,7 @@ from .. import landuse
 from ..config import LANDCOVER_CLASS_NAMES
 from ..errors import LayerError
 from ..overlay import intersect_pairs
-from ..rasters import CLASS_NAMES_ZH, Grid, bounded_cache, grid_over, native_resolution_m, open_classes
+from ..rasters import CLASS_NAMES_ZH, Grid, bounded_cache, common_grid, open_classes, raster_layout
 from ..ridges import RIDGE_SHARE
 from ..units import M2_PER_MU
 from ..zonal import exact_stats
@@ -144,7 +147,8 @@ def detect_landcover_change(landuse_t0: gpd.GeoDataFrame, t0: ClassRaster, t1: C
     Raises
     ------
     LayerError
-        If a raster does not hold integer classes, or neither raster has a valid pixel on the farmland.
+        If a raster does not hold integer classes, its grid is rotated or it has no geotransform, or
+        neither raster has a valid pixel on the farmland.
     """
     for raster in (t0, t1):
         unknown = sorted({n for n in raster.classes.values() if n not in NAMES})
@@ -154,11 +158,13 @@ def detect_landcover_change(landuse_t0: gpd.GeoDataFrame, t0: ClassRaster, t1: C
     farmland = landuse_t0[is_farm]
     if farmland.empty:
         raise LayerError("landuse_t0 holds no farmland: there is nothing for land-cover change to be checked on")
-    res = min(native_resolution_m(r.path, analysis_crs, crs_override=r.crs_override) for r in (t0, t1))
+    layouts = [raster_layout(r.path, crs_override=r.crs_override, role=role)
+               for r, role in ((t0, "landcover_t0"), (t1, "landcover_t1"))]
     geoms = np.asarray(landuse_t0.geometry.values, dtype=object)
     farm_geoms = geoms[is_farm]
-    grid = grid_over(tuple(landuse_t0.total_bounds), analysis_crs, res)
-    logger.info("land cover grid %d × %d pixels of %.1f m in %s", grid.width, grid.height, res, analysis_crs)
+    grid = common_grid(layouts, tuple(landuse_t0.total_bounds), analysis_crs)
+    logger.info("land cover grid %d × %d pixels of %g × %g m in %s, origin (%.3f, %.3f)", grid.width,
+                grid.height, grid.res, grid.res_y, analysis_crs, grid.transform.c, grid.transform.f)
     tree = shapely.STRtree(farm_geoms)
     polygons, classes = [], []
     with bounded_cache(), tempfile.TemporaryDirectory(dir=workdir, prefix="kmrv-landcover-") as tmp:
@@ -192,6 +198,9 @@ def detect_landcover_change(landuse_t0: gpd.GeoDataFrame, t0: ClassRaster, t1: C
                             polygons.append(shapely.geometry.shape(geom))
                             classes.append(name_of(value))
             unknown = {"landcover_t0": r0.unknown_values, "landcover_t1": r1.unknown_values}
+            for role, reader in (("landcover_t0", r0), ("landcover_t1", r1)):
+                logger.info("%s %s: %s", role, reader.path, "warped onto the grid (nearest neighbour)"
+                            if reader.resampled else "read on its own grid, cell for cell")
         parcels = _parcel_shares(farmland, joint_path, id_column)
     warnings = [
         f"{role} 有 {sum(values.values())} 个像元的值不在类别表中（{', '.join(f'{v}×{c}' for v, c in sorted(values.items())[:5])}），"

@@ -17,9 +17,10 @@ from .. import landuse
 from ..overlay import area_inside, connected_components, dissolve_zones, label_by_zone
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .coverage import compactness
+from .keys import VILLAGE_KEY
 
 SITE_COLUMNS = ["site_id", "area_mu", "parcels", "pbf_mu", "pbf_share", "on_pbf", "compactness", "county_code",
-                "county_name", "village"]
+                "county_name", "village_key", "village"]
 
 
 def farmland_blocks(landuse_t1: gpd.GeoDataFrame, *, join_width_m: float = 2.0,
@@ -68,7 +69,8 @@ def facility_sites(landuse_t1: gpd.GeoDataFrame, *, min_mu: float = 30.0, join_w
     pbf : GeoDataFrame, optional
         Permanent basic farmland: facility agriculture should avoid it, so ``on_pbf`` flags any overlap.
     county, villages : GeoDataFrame, optional
-        Zones with ``county_code``/``county_name`` and ``village`` columns (by representative point).
+        Zones with ``county_code``/``county_name`` and ``village_key``/``village`` columns (by representative
+        point).
     measure : AreaMeasure, optional
         The area kind of ``area_mu``, ``pbf_mu`` and the ``min_mu`` threshold (default planar).
 
@@ -92,7 +94,7 @@ def facility_sites(landuse_t1: gpd.GeoDataFrame, *, min_mu: float = 30.0, join_w
     sites["on_pbf"] = sites["pbf_mu"].fillna(0.0) > 0
     sites["compactness"] = compactness(geoms) if len(sites) else []
     sites = label_by_zone(sites, county, ["county_code", "county_name"])
-    sites = label_by_zone(sites, villages, ["village"])
+    sites = label_by_zone(sites, villages, [VILLAGE_KEY, "village"])
     points = shapely.point_on_surface(np.asarray(sites.geometry.values, dtype=object))
     sites = sites.assign(_y=np.round(shapely.get_y(points), 2), _x=np.round(shapely.get_x(points), 2))
     sites = sites.sort_values(["area_mu", "_y", "_x"], ascending=[False, False, True], ignore_index=True)
@@ -109,19 +111,19 @@ def fragmentation(landuse_t1: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
     Returns
     -------
     DataFrame
-        ``village``, ``farmland_parcels``, ``farmland_mu``, ``mean_parcel_mu``, ``share_under_1mu`` (share of
+        ``village_key``, ``village``, ``farmland_parcels``, ``farmland_mu``, ``mean_parcel_mu``, ``share_under_1mu`` (share of
         parcels under 1 亩), ``parcels_per_100mu``; villages with no farmland get 0 parcels.
     """
     farm = landuse_t1[landuse_t1["category"].to_numpy() == landuse.FARMLAND]
     geoms = np.asarray(farm.geometry.values, dtype=object)
     area_mu = (measure or planar_measure(str(landuse_t1.crs))).m2(geoms) / M2_PER_MU
     parcels = gpd.GeoDataFrame({"area_mu": area_mu}, geometry=geoms, crs=farm.crs)
-    parcels = label_by_zone(parcels, villages, ["village"])
-    parcels = parcels[parcels["village"] != ""]
-    grouped = parcels.groupby("village")["area_mu"]
+    parcels = label_by_zone(parcels, villages, [VILLAGE_KEY])
+    parcels = parcels[parcels[VILLAGE_KEY] != ""]
+    grouped = parcels.groupby(VILLAGE_KEY)["area_mu"]
     table = pd.DataFrame({"farmland_parcels": grouped.count(), "farmland_mu": grouped.sum(),
-                          "small": parcels.assign(s=parcels["area_mu"] < 1).groupby("village")["s"].sum()})
-    table = table.reindex(pd.Index(villages["village"].unique(), name="village")).fillna(0)
+                          "small": parcels.assign(s=parcels["area_mu"] < 1).groupby(VILLAGE_KEY)["s"].sum()})
+    table = table.reindex(pd.Index(villages[VILLAGE_KEY], name=VILLAGE_KEY)).fillna(0)
     table["farmland_parcels"] = table["farmland_parcels"].astype(int)
     with np.errstate(divide="ignore", invalid="ignore"):
         table["mean_parcel_mu"] = np.where(table["farmland_parcels"] > 0, table["farmland_mu"] / table["farmland_parcels"],
@@ -130,4 +132,6 @@ def fragmentation(landuse_t1: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
                                             np.nan)
         table["parcels_per_100mu"] = np.where(table["farmland_mu"] > 0,
                                               table["farmland_parcels"] / table["farmland_mu"] * 100, np.nan)
-    return table.drop(columns="small").reset_index()
+    table = table.drop(columns="small").reset_index()
+    table.insert(1, "village", villages["village"].to_numpy())
+    return table

@@ -3,8 +3,6 @@ parameters each analysis needs and says which are missing. No file I/O."""
 
 from __future__ import annotations
 
-import datetime
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -20,9 +18,10 @@ from .abandonment import AbandonmentResult, NdviSource, find_abandoned
 from .balances import BalanceRules
 from .changes import change_pieces
 from .coverage import CoverageResult, analyse_coverage, hsf_by_year
+from .keys import VILLAGE_KEY
+from .landcover import ClassRaster, LandcoverResult, class_name_zh, detect_landcover_change
 from .sites import facility_sites, fragmentation
 from .villages import layout_review, normalise_villages, village_profiles
-from .landcover import ClassRaster, LandcoverResult, class_name_zh, detect_landcover_change
 from .violations import ZERO_M2, ViolationResult, Zones, analyse_violations, build_zones, patches_from_pieces
 
 
@@ -167,7 +166,7 @@ def run_abandonment(project: Project) -> AbandonmentResult:
                             measure=project.measure)
     parcels = result.parcels
     levels = zone_levels(project)
-    for level, columns in (("county", ["county_code", "county_name"]), ("village", ["village"])):
+    for level, columns in (("county", ["county_code", "county_name"]), ("village", [VILLAGE_KEY, "village"])):
         if level in levels:
             parcels = label_by_zone(parcels, levels[level][0], columns)
         else:
@@ -189,11 +188,11 @@ def balance_rules(project: Project) -> BalanceRules:
     return BalanceRules(tuple(spec.supplement_sources), tuple(spec.back_in_sources))
 
 
-def zone_levels(project: Project, *, village_rows: bool = False) -> dict:
+def zone_levels(project: Project) -> dict:
     """Admin zones per level for tables: ``{level: (frame, key columns)}`` (levels that exist).
 
-    With ``village_rows`` the village level is keyed by row position (``village_row``) as well, so that
-    villages with the same name stay apart.
+    Villages are keyed by ``village_key`` (code, else row) and their name, so that villages with the
+    same name stay apart.
     """
     layers = project.config.layers
     fields = {role: layers[role].fields() for role in ("county", "township", "villages") if role in layers}
@@ -207,12 +206,7 @@ def zone_levels(project: Project, *, village_rows: bool = False) -> dict:
     if zones.township is not None:
         levels["township"] = (zones.township, ["township"])
     if zones.village is not None:
-        village = zones.village.copy()
-        keys = ["village"]
-        if village_rows:
-            village.insert(0, "village_row", np.arange(len(village)))
-            keys = ["village_row", "village"]
-        levels["village"] = (village, keys)
+        levels["village"] = (zones.village, [VILLAGE_KEY, "village"])
     return levels
 
 
@@ -227,9 +221,9 @@ def run_coverage(project: Project, violations: ViolationResult | None = None) ->
     )  # fmt: skip
     year_field = project.config.layers["hsf"].fields().get("year") if hsf is not None else None
     if year_field is not None:
-        t1_year = project.config.layers["landuse_t1"].year
-        current = t1_year if isinstance(t1_year, int) else datetime.date.today().year
-        table, warnings = hsf_by_year(hsf, year_field, current_year=max(current, datetime.date.today().year),
+        years = [getattr(project.config.layers.get(role), "year", None) for role in ("landuse_t1", "landuse_t0")]
+        current = next((y for y in years if isinstance(y, int)), None)  # the data's year, never today's date
+        table, warnings = hsf_by_year(hsf, year_field, current_year=current,
                                       measure=project.measure)
         result.tables["hsf_by_year"] = table
         result.warnings.extend(warnings)
@@ -284,5 +278,6 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
         county=levels.get("county", (None,))[0], abandoned=abandoned, measure=project.measure,
     )  # fmt: skip
     if layout is not None:
-        layout = layout.assign(village=frame["village"].to_numpy()[layout["village_index"].to_numpy(dtype=int)])
+        rows = layout["village_index"].to_numpy(dtype=int)
+        layout = layout.assign(village_key=frame[VILLAGE_KEY].to_numpy()[rows], village=frame["village"].to_numpy()[rows])
     return profiles, layout, villages.warnings

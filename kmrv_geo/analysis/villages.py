@@ -17,13 +17,17 @@ import shapely
 from .. import landuse
 from ..overlay import area_inside, difference_from, dissolve_zones, intersect_pairs
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
+from .keys import VILLAGE_CODE_FIELDS, VILLAGE_KEY, code_text, village_keys
 
 KEY, GREEN = "重点村", "绿美村庄"
 EXPECTED = {"total": 183, KEY: 46, GREEN: 137}
 """Villages along Dianchi in the 2023 plan, by category."""
 AREA_FIELDS = ["area_mu", "farmland_mu", "farmland_net_mu", "pbf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_gap_mu",
                "construction_t1_mu", "new_construction_mu", "construction_on_pbf_mu"]
-"""Profile fields that need village boundaries (missing when villages are points)."""
+"""Profile fields measured inside the village boundary."""
+BOUNDARY_FIELDS = AREA_FIELDS + ["illegal_mu", "nongrain_mu", "nongrain_on_pbf_mu", "abandoned_mu", "facility_sites",
+                                 "facility_sites_mu", "rank_illegal", "rank_gap"]
+"""Every profile field that needs a village boundary: empty (never 0) when villages are points."""
 
 
 @dataclass
@@ -66,8 +70,11 @@ def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang:
         warnings.append("villages: no category field given (config `category:`), so 重点村/绿美村庄 are unknown")
     township_field = next((f for f in ("XZMC", "township", "TOWNSHIP") if f in layer.columns), None)
     frame["township"] = layer[township_field].astype("string").fillna("").to_numpy() if township_field else ""
-    code_field = fields.get("code") or next((f for f in ("CUNDM", "code") if f in layer.columns), None)
-    frame["village_code"] = layer[code_field].astype("string").fillna("").to_numpy() if code_field else ""
+    code_field = fields.get("code") or next((f for f in VILLAGE_CODE_FIELDS if f in layer.columns), None)
+    frame["village_code"] = code_text(layer[code_field]) if code_field else ""
+    keys, key_warnings = village_keys(layer, fields)
+    frame.insert(0, VILLAGE_KEY, keys)
+    warnings.extend(key_warnings)
 
     n = len(frame)
     key = int((frame["category"] == KEY).sum())
@@ -79,16 +86,11 @@ def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang:
     if category_field and len(uncategorised):
         listing = ", ".join(f"{v or '(blank)'} ×{c}" for v, c in uncategorised.items())
         warnings.append(f"villages: category values other than {KEY}/{GREEN}: {listing}")
-    duplicates = frame["village"].value_counts()
-    duplicates = duplicates[duplicates > 1]
-    if len(duplicates):
-        warnings.append("villages: duplicate names (told apart by township and code in the profile): "
-                        + ", ".join(f"{v} ×{c}" for v, c in duplicates.items()))
     types = set(frame.geometry.geom_type.dropna())
     polygons = types <= {"Polygon", "MultiPolygon"}
     if not polygons:
         warnings.append("villages: the layer holds points, not boundaries; profile fields that need a boundary are "
-                        "left empty: " + ", ".join(AREA_FIELDS))
+                        "left empty (需要村界) and the villages are not ranked: " + ", ".join(BOUNDARY_FIELDS))
     return VillageInput(frame=frame, polygons=polygons, warnings=warnings)
 
 
@@ -158,7 +160,7 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
     layout : GeoDataFrame, optional
         From :func:`layout_review`.
     patches : GeoDataFrame, optional
-        ``change_patches`` (their ``village`` column names the village).
+        ``change_patches`` (their ``village_key`` column names the village: joins are by key, never by name).
     sites : GeoDataFrame, optional
         Facility sites. With village polygons, ``facility_sites`` counts the sites reaching into each
         village and ``facility_sites_mu`` is their area inside it; with points, the sites labelled with
@@ -172,7 +174,7 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
     county : GeoDataFrame, optional
         Counties with ``county_code``/``county_name``.
     abandoned : DataFrame, optional
-        Abandoned farmland 亩 per village (``village``, ``abandoned_mu``), once the raster analysis ran.
+        Abandoned farmland 亩 per village (``village_key``, ``abandoned_mu``), once the raster analysis ran.
     measure : AreaMeasure, optional
         The area kind of the village area and of facility sites inside it (default planar).
 
@@ -204,10 +206,13 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
         frame["construction_t1_mu"] = frame["new_construction_mu"] = frame["construction_on_pbf_mu"] = nan
 
     def per_village(table, column, how="sum"):
-        if table is None or table.empty or "village" not in table:
+        """Sum (or count) of a table's rows per village, joined by key; empty for point villages."""
+        if not villages.polygons:
+            return pd.Series(np.nan, index=frame.index)
+        if table is None or table.empty or VILLAGE_KEY not in table:
             return pd.Series(0.0, index=frame.index)
-        grouped = getattr(table.groupby("village")[column], how)()
-        return frame["village"].map(grouped).fillna(0.0)
+        grouped = getattr(table.groupby(VILLAGE_KEY)[column], how)()
+        return frame[VILLAGE_KEY].map(grouped).fillna(0.0)
 
     if patches is not None:
         frame["illegal_mu"] = per_village(patches, "illegal_mu").to_numpy()
@@ -223,16 +228,16 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
         vi, _, pieces = intersect_pairs(geoms, np.asarray(sites.geometry.values, dtype=object))
         frame["facility_sites"] = np.bincount(vi, minlength=n).astype(int)
         frame["facility_sites_mu"] = _sum_by(vi, measure.m2(pieces) / M2_PER_MU, n)
-    elif sites is not None:
-        frame["facility_sites"] = per_village(sites, "site_id", "count").astype(int).to_numpy()
-        frame["facility_sites_mu"] = per_village(sites, "area_mu").to_numpy()
-    else:
+    elif sites is not None and villages.polygons:  # no sites at all
         frame["facility_sites"] = 0
+        frame["facility_sites_mu"] = 0.0
+    else:
+        frame["facility_sites"] = pd.array([pd.NA] * n, dtype="Int64")
         frame["facility_sites_mu"] = nan
     if fragmentation is not None:
-        frag = fragmentation.set_index("village")
+        frag = fragmentation.set_index(VILLAGE_KEY)
         for column in ("farmland_parcels", "mean_parcel_mu", "share_under_1mu", "parcels_per_100mu"):
-            frame[column] = frame["village"].map(frag[column]).to_numpy()
+            frame[column] = frame[VILLAGE_KEY].map(frag[column]).to_numpy()
     if lake is not None and not lake.empty:
         shore = shapely.union_all(np.asarray(lake.geometry.values, dtype=object))
         frame["distance_to_shore_m"] = shapely.distance(geoms, shore)
@@ -240,8 +245,9 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
         frame["distance_to_shore_m"] = nan
     frame["protection_zone"] = _zone_of(geoms, protection_zones, zone_name_field)
     frame["county_code"], frame["county_name"] = _county_of(geoms, county)
-    frame["rank_illegal"] = frame["illegal_mu"].rank(method="min", ascending=False, na_option="bottom").astype(int)
-    frame["rank_gap"] = frame["pbf_gap_mu"].rank(method="min", ascending=False, na_option="bottom").astype(int)
+    # rankings only among villages with the figure (points, which have none, are left out)
+    frame["rank_illegal"] = frame["illegal_mu"].rank(method="min", ascending=False).astype("Int64")
+    frame["rank_gap"] = frame["pbf_gap_mu"].rank(method="min", ascending=False).astype("Int64")
     return frame
 
 

@@ -23,9 +23,17 @@ from ..overlay import area_inside, difference_from, dissolve_zones, intersect_pa
 from ..ridges import net_area_m2
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .changes import (
-    CHANGE_CLASSES, FARMLAND_CLASSES, NO_T1_DATA, NONAGRI, NONGRAIN, OTHER, SUPPLEMENT, change_pieces,
+    CHANGE_CLASSES,
+    FARMLAND_CLASSES,
+    NO_T1_DATA,
+    NONAGRI,
+    NONGRAIN,
+    OTHER,
+    SUPPLEMENT,
+    change_pieces,
     farmland_balance_sheet,
 )  # fmt: skip
+from .keys import VILLAGE_KEY, code_text, village_keys
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +44,7 @@ STATUSES = ("illegal", "partly_approved", "approved", "unverified", "nongrain_on
 """Verdicts, most severe first. ``unverified``: a conversion to construction where no approvals layer was given."""
 PATCH_COLUMNS = [
     "patch_id", "change_class", "status", "t0_code", "t0_name", "t1_code", "t1_name", "t0_category", "basis",
-    "county_code", "county_name", "township", "village", "area_m2", "area_mu", "area_mu_planar",
+    "county_code", "county_name", "township", "village_key", "village", "area_m2", "area_mu", "area_mu_planar",
     "area_mu_ellipsoidal", "net_mu", "pbf_mu", "approved_mu", "illegal_mu", "illegal_net_mu", "illegal_pbf_mu",
     "source",
 ]  # fmt: skip
@@ -165,7 +173,7 @@ def locate(patches: gpd.GeoDataFrame, zones: Zones) -> gpd.GeoDataFrame:
     """
     out = patches.copy()
     steps = ((zones.county, ["county_code", "county_name"]), (zones.township, ["township"]),
-             (zones.village, ["village"]))
+             (zones.village, [VILLAGE_KEY, "village"]))
     for zone_frame, columns in steps:
         if zone_frame is None or zone_frame.empty:
             for c in columns:
@@ -271,29 +279,44 @@ def give_verdicts(patches: gpd.GeoDataFrame, *, approvals: np.ndarray | None, pb
     return out
 
 
-def _zones_from(frame: gpd.GeoDataFrame | None, columns: dict[str, str]) -> gpd.GeoDataFrame | None:
+def _zones_from(frame: gpd.GeoDataFrame | None, columns: dict[str, str], role: str) -> gpd.GeoDataFrame | None:
+    """Polygon zones with normalised text columns (codes via :func:`~kmrv_geo.analysis.keys.code_text`).
+
+    Raises
+    ------
+    LayerError
+        A field the zones need is not in the layer (a township layer without its name would give blank
+        townships everywhere).
+    """
     if frame is None or frame.empty:
         return None
+    missing = [old for old in columns.values() if old not in frame.columns]
+    if missing:
+        there = [c for c in frame.columns if c not in (FID, frame.geometry.name)]
+        raise LayerError(f"the {role} layer has no field {', '.join(missing)}; its fields are: {', '.join(map(str, there))}; "
+                         f"name the right field in the config, e.g. layers: {{{role}: {{path: ..., name: FIELD}}}}")
     polygonal = frame[frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
     if polygonal.empty:
         return None
-    out = gpd.GeoDataFrame(
-        {new: polygonal[old].astype("string").fillna("").to_numpy() if old in polygonal.columns else ""
-         for new, old in columns.items()},
-        geometry=polygonal.geometry.to_numpy(), crs=frame.crs,
-    )  # fmt: skip
-    return out
+    return gpd.GeoDataFrame({new: code_text(polygonal[old]) for new, old in columns.items()},
+                            geometry=polygonal.geometry.to_numpy(), crs=frame.crs)
 
 
 def build_zones(county=None, county_fields=None, township=None, township_fields=None, village=None,
                 village_fields=None) -> Zones:
-    """Normalise admin layers to :class:`Zones` (field maps: ``{"code": ..., "name": ...}``)."""
+    """Normalise admin layers to :class:`Zones` (field maps: ``{"code": ..., "name": ...}``).
+
+    Villages get ``village_key`` (:func:`~kmrv_geo.analysis.keys.village_keys`) besides their name.
+    """
     county_fields, township_fields, village_fields = county_fields or {}, township_fields or {}, village_fields or {}
+    if village is not None and not village.empty:
+        village = village.assign(**{VILLAGE_KEY: village_keys(village, village_fields)[0]})
     return Zones(
         county=_zones_from(county, {"county_code": county_fields.get("code", "XZQDM"),
-                                    "county_name": county_fields.get("name", "XZQMC")}),
-        township=_zones_from(township, {"township": township_fields.get("name", "XZQMC")}),
-        village=_zones_from(village, {"village": village_fields.get("name", "CMC")}),
+                                    "county_name": county_fields.get("name", "XZQMC")}, "county"),
+        township=_zones_from(township, {"township": township_fields.get("name", "XZQMC")}, "township"),
+        village=_zones_from(village, {VILLAGE_KEY: VILLAGE_KEY, "village": village_fields.get("name", "CMC")},
+                            "villages"),
     )
 
 

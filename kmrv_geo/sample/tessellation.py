@@ -68,11 +68,24 @@ def _cut(cells: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     """Cut cells at zone boundaries: (pieces, cell index, zone index), sorted by zone then cell."""
     tree = shapely.STRtree(zones)
     ci, zi = sorted_pairs(tree, cells)
+    # a cell that only touches a zone has no piece in it: GEOS may return the whole cell for such a pair
+    # (a village core against the township whose hole the village is), so never intersect those
+    meets = shapely.touches(cells[ci], zones[zi])
+    ci, zi = ci[~meets], zi[~meets]
     shapely.prepare(zones)
     whole = shapely.contains_properly(zones[zi], cells[ci])
     pieces = cells[ci].copy()
     cut = ~whole
     pieces[cut] = shapely.intersection(cells[ci[cut]], zones[zi[cut]])
+    # The zones partition the land, so a cell's pieces add up to the cell. GEOS can break that (a piece
+    # reaching over a neighbouring zone, a whole village core returned for the township around it):
+    # such cells are cut again on a 1e-6 m grid.
+    got = np.zeros(len(cells))
+    np.add.at(got, ci, np.nan_to_num(shapely.area(pieces)))
+    own = shapely.area(cells)
+    bad = np.isin(ci, np.flatnonzero(got > own * (1 + 1e-9) + 1e-6))
+    if bad.any():
+        pieces[bad] = shapely.intersection(cells[ci[bad]], zones[zi[bad]], grid_size=1e-6)
     parts, index = polygons_only(pieces)
     ci, zi = ci[index], zi[index]
     order = np.lexsort((ci, zi))

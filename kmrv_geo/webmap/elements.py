@@ -24,7 +24,7 @@ CSS = """<style>
 html body .leaflet-container { background: #f2f1ec; }
 .kmrv-table { border-collapse: collapse; font: 12px sans-serif; }
 .kmrv-table th { text-align: left; padding: 1px 8px 1px 0; color: #555; font-weight: normal; white-space: nowrap; }
-.kmrv-table td { padding: 1px 0; }
+.kmrv-table td { padding: 1px 0; white-space: pre-wrap; }
 .kmrv-dot span { display: block; width: 10px; height: 10px; border-radius: 50%; border: 2px solid; }
 .leaflet-control-search .search-tooltip { max-height: 260px; }
 </style>"""
@@ -89,7 +89,10 @@ class CompactLayer(JSCSSMixin, Layer):
 class SearchControl(JSCSSMixin, MacroElement):
     """The search box (leaflet-search, as folium's ``Search`` plugin) over compact layers.
 
-    Results are the escaped attribute text of the layers' search column, so a name is shown as text.
+    ``kmrv.addSearch`` (``static/kmrv_layer.js``) searches the raw text of the layers' search column (the
+    escaping of :func:`~kmrv_geo.webmap.encode.escape_text` undone exactly): what is typed is compared as
+    plain, case-insensitive text (no character dropped or read as a pattern), a line break matches a space
+    or nothing, tips are made as text nodes, and a chosen tip opens its feature's popup.
 
     Parameters
     ----------

@@ -7,8 +7,9 @@
  * grid below that zoom.
  *
  * Safety: every attribute string and label in the data was HTML-escaped in Python; this script puts
- * only those strings, numbers and its own markup into popups, tooltips and search results, so an
- * attribute is always shown as text.
+ * only those strings, numbers and its own markup into popups and tooltips, so an attribute is always
+ * shown as text. The search works on the raw text (the escaping undone, exactly, by `rawText`): that is
+ * what a user types, and its tips are made as text nodes (`textContent`), never as HTML.
  */
 (function () {
   "use strict";
@@ -45,11 +46,19 @@
     return value; // already escaped text
   }
 
-  function unescape(html) {
-    var area = document.createElement("textarea"); // parsed as text: entities decoded, no element made
-    area.innerHTML = html;
-    return area.value;
+  var ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'" };
+
+  /* The raw text of an escaped attribute string: the exact inverse of Python's html.escape(quote=True),
+   * which encode.py applies (no other entity can occur, and no HTML is parsed). */
+  function rawText(escaped) {
+    return escaped.replace(/&(?:amp|lt|gt|quot|#x27);/g, function (e) { return ENTITIES[e]; });
   }
+  kmrv.rawText = rawText;
+
+  /* A search box holds one line (the browser drops CR and LF from what is put into it): the key of a
+   * search record shows a line break as a space, and a text as typed or pasted is compared without them. */
+  function oneLine(text) { return text.replace(/\r\n|\r|\n/g, " "); }
+  function noBreaks(text) { return text.replace(/[\r\n]/g, ""); }
 
   function table(rows) {
     var html = '<table class="kmrv-table">';
@@ -222,7 +231,9 @@
       }
     },
 
-    /* Search records {escaped title: L.LatLng with .kmrvLayer and .kmrvIndex}. */
+    /* Add this layer's search records to `records` (an object without prototype):
+     * {key: L.LatLng with .kmrvLayer, .kmrvIndex, .kmrvText (the raw text) and .kmrvMatch (what a typed
+     * text is compared with, lower case)}. The key is the raw text on one line, made unique with " (2)"… */
     searchRecords: function (records) {
       var s = this.spec.search;
       if (!s) return records;
@@ -230,17 +241,20 @@
       for (var i = 0; i < this.total; i++) {
         lat += pts[2 * i]; lng += pts[2 * i + 1];
         var title = titles[i];
-        if (title === null || title === "") continue;
-        title = String(title);
-        if (records[title]) {
+        if (title === null || title === undefined || title === "") continue;
+        var text = typeof title === "string" ? rawText(title) : String(title);
+        var key = oneLine(text);
+        if (key in records) {
           var k = 2;
-          while (records[title + " (" + k + ")"]) k++;
-          title = title + " (" + k + ")";
+          while (key + " (" + k + ")" in records) k++;
+          key = key + " (" + k + ")";
         }
         var ll = L.latLng(lat / this.scale, lng / this.scale);
         ll.kmrvLayer = this;
         ll.kmrvIndex = i;
-        records[title] = ll;
+        ll.kmrvText = text;
+        ll.kmrvMatch = [oneLine(text).toLowerCase(), noBreaks(text).toLowerCase()];
+        records[key] = ll;
       }
       return records;
     },
@@ -267,15 +281,38 @@
     return layer;
   };
 
+  /* Records whose raw text contains `text` (case-insensitive, as plain text: no character is dropped
+   * or read as a pattern; line breaks match a space or nothing). */
+  function filterRecords(text, records) {
+    var out = Object.create(null), q = text.toLowerCase();
+    if (!q) return out;
+    for (var key in records) {
+      var m = records[key].kmrvMatch;
+      if (m[0].indexOf(q) !== -1 || m[1].indexOf(q) !== -1) out[key] = records[key];
+    }
+    return out;
+  }
+
   kmrv.addSearch = function (map, keys, options) {
-    var records = {};
-    keys.forEach(function (key) { if (kmrv.layers[key]) kmrv.layers[key].searchRecords(records); });
+    // no prototype: a name such as "__proto__" or "toString" is a record like any other
+    var records = Object.create(null), pasted = Object.create(null), key;
+    keys.forEach(function (k) { if (kmrv.layers[k]) kmrv.layers[k].searchRecords(records); });
+    for (key in records) {  // a name with a line break, as it is in the box when pasted or typed without it
+      var flat = noBreaks(records[key].kmrvText);
+      if (!(flat in records) && !(flat in pasted)) pasted[flat] = key;
+    }
     var control = new L.Control.Search({
       sourceData: function (text, callResponse) {
         callResponse(records);
         return { abort: function () {} };
       },
       formatData: function (data) { return data; },
+      filterData: filterRecords,
+      buildTip: function (text) {
+        var tip = L.DomUtil.create("li", "");
+        tip.textContent = text; // the raw text as text, never as HTML
+        return tip;
+      },
       marker: false,
       initial: false,
       collapsed: false,
@@ -286,8 +323,11 @@
       textCancel: options.cancel,
       moveToLocation: function (latlng) { latlng.kmrvLayer.reveal(latlng.kmrvIndex, latlng); },
     });
-    // the chosen title goes into the box as text (the tip list shows the escaped title as HTML)
-    control.on("search:locationfound", function (e) { control._input.value = unescape(e.text); });
+    // the text in the box (a tip's key, or a name typed or pasted in full) → its record
+    control._getLocation = function (text) {
+      if (text in records) return records[text];
+      return text in pasted ? records[pasted[text]] : false;
+    };
     map.addControl(control);
     kmrv.search = control;
     return control;

@@ -1,0 +1,129 @@
+"""Silent wrong numbers from real bureau inputs (issue 11, part 5), on small synthetic projects (示例数据).
+
+Parcels are 100 m × 100 m squares in EPSG:4543 (15 亩 planar); projects use ``area: planar`` so the
+figures are the paper ones.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import Point, box
+
+from kmrv_geo import pipeline
+from kmrv_geo.cli.main import cli
+
+X0, Y0, CRS = 575000.0, 2770000.0, "EPSG:4543"
+
+
+def sq(i, j, w=1, h=1):
+    return box(X0 + i * 100, Y0 + j * 100, X0 + (i + w) * 100, Y0 + (j + h) * 100)
+
+
+def write_project(folder, *, villages=None, county=None, township=None, t1_changes=None, t0=None, hsf=None,
+                  extra_layers="", t1_year=2023):
+    """4 × 2 parcels of 0103; T1 turns the parcels in ``t1_changes`` ({BSM: code}); no approvals given."""
+    parcels = t0 if t0 is not None else gpd.GeoDataFrame(
+        {"BSM": range(1, 9), "DLBM": ["0103"] * 8}, geometry=[sq(i, j) for j in range(2) for i in range(4)], crs=CRS)
+    t1 = parcels.copy()
+    for bsm, code in (t1_changes or {}).items():
+        t1.loc[t1["BSM"] == bsm, "DLBM"] = code
+    county = county if county is not None else gpd.GeoDataFrame(
+        {"XZQDM": ["530112"], "XZQMC": ["西山区"]}, geometry=[box(X0 - 1000, Y0 - 1000, X0 + 2000, Y0 + 2000)], crs=CRS)
+    # approvals: two 1 m squares on unchanged parcels at opposite corners (their extent spans the project)
+    approvals = gpd.GeoDataFrame({"PZWH": ["示例〔2023〕1号"]}, geometry=[
+        box(X0 + 399, Y0, X0 + 400, Y0 + 1).union(box(X0, Y0 + 199, X0 + 1, Y0 + 200))], crs=CRS)
+    layers = {"county": county, "t0": parcels, "t1": t1, "approvals": approvals}
+    if villages is not None:
+        layers["villages"] = villages
+    if township is not None:
+        layers["township"] = township
+    if hsf is not None:
+        layers["hsf"] = hsf
+    for name, frame in layers.items():
+        frame.to_file(folder / "data.gpkg", layer=name, driver="GPKG")
+    lines = ["  county: {path: data.gpkg, layer: county, code: XZQDM, name: XZQMC}",
+             f"  landuse_t0: {{path: data.gpkg, layer: t0, code: DLBM, year: {t1_year - 1}, id: BSM}}",
+             f"  landuse_t1: {{path: data.gpkg, layer: t1, code: DLBM, year: {t1_year}, id: BSM}}",
+             "  approvals: {path: data.gpkg, layer: approvals}"]
+    if villages is not None:
+        lines.append("  villages: {path: data.gpkg, layer: villages, name: CMC, category: LX, code: CUNDM}")
+    if township is not None:
+        lines.append("  township: {path: data.gpkg, layer: township}")
+    if hsf is not None:
+        lines.append("  hsf: {path: data.gpkg, layer: hsf, year: JSND}")
+    config = folder / "project.yml"
+    config.write_text("name: 示例（合成数据）\nsynthetic: true\ncrs: EPSG:4543\narea: planar\nlayers:\n"
+                      + "\n".join(lines) + "\n" + extra_layers, encoding="utf-8")
+    return config
+
+
+def test_two_villages_with_the_same_name_keep_their_own_figures(tmp_path):
+    # 东村 (code …001) holds parcels x 0–200, 东村 (code …002) x 200–400; BSM 1 (in the first) is built on:
+    # illegal 15 亩 in the first, 0 in the second — never 15 in each, never 30 in one.
+    villages = gpd.GeoDataFrame({"CMC": ["东村", "东村"], "LX": ["重点村", "绿美村庄"],
+                                 "CUNDM": ["530112001001", "530112001002"]},
+                                geometry=[sq(0, 0, 2, 2), sq(2, 0, 2, 2)], crs=CRS)
+    config = write_project(tmp_path, villages=villages, t1_changes={1: "0702"})
+    result = pipeline.run(config, tmp_path / "out", steps=("violations", "villages"), lang="en")
+    profile = pd.read_csv(tmp_path / "out" / "tables" / "villages_profile.csv", dtype={"village_key": str})
+    assert profile["illegal (mu, planar)"].tolist() == pytest.approx([15.0, 0.0])
+    assert profile["farmland (mu, planar)"].tolist() == pytest.approx([45.0, 60.0])
+    by_village = pd.read_csv(tmp_path / "out" / "tables" / "violations_by_village.csv", dtype=str)
+    assert "530112001001" in set(by_village.iloc[:, 3])
+    assert any("duplicate names" in line and "东村" in line for line in result.summary)
+
+
+def test_villages_given_as_points_have_empty_boundary_figures_and_no_rank(tmp_path):
+    villages = gpd.GeoDataFrame({"CMC": ["甲村", "乙村"], "LX": ["重点村", "绿美村庄"], "CUNDM": ["1", "2"]},
+                                geometry=[Point(X0 + 50, Y0 + 50), Point(X0 + 350, Y0 + 50)], crs=CRS)
+    config = write_project(tmp_path, villages=villages, t1_changes={1: "0702"})
+    result = pipeline.run(config, tmp_path / "out", steps=("violations", "villages"), lang="en")
+    profile = gpd.read_file(tmp_path / "out" / "results.gpkg", layer="villages_profile")
+    for column in ("illegal_mu", "nongrain_mu", "farmland_mu", "area_mu", "rank_illegal", "rank_gap"):
+        assert profile[column].isna().all(), column  # empty (需要村界), never 0
+    assert any("需要村界" in line for line in result.summary)
+
+
+def test_numeric_county_codes_are_text_everywhere(tmp_path):
+    county = gpd.GeoDataFrame({"XZQDM": [530112.0], "XZQMC": ["西山区"]},
+                              geometry=[box(X0 - 1000, Y0 - 1000, X0 + 2000, Y0 + 2000)], crs=CRS)
+    config = write_project(tmp_path, county=county, t1_changes={1: "0702"},
+                           extra_layers="  pbf: {path: data.gpkg, layer: t0}\n")
+    pipeline.run(config, tmp_path / "out", steps=("violations", "coverage", "maps"), lang="en")
+    table = pd.read_csv(tmp_path / "out" / "tables" / "violations_by_county.csv", dtype=str)
+    assert table["county code"].iloc[0] == "530112"
+    patches = gpd.read_file(tmp_path / "out" / "results.gpkg", layer="change_patches")
+    assert patches["patch_id"].tolist() == ["530112-00001"]
+    assert (tmp_path / "out" / "maps" / "coverage.html").exists()
+
+
+def test_a_township_layer_without_its_name_field_is_an_error(tmp_path):
+    township = gpd.GeoDataFrame({"XZQDM": ["530112001"]}, geometry=[box(X0 - 500, Y0 - 500, X0 + 900, Y0 + 900)],
+                                crs=CRS)
+    config = write_project(tmp_path, township=township)
+    result = CliRunner().invoke(cli, ["violations", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "township layer has no field XZQMC" in result.output and "XZQDM" in result.output
+
+
+def test_kmrv_check_finds_overlapping_parcels_in_one_land_use_layer(tmp_path):
+    parcels = gpd.GeoDataFrame({"BSM": [1, 2, 3], "DLBM": ["0103"] * 3},
+                               geometry=[sq(0, 0), sq(1, 0), box(X0 + 150, Y0, X0 + 250, Y0 + 100)], crs=CRS)
+    config = write_project(tmp_path, t0=parcels)
+    result = CliRunner().invoke(cli, ["check", str(config), "--lang", "en"])
+    assert result.exit_code == 2, result.output
+    # parcel 3 (x 150–250) overlaps parcel 2 (x 100–200) by 50 × 100 = 5000 m²
+    assert "landuse_t0" in result.output and "2 and 3 (5000.00 m²)" in result.output
+
+
+def test_hsf_by_year_uses_the_datas_year_not_todays_date(tmp_path):
+    # The survey is of 2023: an HSF project "built" in 2025 is implausible whatever today's date is.
+    hsf = gpd.GeoDataFrame({"JSND": ["2021", "2025"]}, geometry=[sq(0, 0), sq(1, 0)], crs=CRS)
+    config = write_project(tmp_path, hsf=hsf)
+    pipeline.run(config, tmp_path / "out", steps=("coverage",), lang="en")
+    table = pd.read_csv(tmp_path / "out" / "tables" / "hsf_by_year.csv")
+    years = table.iloc[:, 0].tolist()
+    assert years[0] == 2021 and pd.isna(years[1])  # 2025 counts as "not given"
