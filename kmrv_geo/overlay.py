@@ -289,6 +289,17 @@ def dissolve_zones(zones: np.ndarray) -> np.ndarray:
     return parts[shapely.get_type_id(parts) == int(shapely.GeometryType.POLYGON)]
 
 
+def zones_of(layer) -> np.ndarray | None:
+    """Non-overlapping zone geometries of a layer: an array is taken as already dissolved (e.g. from
+    :meth:`kmrv_geo.project.Project.dissolved`, computed once per run); a GeoDataFrame is dissolved
+    (:func:`dissolve_zones`); ``None`` stays ``None``."""
+    if layer is None:
+        return None
+    if isinstance(layer, np.ndarray):
+        return layer
+    return dissolve_zones(np.asarray(layer.geometry.values, dtype=object))
+
+
 def merge_contiguous(geoms: np.ndarray) -> np.ndarray:
     """Merge polygons that overlap or share an edge into one polygon per contiguous block.
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import findings
-from .analysis import steps as analysis_steps
+from . import findings, registry
 from .config import ROLE_LABELS, ProjectConfig, load_config
 from .findings import Results
 from .outputs import OutputFolder
@@ -88,16 +87,13 @@ def accounting_tables(project: Project, *, lang: str = "zh") -> dict[str, pd.Dat
     }
 
 
-STEPS = ("violations", "landcover", "coverage", "sites", "abandonment", "villages", "maps")
-"""Analysis steps of a full run, in order (checks always run first)."""
-PREREQUISITES = {"coverage": ("violations",), "villages": ("violations", "landcover", "sites", "abandonment")}
-"""Steps whose results feed another step: coverage takes HSF lost to construction from the change pieces;
-a village profile takes illegal/non-grain 亩 from the violations (vector, else raster), facility sites
-and abandoned 亩. A prerequisite whose layers are not configured is left out quietly."""
+STEPS = registry.NAMES
+"""Steps of a full run, in order (checks always run first): the analyses of :data:`kmrv_geo.registry.STEPS`,
+then the maps."""
 
 
 def with_prerequisites(steps: tuple[str, ...]) -> tuple[str, ...]:
-    """The steps asked for plus the steps they take results from, in pipeline order.
+    """The steps asked for plus the steps they take results from (:attr:`Step.uses`), in pipeline order.
 
     Examples
     --------
@@ -109,24 +105,14 @@ def with_prerequisites(steps: tuple[str, ...]) -> tuple[str, ...]:
         raise ValueError(f"unknown steps {unknown}; known: {', '.join(STEPS)}")
     wanted = set(steps)
     for step in steps:
-        wanted.update(PREREQUISITES.get(step, ()))
+        if step in registry.BY_NAME:
+            wanted.update(registry.BY_NAME[step].uses)
     return tuple(step for step in STEPS if step in wanted)
-
-
-NEEDS = {
-    "violations": ("landuse_t0", "landuse_t1"), "landcover": ("landuse_t0", "landcover_t0", "landcover_t1"),
-    "coverage": ("landuse_t1",), "sites": ("landuse_t1",), "abandonment": ("ndvi",), "villages": ("villages",),
-}  # fmt: skip
-"""Roles each step cannot run without (abandonment also needs landuse_t1 or landuse_t0)."""
 
 
 def missing_roles(project: Project, step: str) -> list[str]:
     """Roles ``step`` needs that the project does not configure (empty: it can run)."""
-    have = set(project.vectors) | set(project.config.layers)
-    missing = [role for role in NEEDS.get(step, ()) if role not in have]
-    if step == "abandonment" and not {"landuse_t1", "landuse_t0"} & set(project.vectors):
-        missing.append("landuse_t1 / landuse_t0")
-    return missing
+    return registry.BY_NAME[step].missing_roles(project) if step in registry.BY_NAME else []
 
 
 @dataclass(frozen=True)
@@ -150,37 +136,17 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
                   lang: str, engine: Engine = Engine()) -> list[str]:
     """Run the analyses in order; return summary lines for asked-for steps skipped for missing roles."""
     lines = []
-    for step in steps:
-        if step == "maps":
+    for step in registry.STEPS:
+        if step.name not in steps:
             continue
-        missing = missing_roles(project, step)
+        missing = step.missing_roles(project)
         if missing:
-            if step in asked:
-                lines.append((f"跳过 {step}：未配置 " if lang == "zh" else f"{step} skipped, not configured: ")
+            if step.name in asked:
+                lines.append((f"跳过 {step.name}：未配置 " if lang == "zh" else f"{step.name} skipped, not configured: ")
                              + ", ".join(missing))
             continue
-        logger.info("analysis: %s", step)
-        if step == "violations":
-            results.violations = analysis_steps.run_violations(project, engine=engine.name,
-                                                               scheduler=engine.scheduler, n_workers=engine.workers)
-        elif step == "landcover":
-            results.landcover, found = analysis_steps.run_landcover(project)
-            results.landcover_parcels = found.parcels
-            results.warnings.extend(found.warnings)
-        elif step == "coverage":
-            results.coverage = analysis_steps.run_coverage(project, results.violations)
-            results.warnings.extend(results.coverage.warnings)
-        elif step == "sites":
-            results.sites, results.fragmentation = analysis_steps.run_sites(project)
-        elif step == "abandonment":
-            results.abandonment = analysis_steps.run_abandonment(project)
-            results.warnings.extend(results.abandonment.warnings)
-        elif step == "villages":
-            profiles, layout, warnings = analysis_steps.run_villages(
-                project, violations=results.violations or results.landcover, sites=results.sites,
-                frag=results.fragmentation, abandoned=findings.abandoned_by_village(results.abandonment))
-            results.village_profiles, results.village_layout = profiles, layout
-            results.warnings.extend(warnings)
+        logger.info("analysis: %s", step.name)
+        step.run(project, results, engine)
     return lines
 
 

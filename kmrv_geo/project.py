@@ -13,6 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import rasterio
+import shapely
 from pyproj import CRS
 from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
@@ -101,11 +102,25 @@ class Project:
     inputs: dict[str, str] = field(default_factory=dict)
     ridge_fields: dict[str, ridges.RidgeFields] = field(default_factory=dict)
     tbmj_mismatch: dict = field(default_factory=dict)
+    _dissolved: dict = field(default_factory=dict, repr=False)
+    derived: dict = field(default_factory=dict, repr=False)
+    """Derived data computed once per project and shared by the steps (e.g. the admin zones)."""
 
     @property
     def measure(self):
         """The :class:`~kmrv_geo.units.AreaMeasure` of this project's figures."""
         return self.config.area_measure(self.analysis_crs)
+
+    def dissolved(self, role: str):
+        """The layer's geometries made non-overlapping (:func:`~kmrv_geo.overlay.dissolve_zones`), computed
+        once per project and shared by every step; ``None`` when the role is not configured."""
+        if role not in self.vectors:
+            return None
+        if role not in self._dissolved:
+            from .overlay import dissolve_zones
+
+            self._dissolved[role] = dissolve_zones(np.asarray(self.vectors[role].geometry.values, dtype=object))
+        return self._dissolved[role]
 
     def has_ridges(self, role: str) -> bool:
         """Whether land-use ``role`` carries 田坎 shares (net farmland figures can be given)."""
@@ -271,6 +286,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
     problems = checks.check_overlap(project.vectors)
     if problems:
         raise CrsError(join_problems("layers do not overlap each other; one of them probably has a wrong CRS:", problems))
+    if {"landuse_t0", "landuse_t1"} <= set(project.vectors):
+        check_t0_t1_overlap(project)
     logger.info("loaded %d vector and %d raster layers in %s", len(project.vectors), len(rasters), analysis_crs)
     return project
 
@@ -310,6 +327,47 @@ def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: ch
                 f"{len(off)} parcels' {fields.parcel_area} differs from the ellipsoidal area of their geometry by "
                 f"more than {project.config.thresholds.tbmj_tolerance:.1%} (listed in tables/tbmj_mismatch.csv): "
                 f"{shown}; the geometry was edited without updating the attributes, or the CRS is wrong")
+
+
+def _hull(frame):
+    """Convex hull of a layer, from its features' bounding-box corners (fast; a hull slightly larger than
+    the features' own is fine for an overlap check)."""
+    bounds = shapely.bounds(np.asarray(frame.geometry.values, dtype=object))
+    bounds = bounds[~np.isnan(bounds).any(axis=1)]
+    if not len(bounds):
+        return shapely.Polygon()
+    x0, y0, x1, y1 = bounds.T
+    corners = np.column_stack([np.concatenate([x0, x0, x1, x1]), np.concatenate([y0, y1, y0, y1])])
+    # One linestring through all corners (built from the array at once, unlike a multipoint): same hull.
+    return shapely.convex_hull(shapely.linestrings(corners)) if len(corners) > 1 else shapely.Polygon()
+
+
+def check_t0_t1_overlap(project: Project) -> float:
+    """Share of the smaller land-use layer's extent (convex hull) that the other one covers.
+
+    Raises
+    ------
+    CrsError
+        If the share is below ``thresholds.min_overlap_share``, naming both extents.
+    """
+    t0, t1 = project.vectors["landuse_t0"], project.vectors["landuse_t1"]
+    h0, h1 = _hull(t0), _hull(t1)
+    smaller = min(h0.area, h1.area)
+    share = h0.intersection(h1).area / smaller if smaller > 0 else 0.0
+    limit = project.config.thresholds.min_overlap_share
+    if share < limit:
+        def extent(frame):
+            x0, y0, x1, y1 = frame.total_bounds
+            return f"x {x0:.0f}…{x1:.0f}, y {y0:.0f}…{y1:.0f} ({project.analysis_crs})"
+
+        raise CrsError(join_problems(
+            f"land use T0 and T1 overlap on only {share:.1%} of the smaller one's extent (at least "
+            f"{limit:.0%} is required, thresholds.min_overlap_share):",
+            [f"landuse_t0 {project.reports['landuse_t0'].source}: {extent(t0)}",
+             f"landuse_t1 {project.reports['landuse_t1'].source}: {extent(t1)}",
+             "check that both layers cover the same area and carry the right CRS"],
+        ))  # fmt: skip
+    return share
 
 
 def load_single_layer(path: str | Path, *, layer: str | None = None, role: str = "layer", encoding: str | None = None,

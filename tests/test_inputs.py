@@ -127,3 +127,27 @@ def test_hsf_by_year_uses_the_datas_year_not_todays_date(tmp_path):
     table = pd.read_csv(tmp_path / "out" / "tables" / "hsf_by_year.csv")
     years = table.iloc[:, 0].tolist()
     assert years[0] == 2021 and pd.isna(years[1])  # 2025 counts as "not given"
+
+
+def test_kmrv_check_refuses_what_kmrv_run_refuses_t0_t1_far_apart(tmp_path):
+    t0 = gpd.GeoDataFrame({"BSM": [1, 2], "DLBM": ["0103", "0103"]}, geometry=[sq(0, 0), sq(1, 0)], crs=CRS)
+    config = write_project(tmp_path, t0=t0)
+    t1 = gpd.GeoDataFrame({"BSM": [1], "DLBM": ["0103"]}, geometry=[box(X0 + 150, Y0, X0 + 350, Y0 + 100)], crs=CRS)
+    t1.to_file(tmp_path / "data.gpkg", layer="t1", driver="GPKG")
+    result = CliRunner().invoke(cli, ["check", str(config), "--lang", "en"])
+    assert result.exit_code == 2 and "min_overlap_share" in result.output, result.output
+
+
+def test_each_zone_layer_is_dissolved_once_per_run(tmp_path, monkeypatch):
+    """Derived geometry is computed once and shared: PBF used to be dissolved by every step (up to 7 times)."""
+    from kmrv_geo import overlay
+    from kmrv_geo.sample import make_sample
+
+    info = make_sample(tmp_path / "data", n_parcels=1000, seed=11)
+    sizes = {role: len(gpd.read_file(info.gpkg, layer=role)) for role in ("pbf", "hsf", "approvals")}
+    calls = []
+    real = overlay.dissolve_zones
+    monkeypatch.setattr(overlay, "dissolve_zones", lambda zones: calls.append(len(zones)) or real(zones))
+    pipeline.run(info.config_path, tmp_path / "out", steps=("violations", "coverage", "sites", "villages"))
+    for role, size in sizes.items():
+        assert calls.count(size) == 1, (role, size, calls)

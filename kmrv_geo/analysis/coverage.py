@@ -19,10 +19,10 @@ from .. import landuse
 from ..overlay import (
     area_by_zone,
     difference_from,
-    dissolve_zones,
     intersect_pairs,
     label_by_zone,
     merge_contiguous,
+    zones_of,
 )
 from ..ridges import RIDGE_SHARE
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
@@ -191,8 +191,9 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
 
     Parameters
     ----------
-    pbf, hsf : GeoDataFrame, optional
-        Permanent basic farmland and high-standard farmland (a missing layer counts as empty).
+    pbf, hsf : GeoDataFrame or numpy.ndarray, optional
+        Permanent basic farmland and high-standard farmland, or their dissolved geometries (a missing
+        layer counts as empty).
     landuse_t1 : GeoDataFrame
         Current land use (``category`` column); its farmland is "current farmland".
     landuse_t0 : GeoDataFrame, optional
@@ -211,8 +212,9 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
     """
     crs = landuse_t1.crs
     measure = measure or planar_measure(str(crs))
-    pbf_d = dissolve_zones(pbf.geometry.values) if pbf is not None else np.zeros(0, dtype=object)
-    hsf_d = dissolve_zones(hsf.geometry.values) if hsf is not None else np.zeros(0, dtype=object)
+    empty = np.zeros(0, dtype=object)
+    pbf_d = zones_of(pbf) if pbf is not None else empty
+    hsf_d = zones_of(hsf) if hsf is not None else empty
     farm_t1 = _farmland(landuse_t1)
     shares_t1 = _farmland_shares(landuse_t1)
     _, _, hsf_pbf = intersect_pairs(hsf_d, pbf_d)

@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import area_inside, connected_components, dissolve_zones, label_by_zone
+from ..overlay import area_inside, connected_components, label_by_zone, zones_of
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .coverage import compactness
 from .keys import VILLAGE_KEY
@@ -85,7 +85,7 @@ def facility_sites(landuse_t1: gpd.GeoDataFrame, *, min_mu: float = 30.0, join_w
     sites = blocks[blocks["area_mu"] >= min_mu].copy()
     geoms = np.asarray(sites.geometry.values, dtype=object)
     if pbf is not None and len(sites):
-        sites["pbf_mu"] = np.minimum(area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True,
+        sites["pbf_mu"] = np.minimum(area_inside(geoms, zones_of(pbf), dissolved=True,
                                                  measure=measure),
                                      sites["area_m2"].to_numpy()) / M2_PER_MU
     else:

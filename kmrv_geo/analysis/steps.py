@@ -9,7 +9,6 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..errors import CrsError, join_problems
 from ..overlay import area_inside, dissolve_zones, label_by_zone
 from ..project import Project
 from ..rasters import check_ndvi_values, class_map
@@ -24,48 +23,6 @@ from .sites import facility_sites, fragmentation
 from .villages import layout_review, normalise_villages, village_profiles
 from .violations import ZERO_M2, ViolationResult, Zones, analyse_violations, build_zones, patches_from_pieces
 
-
-def _hull(frame):
-    """Convex hull of a layer, from its features' bounding-box corners (fast; a hull slightly larger than
-    the features' own is fine for an overlap check)."""
-    bounds = shapely.bounds(np.asarray(frame.geometry.values, dtype=object))
-    bounds = bounds[~np.isnan(bounds).any(axis=1)]
-    if not len(bounds):
-        return shapely.Polygon()
-    x0, y0, x1, y1 = bounds.T
-    corners = np.column_stack([np.concatenate([x0, x0, x1, x1]), np.concatenate([y0, y1, y0, y1])])
-    # One linestring through all corners (built from the array at once, unlike a multipoint): same hull.
-    return shapely.convex_hull(shapely.linestrings(corners)) if len(corners) > 1 else shapely.Polygon()
-
-
-def check_t0_t1_overlap(project: Project) -> float:
-    """Share of the smaller land-use layer's extent (convex hull) that the other one covers.
-
-    Raises
-    ------
-    CrsError
-        If the share is below ``thresholds.min_overlap_share``, naming both extents.
-    """
-    t0, t1 = project.vectors["landuse_t0"], project.vectors["landuse_t1"]
-    h0, h1 = _hull(t0), _hull(t1)
-    smaller = min(h0.area, h1.area)
-    share = h0.intersection(h1).area / smaller if smaller > 0 else 0.0
-    limit = project.config.thresholds.min_overlap_share
-    if share < limit:
-        def extent(frame):
-            x0, y0, x1, y1 = frame.total_bounds
-            return f"x {x0:.0f}…{x1:.0f}, y {y0:.0f}…{y1:.0f} ({project.analysis_crs})"
-
-        raise CrsError(join_problems(
-            f"land use T0 and T1 overlap on only {share:.1%} of the smaller one's extent (at least "
-            f"{limit:.0%} is required, thresholds.min_overlap_share):",
-            [f"landuse_t0 {project.reports['landuse_t0'].source}: {extent(t0)}",
-             f"landuse_t1 {project.reports['landuse_t1'].source}: {extent(t1)}",
-             "check that both layers cover the same area and carry the right CRS"],
-        ))  # fmt: skip
-    return share
-
-
 ENGINES = ("local", "dask")
 
 
@@ -76,7 +33,6 @@ def run_violations(project: Project, *, engine: str = "local", scheduler: str | 
     ``engine="dask"`` computes the change pieces on a Dask cluster (:mod:`kmrv_geo.dask_engine`;
     ``scheduler`` address or a LocalCluster of ``n_workers``); the results are the same.
     """
-    check_t0_t1_overlap(project)
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     pieces_engine = change_pieces
@@ -91,7 +47,7 @@ def run_violations(project: Project, *, engine: str = "local", scheduler: str | 
     min_patch = project.config.thresholds.min_patch_m2.model_dump()
     return analyse_violations(
         project.vectors["landuse_t0"], project.vectors["landuse_t1"], zones=zones,
-        approvals=project.vectors.get("approvals"), pbf=project.vectors.get("pbf"), min_patch_m2=min_patch,
+        approvals=project.dissolved("approvals"), pbf=project.dissolved("pbf"), min_patch_m2=min_patch,
         pieces_engine=pieces_engine, measure=project.measure,
     )  # fmt: skip
 
@@ -113,7 +69,7 @@ def run_landcover(project: Project) -> tuple[ViolationResult, LandcoverResult]:
     levels = zone_levels(project)
     zones = Zones(*(levels.get(level, (None, None))[0] for level in ("county", "township", "village")))
     result = patches_from_pieces(
-        found.pieces, zones=zones, approvals=project.vectors.get("approvals"), pbf=project.vectors.get("pbf"),
+        found.pieces, zones=zones, approvals=project.dissolved("approvals"), pbf=project.dissolved("pbf"),
         min_patch_m2=config.thresholds.min_patch_m2.model_dump(), source="raster", id_prefix="R",
         measure=project.measure,
     )  # fmt: skip
@@ -172,9 +128,9 @@ def run_abandonment(project: Project) -> AbandonmentResult:
         else:
             for column in columns:
                 parcels[column] = ""
-    pbf = project.vectors.get("pbf")
+    pbf = project.dissolved("pbf")
     geoms = np.asarray(parcels.geometry.values, dtype=object)
-    pbf_m2 = area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True, measure=project.measure) \
+    pbf_m2 = area_inside(geoms, pbf, dissolved=True, measure=project.measure) \
         if pbf is not None else np.full(len(parcels), np.nan)
     parcels["pbf_mu"] = pbf_m2 / M2_PER_MU
     parcels["on_pbf"] = np.nan_to_num(pbf_m2) > ZERO_M2
@@ -192,8 +148,10 @@ def zone_levels(project: Project) -> dict:
     """Admin zones per level for tables: ``{level: (frame, key columns)}`` (levels that exist).
 
     Villages are keyed by ``village_key`` (code, else row) and their name, so that villages with the
-    same name stay apart.
+    same name stay apart. Built once per project (``project.derived``).
     """
+    if "zone_levels" in project.derived:
+        return project.derived["zone_levels"]
     layers = project.config.layers
     fields = {role: layers[role].fields() for role in ("county", "township", "villages") if role in layers}
     zones = build_zones(
@@ -207,6 +165,7 @@ def zone_levels(project: Project) -> dict:
         levels["township"] = (zones.township, ["township"])
     if zones.village is not None:
         levels["village"] = (zones.village, [VILLAGE_KEY, "village"])
+    project.derived["zone_levels"] = levels
     return levels
 
 
@@ -215,7 +174,7 @@ def run_coverage(project: Project, violations: ViolationResult | None = None) ->
     pieces = violations.pieces if violations is not None else None
     hsf = project.vectors.get("hsf")
     result = analyse_coverage(
-        pbf=project.vectors.get("pbf"), hsf=hsf, landuse_t1=project.vectors["landuse_t1"],
+        pbf=project.dissolved("pbf"), hsf=project.dissolved("hsf"), landuse_t1=project.vectors["landuse_t1"],
         landuse_t0=project.vectors.get("landuse_t0"), change_pieces=pieces, zone_levels=zone_levels(project),
         measure=project.measure,
     )  # fmt: skip
@@ -237,15 +196,19 @@ def run_sites(project: Project) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
     village = levels.get("village", (None,))[0]
     thresholds = project.config.thresholds
     sites = facility_sites(project.vectors["landuse_t1"], min_mu=thresholds.facility_site_min_mu,
-                           join_width_m=thresholds.site_join_width_m, pbf=project.vectors.get("pbf"),
+                           join_width_m=thresholds.site_join_width_m, pbf=project.dissolved("pbf"),
                            county=county, villages=village, measure=project.measure)
     frag = fragmentation(project.vectors["landuse_t1"], village, measure=project.measure) if village is not None else None
     return sites, frag
 
 
 def run_villages(project: Project, *, violations: ViolationResult | None, sites: gpd.GeoDataFrame | None,
-                 frag: pd.DataFrame | None, abandoned: pd.DataFrame | None = None):
+                 frag: pd.DataFrame | None, abandoned: pd.DataFrame | None = None,
+                 coverage_result: CoverageResult | None = None):
     """Village profiles and layout review on a loaded project.
+
+    The village coverage figures are taken from ``coverage_result`` (the coverage step of the same run)
+    when it holds ``coverage_by_village``; only without it are they computed here.
 
     Returns
     -------
@@ -258,16 +221,17 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
     coverage = None
     layout = None
     t1 = project.vectors.get("landuse_t1")
-    if villages.polygons:
-        zones = frame[["village", "geometry"]].copy()
-        zones.insert(0, "village_row", np.arange(len(zones)))
-        pbf, hsf = project.vectors.get("pbf"), project.vectors.get("hsf")
-        if t1 is not None:
-            result = analyse_coverage(pbf=pbf, hsf=hsf, landuse_t1=t1, zone_levels={"village": (zones, ["village_row"])},
-                                      measure=project.measure)
-            coverage = result.tables["coverage_by_village"].sort_values("village_row").reset_index(drop=True)
-            layout = layout_review(frame, landuse_t0=project.vectors.get("landuse_t0"), landuse_t1=t1, pbf=pbf,
-                                   measure=project.measure)
+    if villages.polygons and t1 is not None:
+        pbf = project.dissolved("pbf")
+        table = coverage_result.tables.get("coverage_by_village") if coverage_result is not None else None
+        if table is None:
+            zones = frame[[VILLAGE_KEY, "village", "geometry"]]
+            table = analyse_coverage(pbf=pbf, hsf=project.dissolved("hsf"), landuse_t1=t1,
+                                     zone_levels={"village": (zones, [VILLAGE_KEY, "village"])},
+                                     measure=project.measure).tables["coverage_by_village"]
+        coverage = table.set_index(VILLAGE_KEY).reindex(frame[VILLAGE_KEY]).reset_index()
+        layout = layout_review(frame, landuse_t0=project.vectors.get("landuse_t0"), landuse_t1=t1, pbf=pbf,
+                               measure=project.measure)
     levels = zone_levels(project)
     zone_spec = layers.get("protection_zones")
     profiles = village_profiles(

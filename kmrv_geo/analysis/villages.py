@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import area_inside, difference_from, dissolve_zones, intersect_pairs
+from ..overlay import area_inside, difference_from, intersect_pairs, zones_of
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .keys import VILLAGE_CODE_FIELDS, VILLAGE_KEY, code_text, village_keys
 
@@ -130,7 +130,7 @@ def layout_review(villages: gpd.GeoDataFrame, *, landuse_t0: gpd.GeoDataFrame | 
     measure = measure or planar_measure(str(crs))
     frame["area_mu"] = measure.m2(geoms) / M2_PER_MU
     if pbf is not None:
-        frame["pbf_mu"] = area_inside(geoms, dissolve_zones(pbf.geometry.values), dissolved=True,
+        frame["pbf_mu"] = area_inside(geoms, zones_of(pbf), dissolved=True,
                                       measure=measure) / M2_PER_MU
     else:
         frame["pbf_mu"] = np.nan

@@ -19,7 +19,7 @@ import shapely
 from .. import landuse
 from ..errors import LayerError
 from ..layers import FID
-from ..overlay import area_inside, difference_from, dissolve_zones, intersect_pairs, split_by_zones
+from ..overlay import area_inside, difference_from, intersect_pairs, split_by_zones, zones_of
 from ..ridges import net_area_m2
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .changes import (
@@ -357,8 +357,8 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
         Checked land use at the two dates (columns ``code``, ``category``), same projected CRS.
     zones : Zones
         Counties, townships, villages (any may be missing).
-    approvals, pbf : GeoDataFrame, optional
-        Approval areas and permanent basic farmland.
+    approvals, pbf : GeoDataFrame or numpy.ndarray, optional
+        Approval areas and permanent basic farmland (or their dissolved geometries).
     min_patch_m2 : dict
         Minimum mapped size per kind: ``construction``, ``facility``, ``agricultural``, ``other``.
     source : str, default "vector"
@@ -457,7 +457,8 @@ def patches_from_pieces(pieces: gpd.GeoDataFrame, *, zones: Zones, approvals=Non
     pieces : GeoDataFrame
         Change pieces with ``change_class``, ``t0_code``, ``t1_code``, ``t0_category``, ``basis``.
     zones : Zones
-    approvals, pbf : GeoDataFrame, optional
+    approvals, pbf : GeoDataFrame or numpy.ndarray, optional
+        Layers, or their geometries already dissolved (:func:`~kmrv_geo.overlay.zones_of`).
     min_patch_m2 : dict
         Minimum mapped size per kind: ``construction``, ``facility``, ``agricultural``, ``other``.
     source : str
@@ -476,8 +477,7 @@ def patches_from_pieces(pieces: gpd.GeoDataFrame, *, zones: Zones, approvals=Non
     measure = measure or planar_measure(str(pieces.crs))
     patches = merge_patches(pieces)
     large, small = split_below_min(patches, min_patch_m2, measure=measure)
-    approvals_geoms = dissolve_zones(approvals.geometry.values) if approvals is not None else None
-    pbf_geoms = dissolve_zones(pbf.geometry.values) if pbf is not None else None
+    approvals_geoms, pbf_geoms = zones_of(approvals), zones_of(pbf)
     missing = []
     if approvals is None:
         missing.append("approvals")
