@@ -103,8 +103,10 @@ VALUES = {
         "land_cover": "遥感土地覆盖",
         True: "是", False: "否",
     },
-    "en": {True: "pass", False: "fail"},
+    "en": {True: "yes", False: "no"},
 }  # fmt: skip
+PASS_VALUES = {"zh": {True: "达标", False: "未达标"}, "en": {True: "pass", False: "fail"}}
+"""How the balance flags (``occupation_pass``, ``in_out_pass``) read; other flags read yes/no (是/否)."""
 TOTAL_LABEL = {"zh": "合计", "en": "Total"}
 VERDICT_WPZF = {"illegal": "违法", "partly_approved": "违法", "nongrain_on_pbf": "违法", "approved": "合法"}
 """卫片执法 verdict per status; everything else is 其他."""
@@ -132,10 +134,12 @@ def localise(table: pd.DataFrame, lang: str = "zh", *, area_kind: str | None = N
     """
     out = table.copy()
     values = VALUES.get(lang, {})
-    for column in ("status", "change_class", "basis", "occupation_pass", "in_out_pass", "on_pbf", "still_low",
-                   "no_valid_pixels"):
+    for column in ("status", "change_class", "basis", "on_pbf", "still_low", "no_valid_pixels"):
         if column in out and values:
             out[column] = out[column].map(lambda v: values.get(v, v))
+    for column in ("occupation_pass", "in_out_pass"):
+        if column in out:
+            out[column] = out[column].map(lambda v: PASS_VALUES[lang].get(v, v))
     yearly = {"ndvi": "NDVI", "valid": "有效像元占比" if lang == "zh" else "valid share"}
     names = {c: f"{yearly[c.split('_')[0]]} {c.split('_')[1]}" for c in out.columns
              if isinstance(c, str) and c.count("_") == 1 and c.split("_")[0] in yearly and c.split("_")[1].isdigit()}

@@ -41,7 +41,7 @@ from ..errors import LayerError
 from ..overlay import intersect_pairs
 from ..rasters import CLASS_NAMES_ZH, Grid, bounded_cache, common_grid, open_classes, raster_layout
 from ..ridges import RIDGE_SHARE
-from ..units import M2_PER_MU
+from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from ..zonal import exact_stats
 from .changes import NONAGRI, NONGRAIN, OTHER, PIECE_COLUMNS, SUPPLEMENT
 
@@ -122,7 +122,7 @@ def _changed_labels(joint: np.ndarray, farmland_touched: np.ndarray, farmland_ce
 
 def detect_landcover_change(landuse_t0: gpd.GeoDataFrame, t0: ClassRaster, t1: ClassRaster, *, analysis_crs: str,
                             min_pixels: int = 3, id_column: str | None = None,
-                            workdir: Path | None = None) -> LandcoverResult:
+                            workdir: Path | None = None, measure: AreaMeasure | None = None) -> LandcoverResult:
     """Find cropland loss on T0 farmland and cropland gain off it between two land-cover rasters.
 
     Parameters
@@ -139,6 +139,8 @@ def detect_landcover_change(landuse_t0: gpd.GeoDataFrame, t0: ClassRaster, t1: C
         Column of ``landuse_t0`` holding the parcel id (default: row position + 1).
     workdir : Path, optional
         Where the temporary joint-class raster goes (default: the system temp folder); it is deleted.
+    measure : AreaMeasure, optional
+        The area kind of the parcels' ``area_mu`` (default planar).
 
     Returns
     -------
@@ -201,7 +203,7 @@ def detect_landcover_change(landuse_t0: gpd.GeoDataFrame, t0: ClassRaster, t1: C
             for role, reader in (("landcover_t0", r0), ("landcover_t1", r1)):
                 logger.info("%s %s: %s", role, reader.path, "warped onto the grid (nearest neighbour)"
                             if reader.resampled else "read on its own grid, cell for cell")
-        parcels = _parcel_shares(farmland, joint_path, id_column)
+        parcels = _parcel_shares(farmland, joint_path, id_column, measure or planar_measure(analysis_crs))
     warnings = [
         f"{role} 有 {sum(values.values())} 个像元的值不在类别表中（{', '.join(f'{v}×{c}' for v, c in sorted(values.items())[:5])}），"
         f"按无数据处理 / {role}: pixel values not in the class map, treated as nodata"
@@ -261,10 +263,11 @@ def _pieces(landuse_t0: gpd.GeoDataFrame, is_farm: np.ndarray, polygons: list, c
     return pd.concat(frames, ignore_index=True)[columns]
 
 
-def _parcel_shares(farmland: gpd.GeoDataFrame, joint_path: Path, id_column: str | None) -> pd.DataFrame:
+def _parcel_shares(farmland: gpd.GeoDataFrame, joint_path: Path, id_column: str | None,
+                   measure: AreaMeasure) -> pd.DataFrame:
     """Exact-coverage shares of each parcel by joint class (exactextract ``frac``/``unique``/``count``)."""
     ids = farmland[id_column].to_numpy() if id_column and id_column in farmland else np.arange(1, len(farmland) + 1)
-    area = shapely.area(np.asarray(farmland.geometry.values, dtype=object))
+    area = measure.m2(np.asarray(farmland.geometry.values, dtype=object))
     stats = exact_stats(joint_path, farmland, ["unique", "frac", "count"])
     stats["_row"] = np.arange(len(farmland))
     shares = {k: np.zeros(len(farmland)) for k in ("changed", NONAGRI, NONGRAIN, OTHER)}

@@ -65,7 +65,7 @@ def run_landcover(project: Project) -> tuple[ViolationResult, LandcoverResult]:
     id_field = config.layers["landuse_t0"].id
     found = detect_landcover_change(t0, rasters["landcover_t0"], rasters["landcover_t1"],
                                     analysis_crs=project.analysis_crs, min_pixels=config.landcover.min_pixels,
-                                    id_column=id_field)
+                                    id_column=id_field, measure=project.measure)
     levels = zone_levels(project)
     zones = Zones(*(levels.get(level, (None, None))[0] for level in ("county", "township", "village")))
     result = patches_from_pieces(
