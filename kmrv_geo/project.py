@@ -25,7 +25,7 @@ from .analysis.keys import code_text
 from .config import ROLE_LABELS, ProjectConfig, VectorLayerSpec
 from .errors import CrsError, LayerError, join_problems
 from .outputs import sha256_file
-from .rasters import raster_layout
+from .rasters import check_ndvi_values, raster_layout
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +218,26 @@ def check_raster(role: str, path: Path, *, crs_override: str | None, study_area:
         raise LayerError(f"raster {path} cannot be read as a raster ({exc}); check the file is a complete GeoTIFF") from None
 
 
+def _check_raster_values(config: ProjectConfig, role: str, info: RasterInfo) -> None:
+    """What a raster's role needs of its values: integer classes for land cover, −1…1 (after ``scale``) for NDVI.
+
+    Raises
+    ------
+    LayerError
+        A land-cover raster of floating-point values, or NDVI outside −1…1 (the message names the scaling the
+        values look like).
+    """
+    if role.startswith("landcover") and not np.issubdtype(np.dtype(info.dtype), np.integer):
+        raise LayerError(f"land-cover raster {info.path} ({role}) holds {info.dtype} values, but a land-cover "
+                         "classification holds integer class codes (CLCD 1–9, ESA WorldCover 10–100); give the "
+                         "classified product, or convert it (gdal_translate -ot Byte)")
+    if role.startswith("ndvi:"):
+        spec = config.ndvi()
+        year = int(role.split(":")[1])
+        band = 1 if "{year}" in spec.path else spec.years.index(year) + 1
+        check_ndvi_values(info.path, band, scale=spec.scale, year=year)
+
+
 def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
     """Read, check and reproject every configured layer.
 
@@ -261,6 +281,7 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         steps.update()
     for role, path, crs_override in raster_specs:
         rasters[role] = check_raster(role, path, crs_override=crs_override, study_area=study_area)
+        _check_raster_values(config, role, rasters[role])
         inputs.setdefault(str(path), sha256_file(path))
         steps.update()
 

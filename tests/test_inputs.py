@@ -151,3 +151,31 @@ def test_each_zone_layer_is_dissolved_once_per_run(tmp_path, monkeypatch):
     pipeline.run(info.config_path, tmp_path / "out", steps=("violations", "coverage", "sites", "villages"))
     for role, size in sizes.items():
         assert calls.count(size) == 1, (role, size, calls)
+
+
+def _raster(path, data, *, dtype):
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype=dtype,
+                       crs=CRS, transform=Affine(30, 0, X0, 0, -30, Y0 + 200)) as dst:
+        dst.write(np.asarray(data, dtype=dtype), 1)
+
+
+@pytest.mark.parametrize(("layer", "dtype", "values", "expected"), [
+    ("landcover", "float32", 1.0, "holds float32 values"),
+    ("ndvi", "int16", 7000, "scale: 0.0001"),
+])
+def test_kmrv_check_refuses_raster_values_the_analyses_cannot_use(tmp_path, layer, dtype, values, expected):
+    import numpy as np
+
+    config = write_project(tmp_path)
+    for year in (2022, 2023):
+        _raster(tmp_path / f"{layer}_{year}.tif", np.full((8, 16), values), dtype=dtype)
+    extra = ("  landcover_t0: {path: landcover_2022.tif}\n  landcover_t1: {path: landcover_2023.tif}\n"
+             if layer == "landcover" else '  ndvi: {path: "ndvi_{year}.tif", years: [2022, 2023]}\n')
+    config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(config), "--lang", "en"])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "内部错误" not in result.output

@@ -11,7 +11,7 @@ import shapely
 from .. import landuse
 from ..overlay import area_inside, dissolve_zones, label_by_zone
 from ..project import Project
-from ..rasters import check_ndvi_values, class_map
+from ..rasters import class_map
 from ..units import M2_PER_MU
 from .abandonment import AbandonmentResult, NdviSource, find_abandoned
 from .balances import BalanceRules
@@ -79,14 +79,13 @@ def run_landcover(project: Project) -> tuple[ViolationResult, LandcoverResult]:
 
 
 def ndvi_sources(project: Project) -> list[NdviSource]:
-    """One :class:`NdviSource` per configured year, each checked for −1…1 values (after ``scale``)."""
+    """One :class:`NdviSource` per configured year (their values were checked at load)."""
     spec = project.config.ndvi()
     multi = "{year}" not in spec.path
     sources = []
     for band, (year, path) in enumerate(spec.paths().items(), start=1):
         source = NdviSource(year=year, path=project.config.resolve(path), band=band if multi else 1,
                             scale=spec.scale, crs_override=spec.crs)
-        check_ndvi_values(source.path, source.band, scale=source.scale, year=year)
         sources.append(source)
     return sources
 
