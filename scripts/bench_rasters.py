@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kmrv_geo import landuse  # noqa: E402
-from kmrv_geo.analysis.landcover import ClassRaster, detect_landcover_change  # noqa: E402
+from kmrv_geo.extract import ClassRaster, detect_landcover_change  # noqa: E402
 from kmrv_geo.rasters import CLCD_CLASSES  # noqa: E402
 
 CRS = "EPSG:4543"

@@ -21,11 +21,10 @@ from rasterio.control import GroundControlPoint
 from shapely.geometry import box
 
 from kmrv_geo import landuse
-from kmrv_geo.analysis.abandonment import NdviSource, parcel_means
-from kmrv_geo.analysis.landcover import ClassRaster, detect_landcover_change
 from kmrv_geo.cli.main import cli
 from kmrv_geo.crs import StudyArea
 from kmrv_geo.errors import KmrvError, LayerError
+from kmrv_geo.extract import ClassRaster, NdviSource, detect_landcover_change, parcel_means
 from kmrv_geo.project import check_raster
 from kmrv_geo.rasters import CLCD_CLASSES, common_grid, raster_layout
 from kmrv_geo.zonal import exact_stats

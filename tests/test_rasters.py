@@ -14,9 +14,9 @@ from pyproj import Transformer
 from shapely.geometry import box
 
 from kmrv_geo import landuse
-from kmrv_geo.analysis.abandonment import NdviSource, find_abandoned
-from kmrv_geo.analysis.landcover import ClassRaster, detect_landcover_change
+from kmrv_geo.analysis.abandonment import find_abandoned
 from kmrv_geo.errors import LayerError
+from kmrv_geo.extract import ClassRaster, NdviSource, detect_landcover_change, parcel_ndvi
 from kmrv_geo.rasters import CLCD_CLASSES, check_ndvi_values
 
 X0, Y0 = 560010.0, 2760000.0  # a multiple of 30 m, so the analysis grid matches the rasters exactly
@@ -164,7 +164,7 @@ def test_ndvi_in_0_10000_scaling_is_detected_and_scale_honoured(tmp_path):
 
 
 def find_parcel_means(path, *, scale=None, band=1):
-    from kmrv_geo.analysis.abandonment import parcel_means
+    from kmrv_geo.extract import parcel_means
 
     return parcel_means(parcels(("0101", px(0, 0, 3, 3))), NdviSource(2021, path, band=band, scale=scale))
 
@@ -198,7 +198,8 @@ def test_abandonment_needs_consecutive_low_years(tmp_path, multi_band):
     # column 2: low 2021 and 2023 with no data in 2022 in between (the run is broken).
     years = {2020: [0.6, 0.2, 0.6], 2021: [0.6, 0.7, 0.2], 2022: [0.2, 0.2, -9999], 2023: [0.25, 0.6, 0.2]}
     land = parcels(("0101", px(0, 0, 1, 3)), ("0101", px(1, 0, 2, 3)), ("0102", px(2, 0, 3, 3)))
-    result = find_abandoned(land, ndvi_series(tmp_path, years, multi_band=multi_band), id_column="BSM")
+    result = find_abandoned(land, parcel_ndvi(land, ndvi_series(tmp_path, years, multi_band=multi_band)),
+                            id_column="BSM")
     p = result.parcels
     assert p["abandoned"].tolist() == [True, False, False]
     assert p["years_low"].tolist() == ["2022,2023", "2020", "2021"]
@@ -216,10 +217,10 @@ def test_abandonment_uses_coverage_weighted_medians(tmp_path):
     years = {2022: [0.2, 0.21, 0.6], 2023: [0.2, 0.21, 0.6]}
     land = parcels(("0101", box(X0, Y0, X0 + 67.5, Y0 + 90)))
     sources = ndvi_series(tmp_path, years)
-    result = find_abandoned(land, sources, ndvi_max=0.22, id_column="BSM")
+    result = find_abandoned(land, parcel_ndvi(land, sources), ndvi_max=0.22, id_column="BSM")
     assert 0.2 <= result.parcels.loc[0, "ndvi_2022"] <= 0.21
     assert result.parcels.loc[0, "abandoned"]
-    from kmrv_geo.analysis.abandonment import parcel_means
+    from kmrv_geo.extract import parcel_means
 
     mean, valid = parcel_means(land, sources[0], stat="mean")
     assert mean == pytest.approx([(3 * 0.2 + 3 * 0.21 + 0.75 * 0.6) / 6.75]) and valid == pytest.approx([1.0])
@@ -229,8 +230,8 @@ def test_new_farmland_is_not_abandoned_for_its_years_before(tmp_path):
     years = {2021: [0.1, 0.1, 0.1], 2022: [0.1, 0.1, 0.1], 2023: [0.6, 0.6, 0.6]}
     land = parcels(("0101", px(0, 0, 3, 3)))
     sources = ndvi_series(tmp_path, years)
-    assert find_abandoned(land, sources).parcels.loc[0, "abandoned"]
-    reclaimed = find_abandoned(land, sources, farmland_since=np.array([2023])).parcels
+    assert find_abandoned(land, parcel_ndvi(land, sources)).parcels.loc[0, "abandoned"]
+    reclaimed = find_abandoned(land, parcel_ndvi(land, sources), farmland_since=np.array([2023])).parcels
     assert not reclaimed.loc[0, "abandoned"] and reclaimed.loc[0, "years_no_data"] == ""
 
 
@@ -287,7 +288,7 @@ def test_ndvi_not_covering_the_farmland_is_refused(tmp_path):
     far = Affine(PX, 0, X0 + 50_000, 0, -PX, Y0 + 90)
     path = write_raster(tmp_path / "ndvi.tif", np.full((3, 3), 0.5, dtype="float32"), nodata=-9999, transform=far)
     with pytest.raises(LayerError, match=r"NDVI 2022 .* no valid pixel on any of the 1 farmland parcels"):
-        find_abandoned(parcels(("0101", px(0, 0, 3, 3))), [NdviSource(2022, path)])
+        parcel_ndvi(parcels(("0101", px(0, 0, 3, 3))), [NdviSource(2022, path)])
 
 
 def test_nan_pixels_count_as_no_data(tmp_path):

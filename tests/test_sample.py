@@ -9,14 +9,13 @@ import pyogrio
 import pytest
 import rasterio
 import shapely
+from conftest import SAMPLE_PARCELS, SAMPLE_SEED
 
 from kmrv_geo.config import load_config
 from kmrv_geo.sample import make_sample
 from kmrv_geo.sample.geography import make_extent
 from kmrv_geo.sample.output import SYNTHETIC_NOTE
 from kmrv_geo.units import M2_PER_MU, ellipsoidal_area_m2
-
-from conftest import SAMPLE_PARCELS, SAMPLE_SEED
 
 LAYERS = ["county", "township", "villages", "landuse_2022", "landuse_2023", "pbf", "hsf", "approvals",
           "dianchi", "truth_changes", "truth_abandoned"]

@@ -1,4 +1,5 @@
-"""撂荒 abandoned farmland from yearly growing-season NDVI.
+"""撂荒 abandoned farmland from yearly growing-season NDVI (a pure analysis: the NDVI per parcel and year
+comes from :func:`kmrv_geo.extract.parcel_ndvi`).
 
 For every farmland parcel and year, the parcel's NDVI is the coverage-weighted median of its pixels
 (exactextract: a pixel half inside the parcel weighs half, so parcels smaller than a pixel still get
@@ -21,28 +22,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 
-from ..errors import LayerError
-from ..rasters import raster_layout
+from ..extract import ParcelNdvi
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
-from ..zonal import exact_stats
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class NdviSource:
-    """Where one year's NDVI is: file, band, scale and CRS override."""
-
-    year: int
-    path: Path
-    band: int = 1
-    scale: float | None = None
-    crs_override: str | None = None
 
 
 @dataclass
@@ -71,41 +58,6 @@ class AbandonmentResult:
         return self.parcels[self.parcels["abandoned"]].reset_index(drop=True)
 
 
-def parcel_means(parcels: gpd.GeoDataFrame, source: NdviSource, *, stat: str = "median") -> tuple[np.ndarray, np.ndarray]:
-    """Coverage-weighted median (or ``stat``) NDVI of each parcel for one year, and the share of it with valid pixels.
-
-    Parameters
-    ----------
-    parcels : GeoDataFrame
-        Polygons in a projected CRS.
-    source : NdviSource
-    stat : {"median", "mean"}
-        The exactextract statistic (coverage-weighted).
-
-    Returns
-    -------
-    value, valid_share : numpy.ndarray
-        ``value`` is NaN where the parcel has no valid pixel; both in parcel order.
-
-    Raises
-    ------
-    LayerError
-        If the raster is rotated, has no geotransform or no CRS.
-    """
-    role = f"NDVI {source.year}"
-    layout = raster_layout(source.path, crs_override=source.crs_override, role=role)
-    if layout.crs is None:
-        raise LayerError(f"{role} raster {source.path} has no CRS; set it in the config "
-                         "(ndvi: crs: EPSG:4543) or write it into the file (gdal_edit.py -a_srs)")
-    # The raster is used as it is, on its own grid (any origin, north-up or south-up): parcels in another
-    # CRS are brought into the raster's, so its cell values are never resampled.
-    on_raster = parcels if layout.same_crs(parcels.crs) else parcels.to_crs(layout.crs)
-    stats = exact_stats(source.path, on_raster, [stat, "count"], band=source.band, role=role)
-    count = stats["count"].to_numpy(dtype=float)
-    value = np.where(count > 0, stats[stat].to_numpy(dtype=float), np.nan)
-    return value * (source.scale if source.scale is not None else 1.0), stats["valid_share"].to_numpy()
-
-
 def _longest_low_run(low: np.ndarray, years: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per parcel: length, first year index and last year index of the longest run of low years."""
     n, k = low.shape
@@ -120,7 +72,7 @@ def _longest_low_run(low: np.ndarray, years: list[int]) -> tuple[np.ndarray, np.
     return best_len, best_end - best_len + 1, best_end
 
 
-def find_abandoned(parcels: gpd.GeoDataFrame, sources: list[NdviSource], *, ndvi_max: float = 0.35,
+def find_abandoned(parcels: gpd.GeoDataFrame, ndvi: ParcelNdvi, *, ndvi_max: float = 0.35,
                    min_years: int = 2, min_valid_share: float = 0.5, id_column: str | None = None,
                    code_column: str = "code", farmland_since: np.ndarray | None = None,
                    measure: AreaMeasure | None = None) -> AbandonmentResult:
@@ -130,8 +82,9 @@ def find_abandoned(parcels: gpd.GeoDataFrame, sources: list[NdviSource], *, ndvi
     ----------
     parcels : GeoDataFrame
         Current farmland parcels (projected CRS).
-    sources : list of NdviSource
-        One per year, ascending.
+    ndvi : ParcelNdvi
+        Their NDVI per year, as :func:`kmrv_geo.extract.parcel_ndvi` extracts it from the rasters (this
+        analysis opens no file).
     ndvi_max, min_years, min_valid_share
         See the module docstring and :class:`kmrv_geo.config.AbandonmentSettings`.
     id_column : str, optional
@@ -150,22 +103,14 @@ def find_abandoned(parcels: gpd.GeoDataFrame, sources: list[NdviSource], *, ndvi
 
     Raises
     ------
-    LayerError
-        If a year's NDVI has no valid pixel on any parcel (it does not cover the farmland).
+    ValueError
+        If the NDVI table does not fit the parcels.
     """
-    years = [s.year for s in sources]
+    years = list(ndvi.years)
     n = len(parcels)
-    means = np.full((n, len(years)), np.nan)
-    valid = np.zeros((n, len(years)))
-    for j, source in enumerate(sources):
-        logger.info("NDVI %d: %s", source.year, source.path)
-        means[:, j], valid[:, j] = parcel_means(parcels, source)
-        if n and not (valid[:, j] > 0).any():
-            raise LayerError(
-                f"NDVI {source.year} ({source.path}, band {source.band}) has no valid pixel on any of the {n} "
-                "farmland parcels: it does not cover them (check its extent and CRS, or set crs: on the ndvi "
-                "layer if the file's CRS is wrong)"
-            )
+    if ndvi.values.shape != (n, len(years)) or ndvi.valid.shape != (n, len(years)):
+        raise ValueError(f"NDVI table of shape {ndvi.values.shape} does not fit {n} parcels × {len(years)} years")
+    means, valid = ndvi.values, ndvi.valid
     enough = valid >= min_valid_share
     since = np.zeros(n, dtype=int) if farmland_since is None else np.asarray(farmland_since, dtype=int)
     judged = np.asarray(years)[None, :] >= since[:, None]

@@ -9,16 +9,17 @@ import pandas as pd
 import shapely
 
 from .. import landuse
+from ..extract import ClassRaster, LandcoverResult, NdviSource, detect_landcover_change, parcel_ndvi
 from ..overlay import area_inside, dissolve_zones, label_by_zone
 from ..project import Project
 from ..rasters import class_map
 from ..units import M2_PER_MU
-from .abandonment import AbandonmentResult, NdviSource, find_abandoned
+from .abandonment import AbandonmentResult, find_abandoned
 from .balances import BalanceRules
 from .changes import change_pieces
 from .coverage import CoverageResult, analyse_coverage, hsf_by_year
 from .keys import VILLAGE_KEY
-from .landcover import ClassRaster, LandcoverResult, class_name_zh, detect_landcover_change
+from .landcover import class_name_zh
 from .sites import facility_sites, fragmentation
 from .villages import layout_review, normalise_villages, village_profiles
 from .violations import ZERO_M2, ViolationResult, Zones, analyse_violations, build_zones, patches_from_pieces
@@ -114,7 +115,7 @@ def run_abandonment(project: Project) -> AbandonmentResult:
     land = project.vectors[role]
     farmland = land[(land["category"] == landuse.FARMLAND).to_numpy()].reset_index(drop=True)
     settings = project.config.abandonment
-    result = find_abandoned(farmland, ndvi_sources(project), ndvi_max=settings.ndvi_max,
+    result = find_abandoned(farmland, parcel_ndvi(farmland, ndvi_sources(project)), ndvi_max=settings.ndvi_max,
                             min_years=settings.min_years, min_valid_share=settings.min_valid_share,
                             id_column=project.config.layers[role].id,
                             farmland_since=_farmland_since(project, farmland) if role == "landuse_t1" else None,
