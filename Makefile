@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh Debian machine with Python 3.11 (no conda needed):
 #   make demo   - creates .venv, installs kmrv-geo, makes the synthetic sample and runs the whole pipeline
-#   make test   - creates .venv with the test tools and runs the test suite
+#   make test   - creates .venv with the test tools, runs the lint (ruff) and the test suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/kmrv demo --out $(DEMO_OUT) --overwrite
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check kmrv_geo tests scripts
 	$(PY) -m pytest
 
 bench: $(STAMP)

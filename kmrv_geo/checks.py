@@ -78,8 +78,8 @@ class LayerReport:
     def summary_lines(self, lang: str = "zh") -> list[str]:
         """A short human summary: the accounting line, then one line per finding."""
         if lang == "zh":
-            lines = [f"[{self.role}] {self.source}：要素 {self.n_in}，保留 {self.n_kept}（其中修复 {self.n_repaired}），"
-                     f"剔除 {self.n_rejected}"]
+            lines = [f"[{self.role}] {self.source}：要素 {self.n_in}，保留 {self.n_kept}"
+                     f"（其中修复 {self.n_repaired}），剔除 {self.n_rejected}"]
             if self.n_rejected:
                 reasons = self.rejected["reason"].value_counts()
                 lines.append("  剔除原因：" + "；".join(f"{r} ×{c}" for r, c in reasons.items()))
@@ -185,7 +185,8 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
     frame, cleaned = clean_frame(frame)
     if cleaned:
         listing = ", ".join(f"{column} ×{count}" for column, count in cleaned.items())
-        report.warnings.append(f"invisible control characters (e.g. \\x0b from Word/Excel) removed from text: {listing}")
+        report.warnings.append(
+            f"invisible control characters (e.g. \\x0b from Word/Excel) removed from text: {listing}")
     n_in = len(frame) + len(read.unreadable)
     rejected = [pd.DataFrame(read.unreadable, columns=["fid", "reason"])] if read.unreadable else []
 
@@ -215,7 +216,8 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
             idx = np.flatnonzero(collection)
             ok = ~shapely.is_missing(parts)
             geoms[idx[ok]] = parts[ok]
-            repaired_rows += [{"fid": fids[i], "reason": "geometry collection reduced to its polygons"} for i in idx[ok]]
+            repaired_rows += [{"fid": fids[i], "reason": "geometry collection reduced to its polygons"}
+                              for i in idx[ok]]
             types[idx[ok]] = shapely.get_type_id(parts[ok])
         wrong = present & ~np.isin(types, allowed)
     else:
@@ -263,7 +265,8 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
                         "unknown": result.unknown.to_dict("records")}
         if len(result.unknown):
             listing = ", ".join(f"{r.value} ×{r.count}" for r in result.unknown.itertuples())
-            report.warnings.append(f"unknown land-use codes in {code_field} (classed as unknown, never farmland): {listing}")
+            report.warnings.append(
+                f"unknown land-use codes in {code_field} (classed as unknown, never farmland): {listing}")
         if result.blanks:
             report.warnings.append(f"{result.blanks} features have no code in {code_field} (classed as unknown)")
         if len(result.level1_only):

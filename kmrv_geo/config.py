@@ -90,7 +90,8 @@ class VectorLayerSpec(_Strict):
 
     def fields(self) -> dict[str, str]:
         """The field mapping given for this layer: ``{key: field name}`` for id, code, name, category and
-        a string ``year``."""
+        a string ``year``.
+        """
         out = {k: getattr(self, k) for k in ("id", "code", "name", "category") if getattr(self, k)}
         if isinstance(self.year, str):
             out["year"] = self.year
@@ -190,7 +191,8 @@ ROLE_LABELS = {
 class MinPatch(_Strict):
     """Minimum mapped patch size (m², in the run's area kind) per class of the T1 use (三调 minimum mapping
     units): construction and facility agriculture land (设施农用地 1202) 200 m², other agricultural land
-    400 m², other land 600 m²."""
+    400 m², other land 600 m².
+    """
 
     construction: float = Field(200.0, ge=0)
     facility: float = Field(200.0, ge=0)
@@ -393,7 +395,8 @@ class ProjectConfig(_Strict):
 
     def area_measure(self, analysis_crs: str):
         """The :class:`~kmrv_geo.units.AreaMeasure` of this project's figures (``area:``, centred on the
-        study area)."""
+        study area).
+        """
         from .units import AreaMeasure
 
         x0, y0, x1, y1 = self.study_area.bbox
@@ -488,7 +491,8 @@ def _check_files(config: ProjectConfig, problems: list[str]) -> None:
             if not path.exists():
                 folder = path.parent
                 there = sorted(p.name for p in folder.iterdir())[:20] if folder.is_dir() else []
-                listing = f"; files in {folder}: {', '.join(there)}" if there else f"; folder {folder} is missing or empty"
+                listing = (f"; files in {folder}: {', '.join(there)}" if there
+                           else f"; folder {folder} is missing or empty")
                 problems.append(f"layers.{role}.path: file {path} does not exist{listing}")
 
 

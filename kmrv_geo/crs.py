@@ -150,7 +150,8 @@ def diagnose_crs(
         except Exception:  # pyproj raises several types for points outside the projection's domain
             box = (float("nan"),) * 4
         if not np.all(np.isfinite(box)):
-            return f"coordinates x {minx:.0f}…{maxx:.0f}, y {miny:.0f}…{maxy:.0f} cannot be placed on the earth with {code}"
+            return (f"coordinates x {minx:.0f}…{maxx:.0f}, y {miny:.0f}…{maxy:.0f} "
+                    f"cannot be placed on the earth with {code}")
     if not study_area.contains_box(box):
         return (
             f"the layer lies at lon {box[0]:.3f}…{box[2]:.3f}, lat {box[1]:.3f}…{box[3]:.3f} under {code}, "

@@ -27,7 +27,8 @@ def _mean_width(rings: np.ndarray) -> np.ndarray:
 
 def _spike_vertices(coords: np.ndarray, tol: float) -> np.ndarray:
     """Positions (in a closed ring's coordinates, last = first) of spike tips: vertices B between A and C
-    with |AC| < tol while B stands further from both."""
+    with |AC| < tol while B stands further from both.
+    """
     ring = coords[:-1]
     n = len(ring)
     if n < 4:

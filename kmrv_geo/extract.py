@@ -59,7 +59,8 @@ class ParcelNdvi:
     valid: np.ndarray
 
 
-def parcel_means(parcels: gpd.GeoDataFrame, source: NdviSource, *, stat: str = "median") -> tuple[np.ndarray, np.ndarray]:
+def parcel_means(parcels: gpd.GeoDataFrame, source: NdviSource, *,
+                 stat: str = "median") -> tuple[np.ndarray, np.ndarray]:
     """Coverage-weighted median (or ``stat``) NDVI of each parcel for one year, and the share of it with valid pixels.
 
     Parameters
@@ -278,7 +279,8 @@ def detect_landcover_change(landuse_t0: gpd.GeoDataFrame, t0: ClassRaster, t1: C
                             if reader.resampled else "read on its own grid, cell for cell")
         parcels = _parcel_shares(farmland, joint_path, id_column, measure or planar_measure(analysis_crs))
     warnings = [
-        f"{role} 有 {sum(values.values())} 个像元的值不在类别表中（{', '.join(f'{v}×{c}' for v, c in sorted(values.items())[:5])}），"
+        f"{role} 有 {sum(values.values())} 个像元的值不在类别表中"
+        f"（{', '.join(f'{v}×{c}' for v, c in sorted(values.items())[:5])}），"
         f"按无数据处理 / {role}: pixel values not in the class map, treated as nodata"
         for role, values in unknown.items() if values
     ]  # fmt: skip

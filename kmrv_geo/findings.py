@@ -73,7 +73,8 @@ def violation_tables(result: ViolationResult, project: Project, *, lang: str = "
 def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang: str, source: str = "vector",
                       area_kind: str = "ellipsoidal") -> list[str]:
     """A few lines: illegal 亩 (net of 田坎 where known), its part on PBF, non-grain on PBF, the top counties,
-    verdicts not given, and what the figures measure."""
+    verdicts not given, and what the figures measure.
+    """
     p = result.patches
     counties = by_county.iloc[:-1] if len(by_county) else by_county
     top = counties.sort_values("illegal_mu", ascending=False).head(3)
@@ -86,8 +87,9 @@ def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang:
     if lang == "zh":
         lead = "遥感监测（土地覆盖，需实地核实）：疑似" if raster else ""
         net = f"，扣除田坎 {illegal_net:.2f} 亩" if illegal_net is not None else ""
-        lines = [f"{lead}违法占用耕地 {illegal:.2f} 亩{net}（违法部分占永久基本农田 {illegal_pbf:.2f} 亩）；永久基本农田"
-                 f"非粮化 {nongrain_pbf:.2f} 亩；变化图斑 {len(p)} 个，小于上图面积 {len(result.below_min)} 个；面积为{kind}",
+        lines = [f"{lead}违法占用耕地 {illegal:.2f} 亩{net}（违法部分占永久基本农田 {illegal_pbf:.2f} 亩）；"
+                 f"永久基本农田非粮化 {nongrain_pbf:.2f} 亩；变化图斑 {len(p)} 个，"
+                 f"小于上图面积 {len(result.below_min)} 个；面积为{kind}",
                  ("遥感" if raster else "") + "违法面积前三区县："
                  + "、".join(f"{r.county_name} {r.illegal_mu:.2f} 亩" for r in top.itertuples())]
         missing = {"approvals": "无批准范围图层，非农化未判定合法/违法", "pbf": "无永久基本农田图层，未判定占永农"}
@@ -123,7 +125,8 @@ def _violations(found: Found, result: ViolationResult, project: Project, lang: s
         _t(lang, "卫片执法图斑", "enforcement list"): wpzf_sheet(
             result.patches, t0_year=getattr(layers["landuse_t0"], "year", None),
             t1_year=getattr(layers["landuse_t1"], "year", None)),
-        _t(lang, "小于上图面积", "below minimum"): localise(result.below_min.drop(columns="geometry"), lang, area_kind=kind),
+        _t(lang, "小于上图面积", "below minimum"): localise(
+            result.below_min.drop(columns="geometry"), lang, area_kind=kind),
     }  # fmt: skip
     found.lines += violation_summary(result, tables["by_county"], lang=lang, area_kind=kind)
 
@@ -141,7 +144,8 @@ def _landcover(found: Found, result: ViolationResult, parcels: pd.DataFrame | No
         found.tables["landcover_parcels"] = localise(parcels, lang, area_kind=kind)
     found.sheets |= {
         _t(lang, "遥感变化区县汇总", "raster change by county"): found.tables["landcover_by_county"],
-        _t(lang, "遥感变化图斑", "raster change patches"): localise(result.patches.drop(columns="geometry"), lang, area_kind=kind),
+        _t(lang, "遥感变化图斑", "raster change patches"): localise(
+            result.patches.drop(columns="geometry"), lang, area_kind=kind),
     }
     found.lines += violation_summary(result, tables["by_county"], lang=lang, source="raster", area_kind=kind)
 
@@ -184,8 +188,8 @@ def _sites(found: Found, results: Results, project: Project, lang: str) -> None:
                           f"{len(sites)} contiguous farmland blocks ≥ {min_mu:g} mu"))
 
 
-ABANDONED_COLUMNS = ["parcel_id", "code", "county_code", "county_name", "village_key", "village", "area_mu", "pbf_mu", "on_pbf",
-                     "years_low", "n_years_low", "first_low_year", "still_low"]
+ABANDONED_COLUMNS = ["parcel_id", "code", "county_code", "county_name", "village_key", "village", "area_mu", "pbf_mu",
+                     "on_pbf", "years_low", "n_years_low", "first_low_year", "still_low"]
 
 
 def abandoned_by_village(result: AbandonmentResult | None) -> pd.DataFrame | None:
@@ -216,7 +220,8 @@ def _abandonment(found: Found, result: AbandonmentResult, lang: str, kind: str) 
     found.layers["abandoned_parcels"] = layer
     total = TOTAL_LABEL[lang]
     by_county = with_total(abandonment_table(ab, ["county_code", "county_name"]), "county_name", total)
-    by_village = with_total(abandonment_table(ab, ["county_code", "county_name", "village_key", "village"]), "village", total)
+    by_village = with_total(abandonment_table(ab, ["county_code", "county_name", "village_key", "village"]),
+                            "village", total)
     parcels = result.parcels
     no_data = parcels.loc[parcels["years_no_data"] != "", ["parcel_id", "code", "area_mu", "years_no_data"]]
     found.tables |= {

@@ -166,8 +166,8 @@ def detect_shapefile_encoding(shp_path: str | Path) -> tuple[str, str]:
     if all(_decodes(raw, "gb18030") for _, raw in evidence):
         return "GB18030", "detected"
     where, raw = next((w, r) for w, r in evidence if not _decodes(r, "gb18030"))
-    raise LayerError(f"the text encoding of {dbf} cannot be told: its bytes are valid in neither UTF-8 nor GBK/GB18030; "
-                     f"{_sample(_first_non_ascii(raw), where)}; {fix} (e.g. Big5, Latin-1)")
+    raise LayerError(f"the text encoding of {dbf} cannot be told: its bytes are valid in neither UTF-8 nor "
+                     f"GBK/GB18030; {_sample(_first_non_ascii(raw), where)}; {fix} (e.g. Big5, Latin-1)")
 
 
 def _first_non_ascii(raw: bytes) -> bytes:

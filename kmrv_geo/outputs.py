@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -265,7 +265,7 @@ class OutputFolder:
         """
         manifest = {
             "tool": "kmrv-geo",
-            "written_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+            "written_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:]),
             "versions": package_versions(),
             "config": config or {},

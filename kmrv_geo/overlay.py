@@ -292,7 +292,8 @@ def dissolve_zones(zones: np.ndarray) -> np.ndarray:
 def zones_of(layer) -> np.ndarray | None:
     """Non-overlapping zone geometries of a layer: an array is taken as already dissolved (e.g. from
     :meth:`kmrv_geo.project.Project.dissolved`, computed once per run); a GeoDataFrame is dissolved
-    (:func:`dissolve_zones`); ``None`` stays ``None``."""
+    (:func:`dissolve_zones`); ``None`` stays ``None``.
+    """
     if layer is None:
         return None
     if isinstance(layer, np.ndarray):
@@ -436,7 +437,8 @@ def connected_components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
             return labels
 
 
-def area_by_zone(geoms: np.ndarray, zones: np.ndarray, *, measure=None, weights: np.ndarray | None = None) -> np.ndarray:
+def area_by_zone(geoms: np.ndarray, zones: np.ndarray, *, measure=None,
+                 weights: np.ndarray | None = None) -> np.ndarray:
     """Area (m²) of ``geoms`` inside each zone; ``geoms`` must not overlap each other (dissolve first).
 
     Parameters

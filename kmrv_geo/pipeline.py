@@ -73,7 +73,8 @@ def accounting_tables(project: Project, *, lang: str = "zh") -> dict[str, pd.Dat
         if len(report.rejected):
             rejected.append(report.rejected.assign(role=role)[["role", "fid", "reason"]])
         if len(report.repaired):
-            repaired.append(report.repaired.assign(role=role)[["role", "fid", "reason", "area_before_m2", "area_after_m2"]])
+            repaired.append(
+                report.repaired.assign(role=role)[["role", "fid", "reason", "area_before_m2", "area_after_m2"]])
 
     def frame(parts, columns):
         data = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
@@ -142,8 +143,8 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
         missing = step.missing_roles(project)
         if missing:
             if step.name in asked:
-                lines.append((f"跳过 {step.name}：未配置 " if lang == "zh" else f"{step.name} skipped, not configured: ")
-                             + ", ".join(missing))
+                lines.append((f"跳过 {step.name}：未配置 " if lang == "zh"
+                              else f"{step.name} skipped, not configured: ") + ", ".join(missing))
             continue
         logger.info("analysis: %s", step.name)
         step.run(project, results, engine)
@@ -204,7 +205,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     for name, table in accounting_tables(project, lang=lang).items():
         folder.write_table(f"tables/{name}.csv", table)
     summary = [f"{'项目' if lang == 'zh' else 'project'}: {config.name}"
-               + (" （示例数据，合成）" if config.synthetic and lang == "zh" else " (synthetic sample)" if config.synthetic else ""),
+               + (" （示例数据，合成）" if config.synthetic and lang == "zh"
+                  else " (synthetic sample)" if config.synthetic else ""),
                f"{'分析坐标系' if lang == 'zh' else 'analysis CRS'}: {project.analysis_crs}"]
     for report in project.reports.values():
         summary.extend(report.summary_lines(lang))
@@ -221,7 +223,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     if recomputed:
         folder.write_table("tables/overlay_recomputed.csv", localise(pd.DataFrame(recomputed), lang))
         results.warnings.append(
-            f"{len(recomputed)} 处叠加结果因近退化几何被稳健重算（见 tables/overlay_recomputed.csv）" if lang == "zh" else
+            f"{len(recomputed)} 处叠加结果因近退化几何被稳健重算（见 tables/overlay_recomputed.csv）"
+            if lang == "zh" else
             f"{len(recomputed)} overlay results recomputed robustly on near-degenerate geometry "
             "(tables/overlay_recomputed.csv)")
     extra["overlay_recomputed"] = len(recomputed)

@@ -113,7 +113,8 @@ class Project:
 
     def dissolved(self, role: str):
         """The layer's geometries made non-overlapping (:func:`~kmrv_geo.overlay.dissolve_zones`), computed
-        once per project and shared by every step; ``None`` when the role is not configured."""
+        once per project and shared by every step; ``None`` when the role is not configured.
+        """
         if role not in self.vectors:
             return None
         if role not in self._dissolved:
@@ -215,7 +216,8 @@ def check_raster(role: str, path: Path, *, crs_override: str | None, study_area:
                 res=tuple(src.res), dtype=src.dtypes[0], nodata=src.nodata, count=src.count,
             )  # fmt: skip
     except RasterioIOError as exc:
-        raise LayerError(f"raster {path} cannot be read as a raster ({exc}); check the file is a complete GeoTIFF") from None
+        raise LayerError(
+            f"raster {path} cannot be read as a raster ({exc}); check the file is a complete GeoTIFF") from None
 
 
 def _check_raster_values(config: ProjectConfig, role: str, info: RasterInfo) -> None:
@@ -306,7 +308,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
 
     problems = checks.check_overlap(project.vectors)
     if problems:
-        raise CrsError(join_problems("layers do not overlap each other; one of them probably has a wrong CRS:", problems))
+        raise CrsError(join_problems("layers do not overlap each other; one of them probably has a wrong CRS:",
+                                     problems))
     if {"landuse_t0", "landuse_t1"} <= set(project.vectors):
         check_t0_t1_overlap(project)
     logger.info("loaded %d vector and %d raster layers in %s", len(project.vectors), len(rasters), analysis_crs)
@@ -352,7 +355,8 @@ def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: ch
 
 def _hull(frame):
     """Convex hull of a layer, from its features' bounding-box corners (fast; a hull slightly larger than
-    the features' own is fine for an overlap check)."""
+    the features' own is fine for an overlap check).
+    """
     bounds = shapely.bounds(np.asarray(frame.geometry.values, dtype=object))
     bounds = bounds[~np.isnan(bounds).any(axis=1)]
     if not len(bounds):

@@ -1,8 +1,8 @@
-"""Attribute text every writer can store: control characters removed, what was removed counted.
+r"""Attribute text every writer can store: control characters removed, what was removed counted.
 
-Names copied from Word or Excel can carry invisible control characters (a vertical tab ``\\x0b``,
-``\\x1a``, ``\\x00`` …). openpyxl refuses them (IllegalCharacterError) and so does XML in general, a
-GeoPackage string with ``\\x00`` is cut there, and they are invisible on maps. Text is cleaned once at
+Names copied from Word or Excel can carry invisible control characters (a vertical tab ``\x0b``,
+``\x1a``, ``\x00`` …). openpyxl refuses them (IllegalCharacterError) and so does XML in general, a
+GeoPackage string with ``\x00`` is cut there, and they are invisible on maps. Text is cleaned once at
 load (:func:`clean_frame`, reported per layer) and again by every writer as a last guard, so a value
 is the same in every output. Tab, line feed and carriage return are kept (Excel stores them).
 """

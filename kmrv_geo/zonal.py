@@ -33,7 +33,7 @@ BLOCK = 2048
 
 def exact_stats(path, parcels: gpd.GeoDataFrame, ops: list[str], *, band: int = 1, block: int = BLOCK,
                 role: str = "raster") -> pd.DataFrame:
-    """exactextract statistics ``ops`` of one raster band for each parcel.
+    """Exactextract statistics ``ops`` of one raster band for each parcel.
 
     Parameters
     ----------

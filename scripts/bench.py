@@ -573,9 +573,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out
     data = args.data or out / "data"
     out.mkdir(parents=True, exist_ok=True)
-    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "platform": platform.platform()},
                "written_at": time.strftime("%Y-%m-%d %H:%M:%S"), "sizes": {},
-               "postgis": "reachable (not benchmarked yet)" if os.environ.get("KMRV_BENCH_POSTGIS") else "not reachable"}
+               "postgis": ("reachable (not benchmarked yet)" if os.environ.get("KMRV_BENCH_POSTGIS")
+                           else "not reachable")}
     for size in args.sizes:
         folder = data / f"n{size}-s{args.seed}"
         if not (folder / "demo.yml").exists():

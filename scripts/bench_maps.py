@@ -106,8 +106,9 @@ def first_render(path: Path, ready: str, *, timeout_s: float, browser=None) -> f
 
 
 def zoom_in_render(path: Path, *, zoom: int = 14, timeout_s: float = 60.0) -> tuple[float | None, int]:
-    """kmrv map only: seconds to draw the parcels after zooming to ``zoom`` on the fullest grid cell, and
-    how many parcels were drawn."""
+    """Kmrv map only: seconds to draw the parcels after zooming to ``zoom`` on the fullest grid cell, and
+    how many parcels were drawn.
+    """
     from playwright.sync_api import Error, sync_playwright
 
     with sync_playwright() as p:

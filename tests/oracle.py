@@ -99,7 +99,8 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 def normalise_code(value) -> str | None:
     """A land-use code as normalised text: trimmed, half-width digits, upper case, a lost leading zero
     restored (``101`` → ``0101``; ``201``–``205`` stay), a 三调 letter suffix dropped (``0201K`` → ``0201``).
-    None for blanks."""
+    None for blanks.
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     whole_number = isinstance(value, (float, np.floating)) and float(value).is_integer()
@@ -119,7 +120,8 @@ def normalise_code(value) -> str | None:
 
 def category(code: str | None) -> str:
     """GB/T 21010 category of a normalised code: farmland, construction, other_agricultural, other or
-    unknown."""
+    unknown.
+    """
     if code is None:
         return UNKNOWN
     if code in FARMLAND_CODES:
@@ -281,7 +283,8 @@ def _planting(value) -> str | None:
 
 def _landuse(frame: gpd.GeoDataFrame, spec: dict) -> gpd.GeoDataFrame:
     """A land-use layer reduced to ``code``, ``category``, ``planting`` (ZZSXDM, None where not given) and
-    ``ridge`` (the 田坎 share KCXS; 0 where not given or when the layer has no such field)."""
+    ``ridge`` (the 田坎 share KCXS; 0 where not given or when the layer has no such field).
+    """
     codes = [normalise_code(v) for v in frame[spec.get("code", "DLBM")].astype(object)]
     ridge_field = spec.get("ridge_share") or next((f for f in RIDGE_SHARE_FIELDS if f in frame.columns), None)
     has_ridges = bool(ridge_field) and ridge_field in frame.columns
@@ -424,7 +427,8 @@ def change_pieces(project: Project) -> gpd.GeoDataFrame:
 def min_size_kind(change_class: str, t1_code: str) -> str:
     """Which minimum mapped size applies: construction for ``nonagri``, facility for ``nongrain`` onto
     设施农用地 1202, agricultural for other ``nongrain`` and ``supplement``, other for ``other`` and
-    ``no_t1_data``."""
+    ``no_t1_data``.
+    """
     if change_class == "nonagri":
         return "construction"
     if change_class == "nongrain" and t1_code == FACILITY_CODE:
@@ -489,7 +493,8 @@ def _numbered(parts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def county_parts(project: Project, patch_frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Each patch split by the county polygons (``gpd.overlay(how="identity")``): one part per patch
-    and county, plus the part outside every county (``county_code`` = ``county_name`` = "")."""
+    and county, plus the part outside every county (``county_code`` = ``county_name`` = "").
+    """
     parts = _overlay(patch_frame, _county_zones(project), "identity")
     for column in ("county_code", "county_name"):
         if column not in parts:
@@ -500,14 +505,16 @@ def county_parts(project: Project, patch_frame: gpd.GeoDataFrame) -> gpd.GeoData
 
 def village_parts(project: Project, patch_frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Each patch split by the village polygons: one part per patch and village it reaches into
-    (``village_row``)."""
+    (``village_row``).
+    """
     return _numbered(_overlay(patch_frame, _village_zones(project), "intersection"))
 
 
 def located_rows(project: Project, patch_frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The rows kmrv lists for the patches: each patch split at the county, then township, then village
     boundaries (identity overlays, so parts outside every zone stay), parts of at most
-    :data:`SLIVER_M2` dropped. Only used to count patches per county."""
+    :data:`SLIVER_M2` dropped. Only used to count patches per county.
+    """
     rows = county_parts(project, patch_frame).drop(columns="part")
     rows = _overlay(rows, _township_zones(project), "identity")
     zones = _village_zones(project)
@@ -563,7 +570,8 @@ def part_figures(project: Project, parts: gpd.GeoDataFrame) -> pd.DataFrame:
 @dataclass
 class Located:
     """The patches located three ways: ``by_county`` and ``by_village`` (parts with ``figures``),
-    ``rows`` (kmrv's listing, for counting)."""
+    ``rows`` (kmrv's listing, for counting).
+    """
 
     by_county: gpd.GeoDataFrame
     county_figures: pd.DataFrame
@@ -691,7 +699,7 @@ COVERAGE_COLUMNS = ["pbf_mu", "hsf_mu", "hsf_on_pbf_mu", "pbf_coverage", "pbf_ga
 
 
 def coverage_by_county(project: Project) -> pd.DataFrame:
-    """HSF coverage per county (every county of the layer; PBF and HSF dissolved first):
+    """HSF coverage per county (every county of the layer; PBF and HSF dissolved first).
 
     - ``pbf_mu`` = area(∪PBF ∩ county); ``hsf_mu`` = area(∪HSF ∩ county);
     - ``hsf_on_pbf_mu`` = area(∪HSF ∩ ∪PBF ∩ county); ``pbf_coverage`` = hsf_on_pbf / pbf;
@@ -720,7 +728,7 @@ VILLAGE_COLUMNS = ["area_mu", "farmland_mu", "farmland_net_mu", "pbf_mu", "hsf_o
 
 def villages_profile(project: Project, located: Located | None = None) -> pd.DataFrame:
     """The area figures of each village (one row per village polygon, in layer order; ``village``
-    holds the name):
+    holds the name).
 
     - ``area_mu``: the village polygon;
     - ``farmland_mu``, ``farmland_net_mu``, ``pbf_mu``, ``hsf_on_pbf_mu``, ``pbf_gap_mu``: as in
@@ -762,7 +770,8 @@ def villages_profile(project: Project, located: Located | None = None) -> pd.Dat
 
 def all_tables(config_path: str | Path) -> dict[str, pd.DataFrame]:
     """The three tables of a project file: ``violations_by_county``, ``coverage_by_county``,
-    ``villages_profile`` (the change patches are computed once for both that use them)."""
+    ``villages_profile`` (the change patches are computed once for both that use them).
+    """
     project = load_project(config_path)
     located = locate_patches(project)
     return {

@@ -37,8 +37,8 @@ def test_no_crs_says_how_to_set_it(write_layer):
     path = write_layer(gpd.GeoDataFrame({"a": [1]}, geometry=[square(0)]), "nocrs.shp")
     for suffix in (".prj",):
         path.with_suffix(suffix).unlink(missing_ok=True)
-    with pytest.raises(CrsError, match=r"has no CRS; set the right CRS in the config, e\.g\. layers: \{pbf: \{path: \.\.\., "
-                       r"crs: EPSG:4543\}\}"):
+    with pytest.raises(CrsError, match=r"has no CRS; set the right CRS in the config, e\.g\. layers: "
+                       r"\{pbf: \{path: \.\.\., crs: EPSG:4543\}\}"):
         check(path, role="pbf")
     kept, report = check(path, role="pbf", crs=GK)
     assert accounting(report) == (1, 1, 0, 0)
@@ -70,8 +70,8 @@ def test_null_and_empty_geometries_are_rejected_with_ids(write_layer):
 
 
 def test_points_and_lines_in_a_polygon_layer_are_rejected(write_layer):
-    frame = gpd.GeoDataFrame({"BSM": [1, 2, 3]}, geometry=[square(0), Point(X0, Y0), LineString([(X0, Y0), (X0 + 5, Y0)])],
-                             crs=GK)
+    frame = gpd.GeoDataFrame({"BSM": [1, 2, 3]},
+                             geometry=[square(0), Point(X0, Y0), LineString([(X0, Y0), (X0 + 5, Y0)])], crs=GK)
     kept, report = check(write_layer(frame, "mixed.geojson"))
     assert accounting(report) == (3, 1, 0, 2)
     assert set(report.rejected["reason"]) == {"point in a polygon layer", "linestring in a polygon layer"}
@@ -133,7 +133,8 @@ def test_layers_that_do_not_overlap():
     a = gpd.GeoDataFrame(geometry=[square(0)], crs=GK)
     b = gpd.GeoDataFrame(geometry=[square(100)], crs=GK)
     problems = check_overlap({"landuse_t0": a, "pbf": b})
-    assert len(problems) == 1 and "landuse_t0" in problems[0] and "pbf" in problems[0] and "do not overlap" in problems[0]
+    assert (len(problems) == 1 and "landuse_t0" in problems[0] and "pbf" in problems[0]
+            and "do not overlap" in problems[0])
     assert check_overlap({"a": a, "b": a}) == []
 
 

@@ -118,7 +118,8 @@ def two_date_project(tmp_path, *, t1_shift: float = 0.0, with_pbf: bool = False)
     t1["geometry"] = t1.translate(xoff=t1_shift)
     layers = {"county": county, "t0": t0, "t1": t1}
     if with_pbf:
-        layers["pbf"] = gpd.GeoDataFrame({"BSM": [1]}, geometry=[box(X0 + 150, Y0, X0 + 200, Y0 + 100)], crs="EPSG:4543")
+        layers["pbf"] = gpd.GeoDataFrame({"BSM": [1]}, geometry=[box(X0 + 150, Y0, X0 + 200, Y0 + 100)],
+                                         crs="EPSG:4543")
     for name, frame in layers.items():
         frame.to_file(gpkg, layer=name, engine="pyogrio")
     config = tmp_path / "dates.yml"

@@ -94,7 +94,8 @@ def test_required_field_mapping(tmp_path):
         ("abandonment: {ndvi_max: 0.3, years: 2}\nlayers:\n  pbf: {path: p.gpkg}\n", "abandonment.years"),
         ("abandonment: {min_years: 0}\nlayers:\n  pbf: {path: p.gpkg}\n", "abandonment.min_years"),
         ("landcover: {min_pixels: 0}\nlayers:\n  pbf: {path: p.gpkg}\n", "landcover.min_pixels"),
-        ("layers:\n  landcover_t0: {path: p.gpkg, classes: {1: cropland, 2: orchard}}\n", r"unknown class names \['orchard'\]"),
+        ("layers:\n  landcover_t0: {path: p.gpkg, classes: {1: cropland, 2: orchard}}\n",
+         r"unknown class names \['orchard'\]"),
         ("layers:\n  landcover_t0: {path: p.gpkg, classes: {2: forest}}\n", "no 'cropland' value"),
     ],
 )

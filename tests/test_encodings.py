@@ -27,7 +27,7 @@ CRS = "EPSG:4543"
 
 
 def write_dbf(path: Path, fields, records) -> None:
-    """dBASE III bytes: fields (name bytes, type, width, decimals), records of values (bytes for text)."""
+    """DBASE III bytes: fields (name bytes, type, width, decimals), records of values (bytes for text)."""
     today = datetime.date.today()
     out = bytearray(struct.pack("<BBBBIHH20x", 0x03, today.year - 1900, today.month, today.day, len(records),
                                 32 + 32 * len(fields) + 1, 1 + sum(f[2] for f in fields)))
@@ -76,7 +76,8 @@ def test_gbk_field_names_with_ascii_values_are_detected(tmp_path):
     assert len(read.frame) == 100 and not read.unreadable
 
 
-@pytest.mark.parametrize("role_args", [["--role", "landuse_t1", "--code", "地类编码", "--id", "标识码"], ["--role", "pbf"]])
+@pytest.mark.parametrize("role_args", [["--role", "landuse_t1", "--code", "地类编码", "--id", "标识码"],
+                                       ["--role", "pbf"]])
 def test_kmrv_check_keeps_all_100_parcels_in_either_role(tmp_path, role_args):
     shp = gbk_names(tmp_path)
     result = CliRunner().invoke(cli, ["check", str(shp), *role_args, "--lang", "en"])
@@ -94,7 +95,7 @@ def test_gbk_values_are_read_as_chinese(tmp_path):
 
 def test_utf8_values_are_read_as_utf8(tmp_path):
     fields = [(b"BSM", "N", 10, 0), (b"DLMC", "C", 12, 0)]
-    shp = shapefile(tmp_path, fields, [[k + 1, "水浇地".encode("utf-8")] for k in range(N * N)])
+    shp = shapefile(tmp_path, fields, [[k + 1, "水浇地".encode()] for k in range(N * N)])
     assert detect_shapefile_encoding(shp) == ("UTF-8", "detected")
     assert set(read_vector(shp).frame["DLMC"]) == {"水浇地"}
 
@@ -102,7 +103,8 @@ def test_utf8_values_are_read_as_utf8(tmp_path):
 def test_a_cpg_that_disagrees_with_the_bytes_is_a_clear_error(tmp_path):
     fields = [(b"BSM", "N", 10, 0), (b"DLMC", "C", 10, 0)]
     shp = shapefile(tmp_path, fields, [[k + 1, "旱地".encode("gbk")] for k in range(N * N)], cpg="UTF-8")
-    with pytest.raises(LayerError, match=r"landuse_t1.cpg says the text .* is UTF-8, but its bytes are not valid") as err:
+    with pytest.raises(LayerError,
+                       match=r"landuse_t1.cpg says the text .* is UTF-8, but its bytes are not valid") as err:
         detect_shapefile_encoding(shp)
     message = str(err.value)
     assert "records" in message and "bytes" in message and "encoding: GBK" in message

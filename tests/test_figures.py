@@ -122,7 +122,8 @@ def test_illegal_patch_across_two_villages_and_two_pbf_parcels():
 
 def _degenerate_case():
     """A farmland parcel and an HSF polygon with a 1e-9 m wide hole along the parcel's west edge, rotated so
-    that GEOS's plain intersection returns only lines (found by a search over rotations)."""
+    that GEOS's plain intersection returns only lines (found by a search over rotations).
+    """
     w, h, angle = 80.0, 120.0, 0.0
     for angle in np.linspace(1, 89, 400):
         parcel = affinity.translate(affinity.rotate(Polygon([(0, 0), (w, 0), (w, h), (0, h)]), angle, origin=(0, 0)),
@@ -176,7 +177,8 @@ def test_load_removes_a_spike():
     spiked = Polygon([(X, Y), (X + 100, Y), (X + 100, Y + 50), (X + 150, Y + 50 + 1e-7), (X + 100, Y + 50 + 2e-7),
                       (X + 100, Y + 100), (X, Y + 100)])
     frame = gpd.GeoDataFrame({FID: [1]}, geometry=[spiked], crs=CRS)
-    kept, report = check_vector(ReadResult(frame=frame, path=Path("t.gpkg"), layer=None, driver="GPKG"), role="pbf", target_crs=CRS)
+    kept, report = check_vector(ReadResult(frame=frame, path=Path("t.gpkg"), layer=None, driver="GPKG"), role="pbf",
+                                target_crs=CRS)
     assert report.n_repaired == 1
     assert kept.geometry.iloc[0].area == pytest.approx(10000.0, rel=1e-9)
     assert shapely.get_num_coordinates(kept.geometry.iloc[0]) < shapely.get_num_coordinates(spiked)

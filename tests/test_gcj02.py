@@ -7,7 +7,8 @@ import pytest
 
 from kmrv_geo.crs import KUNMING_BBOX, gcj02_to_wgs84, wgs84_to_gcj02
 
-eviltransform = pytest.importorskip("eviltransform", reason="eviltransform is a test dependency (pip install -e .[dev])")
+eviltransform = pytest.importorskip("eviltransform",
+                                    reason="eviltransform is a test dependency (pip install -e .[dev])")
 
 M_PER_DEG_LAT = 111_320.0
 

@@ -61,7 +61,8 @@ AREA_KIND_IN_HEADING = re.compile(r"\(mu, (ellipsoidal|planar)\)")
 
 def read_kmrv_table(path: Path, keys: list[str]) -> tuple[pd.DataFrame, set[str]]:
     """One of kmrv's CSV tables with its column keys back, the totals row dropped, figures as floats;
-    and the area kinds its headings name."""
+    and the area kinds its headings name.
+    """
     frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     kinds = {m.group(1) for label in frame.columns if (m := AREA_KIND_IN_HEADING.search(label))}
     frame = frame.rename(columns=lambda label: KEY_OF_LABEL.get(AREA_KIND_IN_HEADING.sub("(mu)", label),
@@ -179,8 +180,9 @@ def small_sample(tmp_path_factory):
 
 @pytest.fixture(scope="module", params=["ellipsoidal", "planar"])
 def small_case(request, small_sample, tmp_path_factory) -> Case:
-    """kmrv and the oracle on the 1,500-parcel sample; the project file as written (area kind
-    ellipsoidal by default) and a copy with ``area: planar``."""
+    """Kmrv and the oracle on the 1,500-parcel sample; the project file as written (area kind
+    ellipsoidal by default) and a copy with ``area: planar``.
+    """
     config_path = Path(small_sample.config_path)
     if request.param != "ellipsoidal":
         text = config_path.read_text(encoding="utf-8")
@@ -225,7 +227,7 @@ def test_villages_profile(small_case):
 
 @pytest.fixture(scope="module")
 def demo_case(tmp_path_factory) -> Case:
-    """kmrv and the oracle on the demo's 30,000-parcel sample (seed 2023), project file as written."""
+    """Kmrv and the oracle on the demo's 30,000-parcel sample (seed 2023), project file as written."""
     info = make_sample(tmp_path_factory.mktemp("oracle_demo_sample"), n_parcels=30_000, seed=SEED)
     return make_case(Path(info.config_path), tmp_path_factory.mktemp("oracle_demo_out") / "out")
 

@@ -77,7 +77,8 @@ def test_a_locked_file_on_replace_is_a_clear_error_and_the_results_stay(tmp_path
 
 
 def test_a_locked_output_is_exit_2_in_the_cli(tmp_path, monkeypatch):
-    sample = make_sample(tmp_path / "data", n_parcels=1000, seed=3)  # any seed: the sample never has overlapping parcels
+    # any seed: the sample never has overlapping parcels
+    sample = make_sample(tmp_path / "data", n_parcels=1000, seed=3)
     out = tmp_path / "out"
     assert CliRunner().invoke(cli, ["violations", str(sample.config_path), "--out", str(out)]).exit_code == 0
     real_replace = os.replace
@@ -96,7 +97,7 @@ def test_a_locked_output_is_exit_2_in_the_cli(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_killed_run_leaves_the_previous_complete_results(tmp_path):
-    """kill -9 once the first new result file appears: every file still matches the previous manifest."""
+    """Kill -9 once the first new result file appears: every file still matches the previous manifest."""
     sample = make_sample(tmp_path / "data", n_parcels=1000, seed=5)
     out = tmp_path / "out"
     kmrv = [sys.executable, "-m", "kmrv_geo"]
@@ -104,7 +105,8 @@ def test_a_killed_run_leaves_the_previous_complete_results(tmp_path):
                    capture_output=True)
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     before = files_of(out)
-    assert {k: v for k, v in before.items() if k != MANIFEST} == {k: v["sha256"] for k, v in manifest["outputs"].items()}
+    assert ({k: v for k, v in before.items() if k != MANIFEST}
+            == {k: v["sha256"] for k, v in manifest["outputs"].items()})
     process = subprocess.Popen([*kmrv, "run", str(sample.config_path), "--out", str(out), "--overwrite",
                                 "--basemap", "none"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -28,7 +28,7 @@ def test_intersect_pairs_drops_edge_contacts_and_shortcuts_covered_parcels():
     left = np.array([box(0, 0, 10, 10), box(10, 0, 20, 10)], dtype=object)
     right = np.array([box(-1, -1, 11, 11), box(15, 0, 30, 10)], dtype=object)
     li, ri, pieces = intersect_pairs(left, right)
-    got = sorted(zip(li.tolist(), ri.tolist(), np.round(shapely.area(pieces), 9).tolist()))
+    got = sorted(zip(li.tolist(), ri.tolist(), np.round(shapely.area(pieces), 9).tolist(), strict=True))
     # left 0 is covered by right 0 (100 m²); left 1 meets right 0 on 1 m strip (10 m²) and right 1 (50 m²).
     assert got == [(0, 0, 100.0), (1, 0, 10.0), (1, 1, 50.0)]
     assert pieces[(li == 0) & (ri == 0)][0] is left[0]

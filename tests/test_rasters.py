@@ -179,7 +179,7 @@ def ndvi_series(tmp_path, values_by_year, *, multi_band=False):
     """NDVI rasters (one per year, or one multi-band file) with a value per pixel column (3 columns)."""
     sources = []
     bands = []
-    for i, (year, columns) in enumerate(values_by_year.items()):
+    for _i, (year, columns) in enumerate(values_by_year.items()):
         grid = np.tile(np.asarray(columns, dtype="float32"), (3, 1))
         if multi_band:
             bands.append(grid)
@@ -252,7 +252,8 @@ def test_benchmark_script_runs_at_a_tiny_size(tmp_path, capsys):
     import json
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("bench_rasters", Path(__file__).parents[1] / "scripts" / "bench_rasters.py")
+    spec = importlib.util.spec_from_file_location("bench_rasters",
+                                                  Path(__file__).parents[1] / "scripts" / "bench_rasters.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     assert bench.main(["--size", "1000", "--parcels", "100", "--workdir", str(tmp_path)]) == 0
@@ -272,7 +273,8 @@ def test_blockwise_zonal_stats_equal_one_call_on_the_whole_raster(tmp_path):
                         transform=Affine(PX, 0, X0, 0, -PX, Y0 + 60 * PX))
     # Small parcels scattered over several 16-pixel blocks, one spanning many blocks, one off the raster.
     xs, ys = rng.uniform(0, 75 * PX, 40), rng.uniform(0, 55 * PX, 40)
-    geoms = [box(X0 + x, Y0 + y, X0 + x + rng.uniform(5, 120), Y0 + y + rng.uniform(5, 120)) for x, y in zip(xs, ys)]
+    geoms = [box(X0 + x, Y0 + y, X0 + x + rng.uniform(5, 120), Y0 + y + rng.uniform(5, 120))
+             for x, y in zip(xs, ys, strict=True)]
     geoms += [box(X0 + 10, Y0 + 10, X0 + 70 * PX, Y0 + 50 * PX), box(X0 - 900, Y0 - 900, X0 - 600, Y0 - 600)]
     land = gpd.GeoDataFrame(geometry=geoms, crs=CRS)
     got = exact_stats(path, land, ["median", "mean", "count"], block=16)

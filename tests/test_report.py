@@ -28,7 +28,8 @@ def test_wpzf_sheet_has_the_enforcement_shape():
                                    "违法面积(亩)", "判定"]
     assert len(sheet) == 3  # new farmland is not an enforcement patch
     first, second, third = sheet.to_dict("records")
-    assert (first["BGQDL"], first["BGHDL"], first["SFYN"], first["判定"]) == ("0101 水田", "0702 农村宅基地", "是", "违法")
+    assert ((first["BGQDL"], first["BGHDL"], first["SFYN"], first["判定"])
+            == ("0101 水田", "0702 农村宅基地", "是", "违法"))
     assert first["违法面积(亩)"] == 1.0
     assert (second["判定"], second["违法面积(亩)"]) == ("违法", 1.5)  # non-grain on PBF: the PBF part
     assert (third["判定"], third["SFYN"], third["QSX"], third["HSX"]) == ("合法", "否", "2022", "2023")

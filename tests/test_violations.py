@@ -77,7 +77,8 @@ def test_half_approved_conversion():
 def test_fully_approved_conversion_with_overlapping_approvals_counts_once():
     t0 = landuse_layer([("0101", sq(0, 0, 100, 100))])
     t1 = landuse_layer([("0601", sq(0, 0, 100, 100))])
-    result = run(t0, t1, approvals=polygons(sq(0, 0, 100, 100), sq(0, 0, 60, 100)), pbf=polygons(sq(500, 500, 510, 510)))
+    result = run(t0, t1, approvals=polygons(sq(0, 0, 100, 100), sq(0, 0, 60, 100)),
+                 pbf=polygons(sq(500, 500, 510, 510)))
     patch = result.patches.iloc[0]
     assert patch.status == "approved"
     assert patch.approved_mu == pytest.approx(15.0, rel=1e-12) and patch.illegal_mu == pytest.approx(0.0, abs=1e-9)
@@ -114,7 +115,8 @@ def test_one_construction_patch_straddling_two_pbf_parcels():
     t0 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0101", sq(100, 0, 200, 100))])
     t1 = landuse_layer([("0101", sq(0, 0, 60, 100)), ("0601", sq(60, 0, 140, 100)), ("0101", sq(140, 0, 200, 100))])
     # two PBF parcels, one per T0 parcel; the 80 m wide factory covers 40 m of each
-    result = run(t0, t1, approvals=polygons(sq(900, 900, 910, 910)), pbf=polygons(sq(0, 0, 100, 100), sq(100, 0, 200, 100)))
+    result = run(t0, t1, approvals=polygons(sq(900, 900, 910, 910)),
+                 pbf=polygons(sq(0, 0, 100, 100), sq(100, 0, 200, 100)))
     assert len(result.patches) == 1  # pieces from two T0 parcels merge into one patch
     patch = result.patches.iloc[0]
     assert patch.area_m2 == pytest.approx(8000.0, rel=1e-12)

@@ -124,7 +124,8 @@ def balances_table(patches: pd.DataFrame, *, rules: BalanceRules = BalanceRules(
     table["in_out_pass"] = table["in_out_balance_mu"] >= 0
     ordered = [c for name in ("occupied", "supplemented") for c in (f"{name}_mu", f"{name}_net_mu")] + [
         "occupation_balance_mu", "occupation_pass"] + [
-        c for name in ("out", "back_in") for c in (f"{name}_mu", f"{name}_net_mu")] + ["in_out_balance_mu", "in_out_pass"]
+        c for name in ("out", "back_in") for c in (f"{name}_mu", f"{name}_net_mu")] + [
+        "in_out_balance_mu", "in_out_pass"]
     return table[[c for c in ordered if c in table]].reset_index().sort_values(keys, ignore_index=True)
 
 

@@ -111,8 +111,8 @@ def fragmentation(landuse_t1: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
     Returns
     -------
     DataFrame
-        ``village_key``, ``village``, ``farmland_parcels``, ``farmland_mu``, ``mean_parcel_mu``, ``share_under_1mu`` (share of
-        parcels under 1 亩), ``parcels_per_100mu``; villages with no farmland get 0 parcels.
+        ``village_key``, ``village``, ``farmland_parcels``, ``farmland_mu``, ``mean_parcel_mu``, ``share_under_1mu``
+        (share of parcels under 1 亩), ``parcels_per_100mu``; villages with no farmland get 0 parcels.
     """
     farm = landuse_t1[landuse_t1["category"].to_numpy() == landuse.FARMLAND]
     geoms = np.asarray(farm.geometry.values, dtype=object)
@@ -126,8 +126,8 @@ def fragmentation(landuse_t1: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
     table = table.reindex(pd.Index(villages[VILLAGE_KEY], name=VILLAGE_KEY)).fillna(0)
     table["farmland_parcels"] = table["farmland_parcels"].astype(int)
     with np.errstate(divide="ignore", invalid="ignore"):
-        table["mean_parcel_mu"] = np.where(table["farmland_parcels"] > 0, table["farmland_mu"] / table["farmland_parcels"],
-                                           np.nan)
+        table["mean_parcel_mu"] = np.where(table["farmland_parcels"] > 0,
+                                           table["farmland_mu"] / table["farmland_parcels"], np.nan)
         table["share_under_1mu"] = np.where(table["farmland_parcels"] > 0, table["small"] / table["farmland_parcels"],
                                             np.nan)
         table["parcels_per_100mu"] = np.where(table["farmland_mu"] > 0,

@@ -1,5 +1,6 @@
 """Glue between a loaded :class:`~kmrv_geo.project.Project` and the pure analyses: picks the layers and
-parameters each analysis needs and says which are missing. No file I/O."""
+parameters each analysis needs and says which are missing. No file I/O.
+"""
 
 from __future__ import annotations
 
@@ -93,7 +94,8 @@ def ndvi_sources(project: Project) -> list[NdviSource]:
 
 def _farmland_since(project: Project, farmland: gpd.GeoDataFrame) -> np.ndarray | None:
     """First year each T1 farmland parcel counts as farmland: 0 if it (mostly) was farmland at T0 too,
-    else the T1 year (new farmland: its bare or built years before are not abandonment)."""
+    else the T1 year (new farmland: its bare or built years before are not abandonment).
+    """
     t0 = project.vectors.get("landuse_t0")
     t1_year = project.config.layers["landuse_t1"].year
     if t0 is None or not isinstance(t1_year, int):
@@ -198,7 +200,8 @@ def run_sites(project: Project) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
     sites = facility_sites(project.vectors["landuse_t1"], min_mu=thresholds.facility_site_min_mu,
                            join_width_m=thresholds.site_join_width_m, pbf=project.dissolved("pbf"),
                            county=county, villages=village, measure=project.measure)
-    frag = fragmentation(project.vectors["landuse_t1"], village, measure=project.measure) if village is not None else None
+    frag = (fragmentation(project.vectors["landuse_t1"], village, measure=project.measure)
+            if village is not None else None)
     return sites, frag
 
 
@@ -243,5 +246,6 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
     )  # fmt: skip
     if layout is not None:
         rows = layout["village_index"].to_numpy(dtype=int)
-        layout = layout.assign(village_key=frame[VILLAGE_KEY].to_numpy()[rows], village=frame["village"].to_numpy()[rows])
+        layout = layout.assign(village_key=frame[VILLAGE_KEY].to_numpy()[rows],
+                               village=frame["village"].to_numpy()[rows])
     return profiles, layout, villages.warnings

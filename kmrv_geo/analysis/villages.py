@@ -80,8 +80,8 @@ def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang:
     key = int((frame["category"] == KEY).sum())
     green = int((frame["category"] == GREEN).sum())
     if (n, key, green) != (EXPECTED["total"], EXPECTED[KEY], EXPECTED[GREEN]):
-        warnings.append(f"villages: the layer holds {n} villages, {key} {KEY} and {green} {GREEN}; the Dianchi plan has "
-                        f"{EXPECTED['total']} ({EXPECTED[KEY]} {KEY}, {EXPECTED[GREEN]} {GREEN})")
+        warnings.append(f"villages: the layer holds {n} villages, {key} {KEY} and {green} {GREEN}; the Dianchi "
+                        f"plan has {EXPECTED['total']} ({EXPECTED[KEY]} {KEY}, {EXPECTED[GREEN]} {GREEN})")
     uncategorised = frame.loc[~frame["category"].isin([KEY, GREEN]), "category"].value_counts()
     if category_field and len(uncategorised):
         listing = ", ".join(f"{v or '(blank)'} ×{c}" for v, c in uncategorised.items())

@@ -293,7 +293,8 @@ def _zones_from(frame: gpd.GeoDataFrame | None, columns: dict[str, str], role: s
     missing = [old for old in columns.values() if old not in frame.columns]
     if missing:
         there = [c for c in frame.columns if c not in (FID, frame.geometry.name)]
-        raise LayerError(f"the {role} layer has no field {', '.join(missing)}; its fields are: {', '.join(map(str, there))}; "
+        raise LayerError(f"the {role} layer has no field {', '.join(missing)}; "
+                         f"its fields are: {', '.join(map(str, there))}; "
                          f"name the right field in the config, e.g. layers: {{{role}: {{path: ..., name: FIELD}}}}")
     polygonal = frame[frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
     if polygonal.empty:
@@ -328,8 +329,8 @@ def _number(frame: gpd.GeoDataFrame, prefix: str) -> gpd.GeoDataFrame:
     points = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
     order = frame.assign(
         _x=np.round(shapely.get_x(points), 2), _y=np.round(shapely.get_y(points), 2), _a=np.round(frame["area_m2"], 4)
-    ).sort_values(["county_code", "change_class", "_y", "_x", "_a", "t0_code", "t1_code"], ascending=[True, True, False,
-                                                                                                    True, True, True, True])
+    ).sort_values(["county_code", "change_class", "_y", "_x", "_a", "t0_code", "t1_code"],
+                  ascending=[True, True, False, True, True, True, True])
     order = order.drop(columns=["_x", "_y", "_a"]).reset_index(drop=True)
     seq = order.groupby("county_code").cumcount() + 1
     code = order["county_code"].replace("", "000000")

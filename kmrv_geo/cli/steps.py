@@ -18,7 +18,8 @@ from .summary import echo_result
 
 def pipeline_command(name: str, steps: tuple[str, ...], help_text: str) -> click.Command:
     """A click command ``name`` that runs ``steps`` (and their prerequisites) on a project file into ``--out``;
-    with ``--basemap`` when the steps draw maps."""
+    with ``--basemap`` when the steps draw maps.
+    """
 
     @click.command(name=name, help=help_text)
     @click.argument("config", type=click.Path(dir_okay=False))

@@ -80,7 +80,8 @@ class SampleInfo:
     seconds: float = 0.0
 
 
-def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, progress: bool = False) -> SampleInfo:
+def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 2023,
+                progress: bool = False) -> SampleInfo:
     """Write the synthetic Kunming sample into ``out_dir``.
 
     Parameters

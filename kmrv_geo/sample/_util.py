@@ -98,7 +98,8 @@ def polygons_only(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return parts[keep], index[keep]
 
 
-def sorted_pairs(tree: shapely.STRtree, geoms: np.ndarray, predicate: str = "intersects") -> tuple[np.ndarray, np.ndarray]:
+def sorted_pairs(tree: shapely.STRtree, geoms: np.ndarray,
+                 predicate: str = "intersects") -> tuple[np.ndarray, np.ndarray]:
     """Bulk STRtree query with the result pairs sorted (input index, then tree index): deterministic."""
     left, right = tree.query(geoms, predicate=predicate)
     order = np.lexsort((right, left))
@@ -151,7 +152,8 @@ def first_per_group(values: pd.Series) -> np.ndarray:
 
 def polygonal(geoms) -> np.ndarray:
     """Each geometry reduced to its polygonal part: a Polygon, or a MultiPolygon when it has several
-    (GeometryCollections left by overlays break later overlays; an empty result is an empty Polygon)."""
+    (GeometryCollections left by overlays break later overlays; an empty result is an empty Polygon).
+    """
     geoms = np.atleast_1d(np.asarray(geoms, dtype=object))
     parts, index = polygons_only(geoms)
     counts = np.bincount(index, minlength=len(geoms))

@@ -138,7 +138,8 @@ def _rectangles(cx, cy, area, aspect, angle) -> np.ndarray:
 
 def _cut_pieces(geoms: np.ndarray, target: np.ndarray, rng: np.random.Generator):
     """Cut each parcel with a straight line so the piece on one side has about ``target`` m²
-    (vectorised bisection on the line's offset). Returns (pieces, remainders)."""
+    (vectorised bisection on the line's offset). Returns (pieces, remainders).
+    """
     centre = shapely.centroid(geoms)
     cx, cy = shapely.get_x(centre), shapely.get_y(centre)
     bounds = shapely.bounds(geoms)
@@ -261,7 +262,8 @@ def inject_changes(t0: gpd.GeoDataFrame, *, on_pbf: np.ndarray, ordinary: np.nda
         speck_lo = changes["kind"].map({kk: v[0] for kk, v in SPECK_M2.items()}).to_numpy()[boxed]
         speck_hi = changes["kind"].map({kk: v[1] for kk, v in SPECK_M2.items()}).to_numpy()[boxed]
         is_speck = shape[boxed] == "speck"
-        box_area = np.where(is_speck, rng.uniform(0, 1, boxed.size) * (np.nan_to_num(speck_hi) - np.nan_to_num(speck_lo))
+        box_area = np.where(is_speck,
+                            rng.uniform(0, 1, boxed.size) * (np.nan_to_num(speck_hi) - np.nan_to_num(speck_lo))
                             + np.nan_to_num(speck_lo), target[boxed])
         centre = shapely.point_on_surface(geoms[parent[boxed]])
         rect = _rectangles(shapely.get_x(centre), shapely.get_y(centre), box_area, rng.uniform(0.6, 1.7, boxed.size),
@@ -324,7 +326,8 @@ def inject_changes(t0: gpd.GeoDataFrame, *, on_pbf: np.ndarray, ordinary: np.nda
 
 def _approvals(truth, t0, used, pool, geoms, area, codes, rng) -> gpd.GeoDataFrame:
     """Approval polygons: covering fully approved changes, half of the half-approved ones, and some
-    approvals where nothing was built (inside unchanged parcels that touch no change)."""
+    approvals where nothing was built (inside unchanged parcels that touch no change).
+    """
     plan = truth["planned_approval"].to_numpy()
     pieces = np.asarray(truth.geometry.values, dtype=object)
     full = np.flatnonzero(plan == "full")
@@ -369,7 +372,8 @@ def _approvals(truth, t0, used, pool, geoms, area, codes, rng) -> gpd.GeoDataFra
     years = pd.Series(dates).str[:4].to_numpy()
     built = idx < len(owners)
     frame = gpd.GeoDataFrame({
-        "PZWH": pd.Series(years).str.cat(pd.Series(numbers).astype(str), sep="〕").radd("云政地〔").add("号").to_numpy(),
+        "PZWH": (pd.Series(years).str.cat(pd.Series(numbers).astype(str), sep="〕")
+                 .radd("云政地〔").add("号").to_numpy()),
         "PZRQ": dates,
         "PZLX": choose(rng, APPROVAL_TYPES, m),
         "XMMC": pd.Series(np.arange(1, m + 1)).map("示例建设项目{:d}".format).to_numpy(),

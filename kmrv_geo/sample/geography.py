@@ -204,7 +204,8 @@ class Terrain:
 
     def urban(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Urban intensity 0…1 and the index of the nearest-dominant centre in :data:`CITIES`."""
-        dist2 = ((x[:, None] - self._cities[:, 0]) ** 2 + (y[:, None] - self._cities[:, 1]) ** 2) / self._cities[:, 2] ** 2
+        dist2 = ((x[:, None] - self._cities[:, 0]) ** 2
+                 + (y[:, None] - self._cities[:, 1]) ** 2) / self._cities[:, 2] ** 2
         intensity = np.exp(-dist2)
         which = np.argmax(intensity, axis=1)
         u = intensity[np.arange(len(x)), which] + 0.12 * self._urban_noise(x, y)
@@ -302,7 +303,8 @@ def make_villages(extent: Extent, townships: gpd.GeoDataFrame, terrain: Terrain,
     """
     land = shapely.difference(extent.area, extent.lake)
     near, far = VILLAGE_RING_M
-    ring = shapely.difference(shapely.intersection(shapely.buffer(extent.lake, far), land), shapely.buffer(extent.lake, near))
+    ring = shapely.difference(shapely.intersection(shapely.buffer(extent.lake, far), land),
+                              shapely.buffer(extent.lake, near))
     ring = shapely.difference(ring, shapely.buffer(terrain.airport, 500))
     shapely.prepare(ring)
     spacing = spacing_m
@@ -393,8 +395,8 @@ def rural_roads(extent: Extent, rng: np.random.Generator, n_parcels: int) -> sha
 def carved_features(extent: Extent, terrain: Terrain, cores: np.ndarray,
                     rng: np.random.Generator | None = None, n_parcels: int = 30_000) -> gpd.GeoDataFrame:
     """Features that become parcels of their own before the tessellation: lake, airport, rivers, roads,
-    the rural-road grid (when ``rng`` is given; spaced for ``n_parcels``), village cores (in that priority; each is cut by the
-    ones before it).
+    the rural-road grid (when ``rng`` is given; spaced for ``n_parcels``), village cores (in that priority; each is cut
+    by the ones before it).
 
     Returns
     -------

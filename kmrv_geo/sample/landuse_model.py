@@ -88,13 +88,15 @@ def assign_landuse(parcels, zones, carved, terrain: Terrain, rng: np.random.Gene
         0.15 - 0.8 * hill + 0.5 * noise["irrigated"],
         -0.3 + lake_m / 8000.0 + 1.2 * hill + 0.5 * noise["dry"],
     ])  # fmt: skip
-    farm_code = np.array(FARMLAND_CODES, dtype=object)[np.argmax(farm_scores + 0.15 * rng.gumbel(size=farm_scores.shape), axis=1)]
+    farm_code = np.array(FARMLAND_CODES, dtype=object)[
+        np.argmax(farm_scores + 0.15 * rng.gumbel(size=farm_scores.shape), axis=1)]
     code[broad == 0] = farm_code[broad == 0]
     forest_code = choose(rng, {"0301": 0.62, "0305": 0.25, "0307": 0.13}, n)
     code[broad == 1] = forest_code[broad == 1]
     grass_code = choose(rng, {"0404": 0.85, "0403": 0.15}, n)
     code[broad == 2] = grass_code[broad == 2]
-    garden_code = np.where(hill > 0.45, choose(rng, {"0202": 0.5, "0201": 0.5}, n), choose(rng, {"0201": 0.85, "0204": 0.15}, n))
+    garden_code = np.where(hill > 0.45, choose(rng, {"0202": 0.5, "0201": 0.5}, n),
+                           choose(rng, {"0201": 0.85, "0204": 0.15}, n))
     code[broad == 3] = garden_code[broad == 3]
     code[broad == 4] = "0702"
 

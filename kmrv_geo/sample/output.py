@@ -30,7 +30,8 @@ DESCRIPTIONS = {
     "approvals": "农用地转用/土地征收批准范围（合成）synthetic approvals",
     "dianchi": "滇池（手工勾绘的近似轮廓）approximate hand-digitised outline of Dianchi",
     "truth_changes": "注入变化的真值（每个变化图斑一条）ground truth: one row per injected change piece",
-    "truth_abandoned": "注入撂荒地的真值（abandoned=0 为一年低值的干扰地块）ground truth of abandoned farmland and decoys",
+    "truth_abandoned": "注入撂荒地的真值（abandoned=0 为一年低值的干扰地块）"
+                       "ground truth of abandoned farmland and decoys",
 }  # fmt: skip
 MULTI_LAYERS = ("county", "township", "dianchi", "approvals")
 """Layers written as MultiPolygon whatever their parts (one geometry type whatever the seed)."""
@@ -38,7 +39,8 @@ MULTI_LAYERS = ("county", "township", "dianchi", "approvals")
 
 def ellipsoidal_m2(geoseries: gpd.GeoSeries) -> np.ndarray:
     """Area on the GRS80 ellipsoid (as 三调 TBMJ), with one fixed equal-area projection for the whole
-    sample, so the same geometry always gets the same area."""
+    sample, so the same geometry always gets the same area.
+    """
     return ellipsoidal_area_m2(geoseries)  # kmrv's own definition: Kunming's centre, the default study area
 
 

@@ -75,8 +75,8 @@ def make_pbf(parcels: gpd.GeoDataFrame, farmland: np.ndarray, urban: np.ndarray,
     on_pbf = np.zeros(len(geoms), dtype=bool)
     on_pbf[chosen] = True
     zone = parcels["ZLDWDM"].to_numpy()[chosen]
-    key = pd.factorize(pd.Series(zone).astype(str) + ":" + pd.Series(_blocks(x[chosen], y[chosen], PBF_BLOCK_M)).astype(str),
-                       sort=True)[0]
+    key = pd.factorize(pd.Series(zone).astype(str) + ":"
+                       + pd.Series(_blocks(x[chosen], y[chosen], PBF_BLOCK_M)).astype(str), sort=True)[0]
     keys, unions = group_union(geoms[chosen], key)
     first = pd.Series(np.arange(len(key))).groupby(key).first().reindex(keys).to_numpy()
     parts, owner = _sorted_parts(keys, unions)

@@ -1,5 +1,6 @@
 """Parcels that tessellate the study area: carved features plus Voronoi cells of jittered-grid seeds,
-cut at every admin zone boundary (county, township, village), as 三调 parcels never cross them."""
+cut at every admin zone boundary (county, township, village), as 三调 parcels never cross them.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def _seeds(land: shapely.Geometry, terrain: Terrain, n_target: int, rng: np.rand
 def _seed_count(n_pieces: int, land_m2: float, cuts_m: float) -> int:
     """Seeds needed for about ``n_pieces`` pieces once cells are cut along ``cuts_m`` metres of zone
     boundaries and roads (each cut adds about kappa · length / cell spacing pieces; kappa fitted on
-    1k–200k parcels)."""
+    1k–200k parcels).
+    """
     seeds = max(n_pieces, 50)
     for _ in range(8):
         spacing = np.sqrt(land_m2 / seeds)

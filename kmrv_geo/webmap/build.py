@@ -58,7 +58,8 @@ def map_context(project: Project, *, lang: str = "zh", basemap: str | None = Non
 
 def abandoned_parcels(results) -> gpd.GeoDataFrame | None:
     """The abandoned parcels of the NDVI step (:attr:`AbandonmentResult.abandoned`), or ``None``
-    when the step did not run."""
+    when the step did not run.
+    """
     abandonment = getattr(results, "abandonment", None)
     return None if abandonment is None else abandonment.abandoned
 

@@ -25,7 +25,8 @@ LABELS = {
            "lod_cell": "{n} 个图斑，放大查看", "search": "搜索", "not_found": "未找到", "cancel": "取消",
            "fullscreen": "全屏", "exit_fullscreen": "退出全屏", "legend": "图例", "yes": "是", "no": "否",
            "mu": "亩", "county": "区县"},
-    "en": {"synthetic": "Synthetic sample data (not a real survey)", "simplified": "geometry simplified by {tol:g} m for display",
+    "en": {"synthetic": "Synthetic sample data (not a real survey)",
+           "simplified": "geometry simplified by {tol:g} m for display",
            "notice": "Notice", "date": "data date: {date}", "gcj02": "shifted to GCJ-02 to match the Gaode basemap",
            "lod": "{layer}: {n} features: drawn from zoom {zoom} on, a density grid before",
            "lod_cell": "{n} features, zoom in", "search": "Search", "not_found": "not found", "cancel": "cancel",
@@ -212,7 +213,8 @@ def finish_map(fmap: folium.Map, ctx: MapContext, *, title: str, layers: Sequenc
     bounds = [layer.spec["bounds"] for layer in layers if layer.spec["n"]]
     if bounds:
         b = np.asarray(bounds)
-        FitView([[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]).add_to(fmap)
+        FitView([[float(b[:, 1].min()), float(b[:, 0].min())],
+                 [float(b[:, 3].max()), float(b[:, 2].max())]]).add_to(fmap)
     fmap.get_root().title = html.escape(title)
     ReadyFlag().add_to(fmap)
     return fmap
@@ -240,8 +242,9 @@ def add_legend(fmap: folium.Map, title: str, entries: list[tuple[str, str]]) -> 
         for colour, label in entries
     )
     box = (
-        '<div class="kmrv-legend" style="position:fixed;bottom:18px;right:10px;z-index:9999;background:rgba(255,255,255,.9);'
-        f'padding:6px 10px;border:1px solid #999;border-radius:4px;font:13px sans-serif;"><b>{html.escape(title)}</b>{rows}</div>'
+        '<div class="kmrv-legend" style="position:fixed;bottom:18px;right:10px;z-index:9999;'
+        'background:rgba(255,255,255,.9);padding:6px 10px;border:1px solid #999;border-radius:4px;'
+        f'font:13px sans-serif;"><b>{html.escape(title)}</b>{rows}</div>'
     )
     fmap.get_root().html.add_child(RawHtml(box))
 
@@ -249,7 +252,8 @@ def add_legend(fmap: folium.Map, title: str, entries: list[tuple[str, str]]) -> 
 def heading_fields(frame, columns: Sequence[str], lang: str, *, labels: dict | None = None,
                    digits: int = 2) -> list[Field]:
     """Fields for the columns of ``frame`` that exist, labelled with the report headings of ``lang``
-    (or ``labels``); number columns keep ``digits`` decimals."""
+    (or ``labels``); number columns keep ``digits`` decimals.
+    """
     from ..report import HEADINGS
 
     heads = {**HEADINGS[lang], **(labels or {})}

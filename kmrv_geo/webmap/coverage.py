@@ -10,8 +10,9 @@ import pandas as pd
 from .common import MapContext, add_layer, finish_map, heading_fields, new_map, web_layer
 
 TEXT = {
-    "zh": {"title": "高标准农田覆盖率", "county": "区县覆盖率", "village": "村覆盖率", "gaps": "永农未建高标地块（候选）",
-           "pct": "永农高标覆盖率(%)", "no_pbf": "无永久基本农田", "search": "搜索村名", "name": "名称"},
+    "zh": {"title": "高标准农田覆盖率", "county": "区县覆盖率", "village": "村覆盖率",
+           "gaps": "永农未建高标地块（候选）", "pct": "永农高标覆盖率(%)", "no_pbf": "无永久基本农田",
+           "search": "搜索村名", "name": "名称"},
     "en": {"title": "HSF coverage of PBF", "county": "Coverage by county", "village": "Coverage by village",
            "gaps": "PBF not yet HSF (candidates)", "pct": "PBF coverage (%)", "no_pbf": "no PBF",
            "search": "Search village name", "name": "Name"},

@@ -122,7 +122,8 @@ class SearchControl(JSCSSMixin, MacroElement):
 
 class FitView(MacroElement):
     """Fit the map to ``bounds`` ([[south, west], [north, east]]) when it opens, without animation (an
-    opening zoom animation would swallow the first zoom a user or the search asks for)."""
+    opening zoom animation would swallow the first zoom a user or the search asks for).
+    """
 
     _template = Template(
         """

@@ -298,8 +298,9 @@ def encode_layer(
 
 
 def to_script_json(spec: dict) -> Markup:
-    """Compact JSON for a ``<script>``: UTF-8 kept, and ``< > & '`` written as ``\\u`` escapes so no
-    value can close the script element."""
+    r"""Compact JSON for a ``<script>``: UTF-8 kept, and ``< > & '`` written as ``\u`` escapes so no
+    value can close the script element.
+    """
     text = json.dumps(spec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
         text = text.replace(ch, esc)

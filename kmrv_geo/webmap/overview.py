@@ -9,8 +9,9 @@ from .common import COUNTY_STYLE, MapContext, add_layer, finish_map, new_map, we
 from .encode import Field
 
 TEXT = {
-    "zh": {"title": "总览", "county": "区县", "lake": "滇池", "villages": "村庄", "pbf": "永久基本农田", "hsf": "高标准农田",
-           "name": "名称", "code": "代码", "category": "类别", "year": "建设年度", "search": "搜索村名"},
+    "zh": {"title": "总览", "county": "区县", "lake": "滇池", "villages": "村庄", "pbf": "永久基本农田",
+           "hsf": "高标准农田", "name": "名称", "code": "代码", "category": "类别", "year": "建设年度",
+           "search": "搜索村名"},
     "en": {"title": "Overview", "county": "Counties", "lake": "Dianchi lake", "villages": "Villages",
            "pbf": "Permanent basic farmland", "hsf": "High-standard farmland", "name": "Name", "code": "Code",
            "category": "Category", "year": "Year built", "search": "Search village name"},
