@@ -11,7 +11,9 @@ with the ``.cpg``, stop with a clear error; an explicit ``encoding`` overrides a
 
 from __future__ import annotations
 
+import codecs
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,12 +179,51 @@ def _first_non_ascii(raw: bytes) -> bytes:
 
 
 def _normalise_encoding(text: str) -> str:
-    upper = text.upper().replace("_", "-")
-    if upper in ("UTF8", "UTF-8"):
+    """An encoding name as Python knows it: ``.cpg`` forms such as ``ANSI 936``, ``CP 936`` or ``65001`` too."""
+    upper = text.strip().upper().replace("_", "-")
+    upper = re.sub(r"^(ANSI|CP|CODEPAGE)\s*-?\s*(?=\d)", "", upper)
+    if upper in ("UTF8", "UTF-8", "65001"):
         return "UTF-8"
-    if upper in ("GBK", "CP936", "936", "GB2312", "GB18030"):
+    if upper in ("GBK", "CP936", "936", "GB2312", "GB18030", "54936"):
         return "GB18030"  # a superset: decodes GBK and GB2312 text too
-    return text
+    if upper.isdigit():
+        return f"cp{upper}"
+    return text.strip()
+
+
+def check_shapefile_encoding(shp_path: str | Path, encoding: str) -> str:
+    """The encoding a user named for a Shapefile (config ``encoding:`` or ``--encoding``), checked on its bytes.
+
+    Returns
+    -------
+    str
+        The encoding as Python names it (GBK → GB18030, its superset).
+
+    Raises
+    ------
+    LayerError
+        An encoding Python does not know, or one the ``.dbf`` bytes are not valid in (naming the field,
+        a sample and the encoding the bytes do fit).
+    """
+    shp_path = Path(shp_path)
+    name = _normalise_encoding(encoding)
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise LayerError(f"encoding {encoding!r} (for {shp_path.name}) is not a known text encoding; use e.g. GBK, "
+                         "GB18030, UTF-8 or Big5") from None
+    dbf = next((shp_path.with_suffix(s) for s in (".dbf", ".DBF") if shp_path.with_suffix(s).exists()), None)
+    if dbf is None:
+        return name
+    names, records = _dbf_text(dbf)
+    for where, raw in [(f"field name ({w})", r) for w, r in names] + [("records", records)]:
+        if not _decodes(raw, name):
+            fits = next((e for e in ("UTF-8", "GB18030") if _decodes(raw, e)), None)
+            hint = f"; they are valid {'GBK/GB18030' if fits == 'GB18030' else fits}" if fits else ""
+            raise LayerError(f"{dbf} is not valid {encoding}{hint}: {_sample(_first_non_ascii(raw), where)}; set "
+                             f"encoding: {'GBK' if fits == 'GB18030' else fits or 'to the right one'} (or leave it out "
+                             "to have it detected)")
+    return name
 
 
 def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | None = None,
@@ -219,22 +260,23 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
     if layer is not None and layer not in layers:
         raise LayerError(f"{path} has no layer {layer!r}; its layers are: {', '.join(layers) or '(none)'}; set "
                          "`layer:` in the config to one of them")
+    used_encoding = None
+    read_encoding = encoding
+    if path.suffix.lower() == ".shp":  # the text encoding is settled before GDAL decodes any field name
+        if encoding:
+            read_encoding = check_shapefile_encoding(path, encoding)
+            used_encoding = f"{encoding} (config)"
+        else:
+            read_encoding, how = detect_shapefile_encoding(path)
+            used_encoding = f"{read_encoding} ({how})"
     try:
-        info = pyogrio.read_info(path, layer=layer)
+        info = pyogrio.read_info(path, layer=layer, encoding=read_encoding)
     except Exception as exc:
         raise LayerError(_corrupt_message(path, exc)) from None
     driver = info.get("driver") or ""
     if info.get("geometry_type") in (None, "None") or not info.get("geometry_type"):
         raise LayerError(f"{path}" + (f" layer {layer}" if layer else "") + " is a table without geometry "
                          f"(fields: {', '.join(map(str, info.get('fields', []))) or 'none'}); give a spatial layer")
-    used_encoding = None
-    read_encoding = encoding
-    if driver == "ESRI Shapefile":
-        if encoding:
-            used_encoding = f"{encoding} (config)"
-        else:
-            read_encoding, how = detect_shapefile_encoding(path if path.suffix.lower() == ".shp" else path)
-            used_encoding = f"{read_encoding} ({how})"
     if info.get("features", 0) == 0:
         raise LayerError(f"{path}" + (f" layer {layer}" if layer else "") + " has no features; check it is the "
                          "right file and layer")

@@ -156,3 +156,29 @@ def test_a_layer_whose_every_feature_is_rejected_stops(tmp_path):
     result = CliRunner().invoke(cli, ["check", str(path), "--role", "pbf", "--lang", "en"])
     assert result.exit_code == 2, result.output
     assert "every one of its 2 features was rejected" in result.output and "内部错误" not in result.output
+
+
+def test_a_utf8_cpg_on_gbk_field_names_is_a_clear_error_not_a_corrupt_file(tmp_path):
+    shp = gbk_names(tmp_path)
+    tmp_path.joinpath("landuse_t1.cpg").write_text("UTF-8", encoding="ascii")
+    result = CliRunner().invoke(cli, ["check", str(shp), "--role", "pbf"])
+    assert result.exit_code == 2, result.output
+    assert "says the text" in result.output and "标识码" in result.output and "encoding: GBK" in result.output
+    assert "corrupt" not in result.output
+
+
+@pytest.mark.parametrize(("given", "expected"), [("UTF-8", "is not valid UTF-8; they are valid GBK/GB18030"),
+                                                 ("GBKK", "'GBKK' (for landuse_t1.shp) is not a known text encoding")])
+def test_a_wrong_encoding_given_by_the_user_is_named(tmp_path, given, expected):
+    shp = gbk_names(tmp_path)
+    result = CliRunner().invoke(cli, ["check", str(shp), "--role", "pbf", "--encoding", given])
+    assert result.exit_code == 2 and expected in result.output, result.output
+    assert "(none)" not in result.output
+
+
+@pytest.mark.parametrize("cpg", ["ANSI 936", "936", "CP936", "GB2312"])
+def test_code_page_forms_of_a_cpg_are_understood(tmp_path, cpg):
+    shp = gbk_names(tmp_path)
+    tmp_path.joinpath("landuse_t1.cpg").write_text(cpg, encoding="ascii")
+    assert detect_shapefile_encoding(shp) == ("GB18030", "cpg")
+    assert {"标识码", "地类编码"} <= set(read_vector(shp).frame.columns)
