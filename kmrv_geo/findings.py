@@ -18,7 +18,7 @@ import pandas as pd
 
 from .analysis import steps as analysis_steps
 from .analysis.abandonment import AbandonmentResult
-from .analysis.balances import balances_table, violations_table, with_total
+from .analysis.balances import balances_table, judged, violations_table, with_total
 from .analysis.coverage import CoverageResult
 from .analysis.violations import ViolationResult
 from .project import Project
@@ -70,6 +70,14 @@ def violation_tables(result: ViolationResult, project: Project, *, lang: str = "
     }
 
 
+MISSING_VERDICTS = {
+    "zh": {"approvals": "无批准范围图层，非农化未判定合法/违法", "pbf": "无永久基本农田图层，未判定占永农"},
+    "en": {"approvals": "no approvals layer: conversions not judged legal/illegal",
+           "pbf": "no PBF layer: PBF verdicts not given"},
+}
+"""Summary lines for verdicts a run could not give (a layer was not configured)."""
+
+
 def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang: str, source: str = "vector",
                       area_kind: str = "ellipsoidal") -> list[str]:
     """A few lines: illegal 亩 (net of 田坎 where known), its part on PBF, non-grain on PBF, the top counties,
@@ -84,6 +92,19 @@ def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang:
     nongrain_pbf = p.loc[p["status"] == "nongrain_on_pbf", "pbf_mu"].sum()
     raster = source == "raster"
     kind = AREA_KIND_LABELS[lang][area_kind]
+    if not judged(p):  # no approvals layer: say what was converted, never "illegal 0"
+        nonagri = p.loc[p["change_class"] == "nonagri", "area_mu"].sum()
+        if lang == "zh":
+            lead = "遥感监测（土地覆盖，需实地核实）：" if raster else ""
+            lines = [f"{lead}耕地转为建设用地（非农化）{nonagri:.2f} 亩，无批准范围图层，未判定合法/违法；"
+                     f"永久基本农田非粮化 {nongrain_pbf:.2f} 亩；变化图斑 {len(p)} 个，"
+                     f"小于上图面积 {len(result.below_min)} 个；面积为{kind}"]
+        else:
+            lead = "land-cover rasters (screening, check in the field): " if raster else ""
+            lines = [f"{lead}farmland to construction {nonagri:.2f} mu, not judged legal/illegal (no approvals "
+                     f"layer); non-grain on PBF {nongrain_pbf:.2f} mu; {len(p)} change patches, "
+                     f"{len(result.below_min)} below the minimum size; areas are {kind}"]
+        return lines + ([] if raster else [MISSING_VERDICTS[lang][m] for m in result.missing_verdicts])
     if lang == "zh":
         lead = "遥感监测（土地覆盖，需实地核实）：疑似" if raster else ""
         net = f"，扣除田坎 {illegal_net:.2f} 亩" if illegal_net is not None else ""
@@ -92,7 +113,6 @@ def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang:
                  f"小于上图面积 {len(result.below_min)} 个；面积为{kind}",
                  ("遥感" if raster else "") + "违法面积前三区县："
                  + "、".join(f"{r.county_name} {r.illegal_mu:.2f} 亩" for r in top.itertuples())]
-        missing = {"approvals": "无批准范围图层，非农化未判定合法/违法", "pbf": "无永久基本农田图层，未判定占永农"}
     else:
         lead = "land-cover rasters (screening, check in the field): suspected " if raster else ""
         net = f", {illegal_net:.2f} mu net of ridges" if illegal_net is not None else ""
@@ -101,10 +121,8 @@ def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang:
                  f"areas are {kind}",
                  ("raster " if raster else "") + "top counties by illegal area: "
                  + ", ".join(f"{r.county_name} {r.illegal_mu:.2f} mu" for r in top.itertuples())]
-        missing = {"approvals": "no approvals layer: conversions not judged legal/illegal",
-                   "pbf": "no PBF layer: PBF verdicts not given"}
     if not raster:
-        lines += [missing[m] for m in result.missing_verdicts]
+        lines += [MISSING_VERDICTS[lang][m] for m in result.missing_verdicts]
     return lines
 
 

@@ -23,7 +23,7 @@ def sq(i, j, w=1, h=1):
 
 
 def write_project(folder, *, villages=None, county=None, township=None, t1_changes=None, t0=None, hsf=None,
-                  extra_layers="", t1_year=2023):
+                  extra_layers="", t1_year=2023, with_approvals=True):
     """4 × 2 parcels of 0103; T1 turns the parcels in ``t1_changes`` ({BSM: code}); no approvals given."""
     parcels = t0 if t0 is not None else gpd.GeoDataFrame(
         {"BSM": range(1, 9), "DLBM": ["0103"] * 8}, geometry=[sq(i, j) for j in range(2) for i in range(4)], crs=CRS)
@@ -35,7 +35,9 @@ def write_project(folder, *, villages=None, county=None, township=None, t1_chang
     # approvals: two 1 m squares on unchanged parcels at opposite corners (their extent spans the project)
     approvals = gpd.GeoDataFrame({"PZWH": ["示例〔2023〕1号"]}, geometry=[
         box(X0 + 399, Y0, X0 + 400, Y0 + 1).union(box(X0, Y0 + 199, X0 + 1, Y0 + 200))], crs=CRS)
-    layers = {"county": county, "t0": parcels, "t1": t1, "approvals": approvals}
+    layers = {"county": county, "t0": parcels, "t1": t1}
+    if with_approvals:
+        layers["approvals"] = approvals
     if villages is not None:
         layers["villages"] = villages
     if township is not None:
@@ -46,8 +48,9 @@ def write_project(folder, *, villages=None, county=None, township=None, t1_chang
         frame.to_file(folder / "data.gpkg", layer=name, driver="GPKG")
     lines = ["  county: {path: data.gpkg, layer: county, code: XZQDM, name: XZQMC}",
              f"  landuse_t0: {{path: data.gpkg, layer: t0, code: DLBM, year: {t1_year - 1}, id: BSM}}",
-             f"  landuse_t1: {{path: data.gpkg, layer: t1, code: DLBM, year: {t1_year}, id: BSM}}",
-             "  approvals: {path: data.gpkg, layer: approvals}"]
+             f"  landuse_t1: {{path: data.gpkg, layer: t1, code: DLBM, year: {t1_year}, id: BSM}}"]
+    if with_approvals:
+        lines.append("  approvals: {path: data.gpkg, layer: approvals}")
     if villages is not None:
         lines.append("  villages: {path: data.gpkg, layer: villages, name: CMC, category: LX, code: CUNDM}")
     if township is not None:
@@ -179,3 +182,17 @@ def test_kmrv_check_refuses_raster_values_the_analyses_cannot_use(tmp_path, laye
     result = CliRunner().invoke(cli, ["check", str(config), "--lang", "en"])
     assert result.exit_code == 2, result.output
     assert expected in result.output and "内部错误" not in result.output
+
+
+def test_without_approvals_illegal_is_unknown_not_zero(tmp_path):
+    # BSM 1 (15 亩) built on, no approvals layer: 15 亩 converted, not judged — never "illegal 0".
+    villages = gpd.GeoDataFrame({"CMC": ["甲村"], "LX": ["重点村"], "CUNDM": ["1"]}, geometry=[sq(0, 0, 4, 2)], crs=CRS)
+    config = write_project(tmp_path, villages=villages, t1_changes={1: "0702"}, with_approvals=False)
+    result = pipeline.run(config, tmp_path / "out", steps=("violations", "villages"), lang="en")
+    county = pd.read_csv(tmp_path / "out" / "tables" / "violations_by_county.csv").iloc[0]
+    assert county["to construction (mu, planar)"] == pytest.approx(15.0)
+    assert pd.isna(county["illegal (mu, planar)"]) and pd.isna(county["approved (mu, planar)"])
+    profile = gpd.read_file(tmp_path / "out" / "results.gpkg", layer="villages_profile")
+    assert profile["illegal_mu"].isna().all() and profile["rank_illegal"].isna().all()
+    assert any("farmland to construction 15.00 mu, not judged" in line for line in result.summary)
+    assert not any("illegal conversion 0.00" in line for line in result.summary)

@@ -34,6 +34,12 @@ def _sum_where(frame: pd.DataFrame, mask, column: str, keys: list[str]) -> pd.Se
     return frame[mask].groupby(keys, dropna=False)[column].sum()
 
 
+def judged(patches: pd.DataFrame) -> bool:
+    """Whether the conversions to construction were judged against approvals (an approvals layer was given)."""
+    nonagri = patches[patches["change_class"] == NONAGRI]
+    return nonagri.empty or bool(nonagri["illegal_mu"].notna().any())
+
+
 def has_net(patches: pd.DataFrame) -> bool:
     """Whether the patches carry net-of-田坎 figures (the land-use layers had ridge data)."""
     return "net_mu" in patches and bool(patches["net_mu"].notna().any())
@@ -86,6 +92,11 @@ def violations_table(patches: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
              "supplement_net_mu", "other_mu", "no_t1_data_mu", "changed_on_pbf_mu"]
     table = pd.DataFrame(columns).fillna({"patches": 0}).fillna(0.0)
     table = table[[c for c in order if c in table]]
+    if not judged(p):  # no approvals layer: conversions are not judged, so "illegal" is unknown, never 0
+        unjudged = table["nonagri_mu"] > 0
+        for column in ("approved_mu", "illegal_mu", "illegal_net_mu", "illegal_on_pbf_mu"):
+            if column in table:
+                table.loc[unjudged, column] = np.nan
     table["patches"] = table["patches"].astype(int)
     return table.reset_index().sort_values(keys, ignore_index=True)
 
@@ -133,8 +144,8 @@ def with_total(table: pd.DataFrame, label_column: str, label: str = "合计") ->
     """Append a totals row: numeric columns summed, ``label`` in ``label_column``, pass flags recomputed."""
     if table.empty:
         return table
-    total = {c: table[c].sum() for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
-             and not pd.api.types.is_bool_dtype(table[c])}
+    total = {c: table[c].sum(min_count=1) for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
+             and not pd.api.types.is_bool_dtype(table[c])}  # a column unknown throughout stays unknown
     row = {c: "" for c in table.columns} | total | {label_column: label}
     if "occupation_pass" in table:
         row["occupation_pass"] = bool(np.round(row["occupation_balance_mu"], 9) >= 0)

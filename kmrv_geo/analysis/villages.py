@@ -215,7 +215,10 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
         return frame[VILLAGE_KEY].map(grouped).fillna(0.0)
 
     if patches is not None:
-        frame["illegal_mu"] = per_village(patches, "illegal_mu").to_numpy()
+        nonagri = patches[patches["change_class"] == "nonagri"]
+        # without approvals nothing is judged: illegal 亩 is unknown (empty, unranked), never 0
+        unjudged = len(nonagri) and nonagri["illegal_mu"].isna().all()
+        frame["illegal_mu"] = nan if unjudged else per_village(patches, "illegal_mu").to_numpy()
         nongrain = patches[patches["change_class"] == "nongrain"]
         frame["nongrain_mu"] = per_village(nongrain, "area_mu").to_numpy()
         frame["nongrain_on_pbf_mu"] = per_village(nongrain, "pbf_mu").to_numpy()
