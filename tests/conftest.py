@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from pathlib import Path
+
 import geopandas as gpd
 import pytest
 from shapely.geometry import box
@@ -63,3 +67,31 @@ def demo_out(tmp_path_factory):
 def abandoned_parcels(demo_out):
     """The demo's ``abandoned_parcels`` layer, as the abandonment analysis wrote it."""
     return gpd.read_file(demo_out / "results.gpkg", layer="abandoned_parcels", engine="pyogrio")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium: the browser tests drive it (never a downloaded browser)."""
+
+
+def _missing(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run the browser tests: .ci/run installs chromium)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium with host names unresolvable (skipped with the reason when missing; under CI
+    that is a failure).
+    """
+    if not CHROMIUM.exists():
+        _missing("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        _missing("playwright is not installed (pip install -e .[dev])")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=["--host-resolver-rules=MAP * ~NOTFOUND", "--no-proxy-server"])
+        yield chromium
+        chromium.close()

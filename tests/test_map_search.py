@@ -14,8 +14,6 @@ that is a failure: ``.ci/run`` installs chromium.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,7 +25,6 @@ from kmrv_geo.cli.main import cli
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 NAMES = ["大'河村", '小"河"村', "反\\斜\\村", "换\n行村", "{{ 7*7 }}村", "</script><b>粗村"]
 PROJECT = "西山区'示例{{ 7*7 }}"
@@ -47,26 +44,6 @@ def tip_text(name: str) -> str:
     return name.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
 
 
-def _missing(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run the browser tests: .ci/run installs chromium)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium with host names unresolvable."""
-    if not CHROMIUM.exists():
-        _missing("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        _missing("playwright is not installed (pip install -e .[dev])")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=["--host-resolver-rules=MAP * ~NOTFOUND", "--no-proxy-server"])
-        yield chromium
-        chromium.close()
 
 
 def _grid(changes: dict) -> gpd.GeoDataFrame:

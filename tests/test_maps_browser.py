@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -27,32 +26,11 @@ from kmrv_geo.webmap.common import MapContext
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
 
 
-def _missing(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run the browser tests: .ci/run installs chromium)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium with host names unresolvable."""
-    if not CHROMIUM.exists():
-        _missing("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        _missing("playwright is not installed (pip install -e .[dev])")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=["--host-resolver-rules=MAP * ~NOTFOUND", "--no-proxy-server"])
-        yield chromium
-        chromium.close()
 
 
 def _is_tile(url: str) -> bool:
