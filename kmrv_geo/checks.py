@@ -382,13 +382,21 @@ def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
     DataFrame
         ``id_a``, ``id_b``, ``overlap_m2`` (planar), largest first.
     """
-    from .overlay import intersect_pairs
+    from .overlay import threaded
 
     geoms = np.asarray(frame.geometry.values, dtype=object)
-    li, ri, pieces = intersect_pairs(geoms, geoms)
-    pair = li < ri
-    li, ri, area = li[pair], ri[pair], shapely.area(pieces[pair])
-    big = area >= min_m2
+    # candidates: pairs whose boxes meet; kept where the interiors meet (DE-9IM T********: overlapping,
+    # one inside the other, duplicates, and the float slivers along shared edges), then measured. Vectorised
+    # on threads; nothing is prepared for the whole layer (that took 2 GB at 200k parcels).
+    i, j = shapely.STRtree(geoms).query(geoms)
+    pair = i < j
+    i, j = i[pair], j[pair]
+    inner = threaded(lambda a, b: shapely.relate_pattern(a, b, "T********"), geoms[i], geoms[j]) if i.size \
+        else np.zeros(0, dtype=bool)
+    li, ri = i[inner], j[inner]
+    area = threaded(lambda a, b: shapely.area(shapely.intersection(a, b)), geoms[li], geoms[ri]) if li.size \
+        else np.zeros(0)
+    big = np.nan_to_num(area) >= min_m2
     ids = frame[id_field].to_numpy() if id_field and id_field in frame else frame[FID].to_numpy()
     table = pd.DataFrame({"id_a": ids[li[big]], "id_b": ids[ri[big]], "overlap_m2": area[big]})
     return table.sort_values("overlap_m2", ascending=False, ignore_index=True)
