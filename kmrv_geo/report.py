@@ -147,12 +147,17 @@ def localise(table: pd.DataFrame, lang: str = "zh", *, area_kind: str | None = N
     yearly = {"ndvi": "NDVI", "valid": "有效像元占比" if lang == "zh" else "valid share"}
     names = {c: f"{yearly[c.split('_')[0]]} {c.split('_')[1]}" for c in out.columns
              if isinstance(c, str) and c.count("_") == 1 and c.split("_")[0] in yearly and c.split("_")[1].isdigit()}
-    headings = {**HEADINGS[lang], **names}
+    return out.rename(columns={**headings(lang, area_kind=area_kind), **names})
+
+
+def headings(lang: str = "zh", *, area_kind: str | None = None) -> dict[str, str]:
+    """Column key → heading in ``lang``; with ``area_kind`` every 亩 heading names it (``面积(亩·椭球)``)."""
+    out = dict(HEADINGS[lang])
     if area_kind is not None:
         plain, marked = AREA_KIND_SUFFIX[lang][area_kind]
-        headings = {k: v.replace(plain, marked) if isinstance(k, str) and k.endswith("_mu") and k not in _EXPLICIT_KIND
-                    else v for k, v in headings.items()}
-    return out.rename(columns=headings)
+        out = {k: v.replace(plain, marked) if k.endswith("_mu") and k not in _EXPLICIT_KIND else v
+               for k, v in out.items()}
+    return out
 
 
 def wpzf_sheet(patches: pd.DataFrame, *, t0_year=None, t1_year=None) -> pd.DataFrame:

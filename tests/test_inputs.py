@@ -196,3 +196,10 @@ def test_without_approvals_illegal_is_unknown_not_zero(tmp_path):
     assert profile["illegal_mu"].isna().all() and profile["rank_illegal"].isna().all()
     assert any("farmland to construction 15.00 mu, not judged" in line for line in result.summary)
     assert not any("illegal conversion 0.00" in line for line in result.summary)
+
+
+def test_map_popups_name_the_area_kind_like_the_tables(tmp_path):
+    config = write_project(tmp_path, t1_changes={1: "0702"})  # area: planar
+    pipeline.run(config, tmp_path / "out", steps=("violations", "maps"), basemap="none")
+    html = (tmp_path / "out" / "maps" / "violations.html").read_text(encoding="utf-8")
+    assert "面积(亩·平面)" in html and "面积(亩)" not in html

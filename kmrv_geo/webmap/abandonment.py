@@ -49,7 +49,8 @@ def abandonment_map(parcels: gpd.GeoDataFrame, ctx: MapContext, *, counties: gpd
     on_pbf = web["on_pbf"].fillna(False).astype(bool) if "on_pbf" in web else None
     if on_pbf is not None:
         web["on_pbf"] = localised_values(on_pbf, ctx.lang)
-    fields = heading_fields(web, COLUMNS, ctx.lang, labels={k: text[k] for k in ("parcel_id", "years_low")})
+    fields = heading_fields(web, COLUMNS, ctx.lang, area_kind=ctx.area_kind,
+                            labels={k: text[k] for k in ("parcel_id", "years_low")})
     layers.append(add_layer(fmap, web, ctx, key="parcels", name=text["parcels"], fields=fields,
                             tooltip=[c for c in ("parcel_id", "area_mu") if c in web], styles=STYLES,
                             style_index=np.zeros(len(web), dtype=int) if on_pbf is None else on_pbf.astype(int),

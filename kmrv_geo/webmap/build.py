@@ -53,7 +53,8 @@ def map_context(project: Project, *, lang: str = "zh", basemap: str | None = Non
     year = getattr(t1, "year", None)
     date = (f"{year} 年" if lang == "zh" else str(year)) if isinstance(year, int) else None
     return MapContext(lang=lang, basemap=name, key=key, decimals=config.map_decimals, name=config.name,
-                      notice=config.notice, data_date=date, synthetic=config.synthetic)
+                      notice=config.notice, data_date=date, synthetic=config.synthetic,
+                      area_kind=config.area)
 
 
 def abandoned_parcels(results) -> gpd.GeoDataFrame | None:

@@ -59,6 +59,8 @@ class MapContext:
         Date of the data (e.g. the T1 land-use year).
     synthetic : bool
         The data is the synthetic sample (every map says 示例数据).
+    area_kind : {"ellipsoidal", "planar"}, optional
+        How the run measured areas: popups name it in their 亩 headings, as the tables do.
     """
 
     lang: str = "zh"
@@ -69,6 +71,7 @@ class MapContext:
     notice: str | None = None
     data_date: str | None = None
     synthetic: bool = False
+    area_kind: str | None = None
 
     @property
     def gcj02(self) -> bool:
@@ -250,13 +253,14 @@ def add_legend(fmap: folium.Map, title: str, entries: list[tuple[str, str]]) -> 
 
 
 def heading_fields(frame, columns: Sequence[str], lang: str, *, labels: dict | None = None,
-                   digits: int = 2) -> list[Field]:
+                   digits: int = 2, area_kind: str | None = None) -> list[Field]:
     """Fields for the columns of ``frame`` that exist, labelled with the report headings of ``lang``
-    (or ``labels``); number columns keep ``digits`` decimals.
+    (or ``labels``), the 亩 headings naming ``area_kind`` as the tables do; number columns keep ``digits``
+    decimals.
     """
-    from ..report import HEADINGS
+    from ..report import headings
 
-    heads = {**HEADINGS[lang], **(labels or {})}
+    heads = {**headings(lang, area_kind=area_kind), **(labels or {})}
     out = []
     for column in columns:
         if column not in frame.columns:

@@ -77,7 +77,7 @@ def coverage_map(ctx: MapContext, *, counties: gpd.GeoDataFrame | None = None, c
         joined["pct"] = (joined["pbf_coverage"] * 100).round(1)
         web = web_layer(joined, ["county_name", *COLUMNS, "pbf_coverage"], simplify_m=SIMPLIFY_M["county"],
                         gcj02=ctx.gcj02)
-        fields = heading_fields(web, ["county_name", *COLUMNS], ctx.lang, labels=labels)
+        fields = heading_fields(web, ["county_name", *COLUMNS], ctx.lang, area_kind=ctx.area_kind, labels=labels)
         layers.append(add_layer(fmap, web, ctx, key="county", name=text["county"], fields=fields,
                                 tooltip=["county_name", "pct"], styles=_styles(2),
                                 style_index=coverage_class(web["pbf_coverage"])))
@@ -85,13 +85,14 @@ def coverage_map(ctx: MapContext, *, counties: gpd.GeoDataFrame | None = None, c
         data = villages.assign(pct=(villages["pbf_coverage"] * 100).round(1))
         web = web_layer(data, ["village", "township", "county_name", *COLUMNS, "pbf_coverage"],
                         simplify_m=SIMPLIFY_M["village"], gcj02=ctx.gcj02)
-        fields = heading_fields(web, ["village", "township", "county_name", *COLUMNS], ctx.lang, labels=labels)
+        fields = heading_fields(web, ["village", "township", "county_name", *COLUMNS], ctx.lang,
+                                area_kind=ctx.area_kind, labels=labels)
         layers.append(add_layer(fmap, web, ctx, key="village", name=text["village"], fields=fields,
                                 tooltip=["village", "pct"], styles=_styles(0.8),
                                 style_index=coverage_class(web["pbf_coverage"]), search="village"))
     if gaps is not None and not gaps.empty:
         web = web_layer(gaps, ["rank", "area_mu", "county_name"], simplify_m=SIMPLIFY_M["gaps"], gcj02=ctx.gcj02)
-        fields = heading_fields(web, ["rank", "area_mu", "county_name"], ctx.lang)
+        fields = heading_fields(web, ["rank", "area_mu", "county_name"], ctx.lang, area_kind=ctx.area_kind)
         layers.append(add_layer(fmap, web, ctx, key="gaps", name=text["gaps"], show=False, fields=fields,
                                 tooltip=["rank", "area_mu"], styles=[GAP_STYLE]))
     bins = [f"{BINS[i]:g}–{min(BINS[i + 1], 100):g} %" for i in range(len(COLOURS))]

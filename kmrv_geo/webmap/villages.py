@@ -61,7 +61,7 @@ def villages_map(profiles: gpd.GeoDataFrame, ctx: MapContext, *, counties: gpd.G
     styles = [{"color": "#ffffff", "fillColor": c} for c in colours]
     style_index = (web["category"].fillna(text["other"]).map({c: i for i, c in enumerate(categories)})
                    if "category" in web else np.zeros(len(web), dtype=int))
-    fields = heading_fields(web, PROFILE_COLUMNS, ctx.lang)
+    fields = heading_fields(web, PROFILE_COLUMNS, ctx.lang, area_kind=ctx.area_kind)
     layers.append(add_layer(fmap, web, ctx, key="villages", name=text["villages"], fields=fields,
                             tooltip=["village"], styles=styles, style_index=np.asarray(style_index, dtype=int),
                             search="village", search_zoom=15, cluster=CLUSTER, lod=False, popup_title=None))

@@ -84,7 +84,7 @@ def violations_map(patches: gpd.GeoDataFrame, ctx: MapContext, *, below_min: gpd
         on_pbf = (web["pbf_mu"].fillna(0.0) > 0).astype(int)
         for column in ("status", "change_class", "basis"):
             web[column] = localised_values(web[column], ctx.lang)
-        fields = heading_fields(web, POPUP_COLUMNS, ctx.lang)
+        fields = heading_fields(web, POPUP_COLUMNS, ctx.lang, area_kind=ctx.area_kind)
         if key in ("patches", "raster"):
             style = {"styles": _patch_styles(), "style_index": np.asarray(status_code, dtype=int) * 2 + on_pbf}
         else:
