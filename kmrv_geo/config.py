@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +71,16 @@ class VectorLayerSpec(_Strict):
         ``TKXS``), 扣除地类面积 (``KCMJ``/``TKMJ``), 图斑面积 (``TBMJ``, m², ellipsoidal) and 图斑地类面积
         (``TBDLMJ``). Found by these standard names when not given; ``false``-like empty string turns
         the search off. See :mod:`kmrv_geo.ridges`.
+    ref : str, optional
+        Approval-like layers (``approvals``, ``facility_filings``, ``temporary_use``,
+        ``supplement_projects``): the document-number field (批准文号 ``PZWH``, 备案编号 ``BAH``, 项目编号
+        ``XMBH``); found by these standard names when not given.
+    end_date : str, optional
+        ``temporary_use``: the field holding each permit's end date (``JSRQ``).
+    before_code, date : str, optional
+        ``patches``: the before-use code field (``BGQDLBM``/``BGQDL``) and the after image date field
+        (``HSX``); ``code`` is the after-use code (``BGHDLBM``/``BGHDL``) and ``id`` the patch number
+        (``JCBH``). Found by these standard names when not given.
     """
 
     path: str
@@ -85,14 +96,19 @@ class VectorLayerSpec(_Strict):
     ridge_area: str | None = None
     parcel_area: str | None = None
     net_area: str | None = None
+    ref: str | None = None
+    end_date: str | None = None
+    before_code: str | None = None
+    date: str | None = None
 
     _crs_ok = field_validator("crs")(_check_crs_text)
 
     def fields(self) -> dict[str, str]:
-        """The field mapping given for this layer: ``{key: field name}`` for id, code, name, category and
-        a string ``year``.
+        """The field mapping given for this layer: ``{key: field name}`` for id, code, name, category, ref,
+        end_date, before_code, date and a string ``year``.
         """
-        out = {k: getattr(self, k) for k in ("id", "code", "name", "category") if getattr(self, k)}
+        out = {k: getattr(self, k) for k in ("id", "code", "name", "category", "ref", "end_date", "before_code", "date")
+               if getattr(self, k)}
         if isinstance(self.year, str):
             out["year"] = self.year
         return out
@@ -175,6 +191,12 @@ VECTOR_ROLES: dict[str, tuple[str, ...]] = {
     "pbf": (),
     "hsf": (),
     "approvals": (),
+    "facility_filings": (),
+    "temporary_use": (),
+    "supplement_projects": (),
+    "erl": (),
+    "udb": (),
+    "patches": (),
     "lake": (),
     "protection_zones": (),
 }
@@ -183,7 +205,9 @@ RASTER_ROLES = ("landcover_t0", "landcover_t1")
 NDVI_ROLE = "ndvi"
 ROLE_LABELS = {
     "county": "区县", "township": "乡镇", "villages": "村庄", "landuse_t0": "前时相地类", "landuse_t1": "后时相地类",
-    "pbf": "永久基本农田", "hsf": "高标准农田", "approvals": "批准范围", "lake": "滇池", "protection_zones": "保护区",
+    "pbf": "永久基本农田", "hsf": "高标准农田", "approvals": "农用地转用/土地征收批准范围",
+    "facility_filings": "设施农用地备案", "temporary_use": "临时用地", "supplement_projects": "补充耕地项目",
+    "erl": "生态保护红线", "udb": "城镇开发边界", "patches": "监测图斑", "lake": "滇池", "protection_zones": "保护区",
     "landcover_t0": "前时相土地覆盖", "landcover_t1": "后时相土地覆盖", "ndvi": "NDVI",
 }  # fmt: skip
 
@@ -261,6 +285,42 @@ class AbandonmentSettings(_Strict):
     min_valid_share: float = Field(0.5, gt=0, le=1)
 
 
+VERDICTS = ("legal", "illegal", "to_check")
+"""Verdicts of judged monitoring patches (合法 / 违法 / 待核实), least severe first."""
+
+
+class JudgeSettings(_Strict):
+    """Judging monitoring patches (卫片执法, ``kmrv judge``).
+
+    Attributes
+    ----------
+    as_of : date, optional
+        The date temporary-use permits are judged at when a patch has no after image date (``HSX``);
+        without either, a permit's validity is left to the field check. Never today's date: results
+        must not change with the day they are run.
+    verdicts : dict
+        Reason code → verdict overrides of the default rules (:data:`kmrv_geo.analysis.judge_rules.REASONS`),
+        e.g. ``{nongrain_general: legal, pbf_conversion_approved: illegal}``.
+    min_part_m2 : float
+        Parts of a patch smaller than this (m²) do not change its verdict (misaligned boundaries leave
+        slivers); their area still counts in the figures. Default 1 m².
+    """
+
+    as_of: date | None = None
+    verdicts: dict[str, Literal["legal", "illegal", "to_check"]] = {}
+    min_part_m2: float = Field(1.0, ge=0)
+
+    @field_validator("verdicts")
+    @classmethod
+    def _known_reasons(cls, verdicts: dict) -> dict:
+        from .analysis.judge_rules import REASONS
+
+        unknown = sorted(set(verdicts) - set(REASONS))
+        if unknown:
+            raise ValueError(f"unknown reason codes {unknown}; known: {', '.join(REASONS)}")
+        return verdicts
+
+
 class StudyAreaSpec(_Strict):
     """The lon/lat box every layer must touch (default Kunming); a layer far outside is mislabelled."""
 
@@ -329,6 +389,7 @@ class ProjectConfig(_Strict):
     balances : BalancesSpec
     landcover : LandcoverSettings
     abandonment : AbandonmentSettings
+    judge : JudgeSettings
     base_dir : Path
         Folder of the config file (relative paths resolve against it); set by :func:`load_config`.
     source : Path, optional
@@ -350,6 +411,7 @@ class ProjectConfig(_Strict):
     balances: BalancesSpec = BalancesSpec()
     landcover: LandcoverSettings = LandcoverSettings()
     abandonment: AbandonmentSettings = AbandonmentSettings()
+    judge: JudgeSettings = JudgeSettings()
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
 

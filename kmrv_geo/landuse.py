@@ -144,7 +144,7 @@ class LanduseClasses:
         codes = codes.astype("object")
         distinct = pd.unique(codes[codes.notna()])
         lookup = {code: self.category_of(code) for code in distinct}
-        return codes.map(lookup).fillna(UNKNOWN).astype("object")
+        return codes.map(lookup).astype("object").fillna(UNKNOWN)
 
     def codes_in(self, category: str, codes) -> list[str]:
         """The distinct codes from ``codes`` that belong to ``category`` (sorted)."""

@@ -18,7 +18,7 @@ from pyproj import CRS
 from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
 
-from . import checks, landuse, ridges
+from . import checks, landuse, permits, ridges
 from . import crs as crs_rules
 from . import layers as layer_io
 from .analysis.keys import code_text
@@ -92,6 +92,10 @@ class Project:
         Land-use role → the 三调 area fields found (田坎 share, TBMJ …).
     tbmj_mismatch : dict of str to DataFrame
         Land-use role → parcels whose TBMJ is off their geometry's ellipsoidal area.
+    permit_fields : dict of str to dict
+        Approval-like role or ``patches`` → the fields found (:func:`kmrv_geo.permits.resolve_fields`).
+    date_problems : list of DataFrame
+        Features whose date (a permit's end date, a patch's image date) cannot be read.
     """
 
     config: ProjectConfig
@@ -102,6 +106,8 @@ class Project:
     inputs: dict[str, str] = field(default_factory=dict)
     ridge_fields: dict[str, ridges.RidgeFields] = field(default_factory=dict)
     tbmj_mismatch: dict = field(default_factory=dict)
+    permit_fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    date_problems: list = field(default_factory=list)
     _dissolved: dict = field(default_factory=dict, repr=False)
     derived: dict = field(default_factory=dict, repr=False)
     """Derived data computed once per project and shared by the steps (e.g. the admin zones)."""
@@ -299,6 +305,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         if role.startswith("landuse"):
             _add_ridges(project, role, frame, report, spec, read.source)
             _refuse_self_overlaps(role, frame, spec, read.source)
+        elif role in permits.APPROVAL_ROLES or role == "patches":
+            _add_permit_fields(project, role, frame, report, spec, read.source)
         elif spec.code and spec.code in frame:  # admin and village codes are text, normalised once (530111.0 → 530111)
             frame[spec.code] = code_text(frame[spec.code])
         project.vectors[role] = frame
@@ -314,6 +322,47 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         check_t0_t1_overlap(project)
     logger.info("loaded %d vector and %d raster layers in %s", len(project.vectors), len(rasters), analysis_crs)
     return project
+
+
+def _add_permit_fields(project: Project, role: str, frame: gpd.GeoDataFrame, report: checks.LayerReport,
+                       spec: VectorLayerSpec, source: str) -> None:
+    """Normalised document numbers and dates of an approval-like layer, or the fields of monitoring patches.
+
+    Adds ``_ref`` and ``_end_date`` (approval-like) or ``_patch_no``, ``_after_code``, ``_before_code``,
+    ``_image_date`` (patches); lists unreadable dates in ``project.date_problems`` and the layer's warnings.
+
+    Raises
+    ------
+    LayerError
+        When patches are to be judged and an approval-like layer has no document-number field (or a
+        temporary-use layer no end-date field): the message names the fields it has.
+    """
+    configured = {key: getattr(spec, key) for key in ("id", "code", "ref", "end_date", "before_code", "date")}
+    found = permits.resolve_fields(role, frame.columns, configured)
+    project.permit_fields[role] = found
+    if role in permits.APPROVAL_ROLES:
+        if "patches" in project.config.layers or role != "approvals":
+            permits.require_fields(role, found, frame.columns, source=f"{source}")
+        frame[permits.REF] = permits.ref_text(frame[found["ref"]]) if "ref" in found else ""
+        date_keys = {"end_date": permits.END_DATE}
+    else:
+        frame[permits.PATCH_NO] = permits.ref_text(frame[found["id"]]) if "id" in found else ""
+        for key, column in (("code", "_after_code"), ("before_code", permits.BEFORE_CODE)):
+            codes = landuse.normalise_codes(frame[found[key]]).codes if key in found else None
+            frame[column] = codes.fillna("").to_numpy() if codes is not None else ""
+        date_keys = {"date": permits.IMAGE_DATE}
+    for key, column in date_keys.items():
+        if key not in found:
+            frame[column] = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[D]")
+            continue
+        dates, bad = permits.parse_dates(frame[found[key]])
+        frame[column] = dates
+        if bad.any():
+            table = permits.unreadable_dates(frame, found[key], bad, role=role, id_field=spec.id)
+            project.date_problems.append(table)
+            shown = ", ".join(f"{r.fid} ({r.value!r})" for r in table.head(5).itertuples())
+            report.warnings.append(f"{int(bad.sum())} dates in {found[key]} cannot be read (listed in "
+                                   f"tables/unreadable_dates.csv): {shown}; write them as YYYY-MM-DD")
 
 
 def _refuse_self_overlaps(role: str, frame: gpd.GeoDataFrame, spec: VectorLayerSpec, source: str) -> None:

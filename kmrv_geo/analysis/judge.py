@@ -1,0 +1,509 @@
+"""Judge monitoring patches (卫片执法): cut each patch into parts, give each part its reasons, sum per patch.
+
+Pure: frames and geometry arrays in, frames out (no file I/O). :func:`judge_patches` cuts every patch
+at the T0 survey parcels (what it was), the T1 survey parcels (what it is now, where the patch carries
+no after-use code), PBF, the ecological red line (ERL), the urban development boundary (UDB) and each
+approval-like layer; each piece gets its reasons by :func:`~kmrv_geo.analysis.judge_rules.part_reasons`
+and the document numbers of the permits covering it. Pieces of one patch with the same verdict,
+reasons and documents form a part (``judged_parts``); a patch's figures are sums over its pieces, each
+measured in the run's area kind, so that the parts of a patch add up to the patch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .. import landuse
+from ..overlay import intersect_pairs, label_by_zone, split_by_zones
+from ..units import M2_PER_MU, AreaMeasure, planar_measure
+from .judge_rules import REASON_ORDER, REASONS, SEVERITY, VERDICT_TEXT, Part, part_reasons, verdict_of
+from .keys import VILLAGE_KEY
+from .violations import ZERO_M2, Zones
+
+logger = logging.getLogger(__name__)
+
+PERMIT_KINDS = {"approvals": "approved", "facility_filings": "facility", "temporary_use": "temporary",
+                "supplement_projects": "supplement"}
+"""Approval-like role → the name of its columns (``approved_mu``/``approval_refs``, ``facility_mu`` …)."""
+REF_COLUMNS = {"approvals": "approval_refs", "facility_filings": "facility_refs", "temporary_use": "temporary_refs",
+               "supplement_projects": "supplement_refs"}
+REF_REASONS = {"approved_conversion": "approvals", "pbf_conversion_approved": "approvals",
+               "erl_construction_approved": "approvals", "facility_filed": "facility_filings",
+               "temporary_use_valid": "temporary_use", "temporary_use_expired": "temporary_use",
+               "temporary_use_date_unknown": "temporary_use", "supplement_project": "supplement_projects"}
+"""Reasons that rest on a document, and the layer it comes from."""
+JUDGED_COLUMNS = [
+    "patch_id", "county_code", "county_name", "township", "village_key", "village", "verdict", "verdict_text",
+    "partly", "reasons", "reason_text", "area_mu", "area_mu_planar", "area_mu_ellipsoidal", "farmland_mu",
+    "farmland_net_mu", "pbf_mu", "erl_mu", "udb_mu", "legal_mu", "illegal_mu", "to_check_mu", "illegal_pbf_mu",
+    "pbf_converted_mu", "pbf_converted_approved_mu", "approved_mu", "approval_refs", "facility_mu", "facility_refs",
+    "temporary_mu", "temporary_refs", "temporary_end", "supplement_mu", "supplement_refs", "outside_t0_mu",
+    "t0_classes", "before_code", "after_code", "after_name", "after_source", "image_date", "judged_at", "lon", "lat",
+]  # fmt: skip
+"""Columns of ``judged_patches`` (every 亩 figure in the run's area kind except the ``_planar``/``_ellipsoidal``
+pair; each is the area of the pieces it names):
+
+- ``farmland_mu`` (``_net_mu``: net of 田坎 where the T0 survey has KCXS): the part that was farmland at T0;
+- ``pbf_mu``, ``erl_mu``, ``udb_mu``: the parts inside PBF, the ecological red line, the urban development
+  boundary;
+- ``legal_mu``, ``illegal_mu``, ``to_check_mu``: the parts by their own verdict; ``illegal_pbf_mu``: the
+  illegal parts inside PBF;
+- ``pbf_converted_mu``: construction on PBF that was not construction before; ``pbf_converted_approved_mu``:
+  its part an approval or permit covers (一冻结: still flagged);
+- ``approved_mu``/``facility_mu``/``temporary_mu``/``supplement_mu``: the parts each approval-like layer
+  covers, with the document numbers (``*_refs``) of the features that cover them;
+- ``outside_t0_mu``: the part the T0 survey does not cover (to be checked).
+"""
+PART_COLUMNS = ["patch_id", "part", "verdict", "verdict_text", "reasons", "reason_text", "refs", "area_mu",
+                "t0_classes", "after_code", "in_pbf", "in_erl"]
+NOT_JUDGED_COLUMNS = ["patch_id", "reason", "reason_text", "area_mu", "county_code", "county_name"]
+NOT_JUDGED_REASONS = {"outside_study_area": ("不在研究区（区县图层）内", "outside the study area (county layer)"),
+                      "outside_t0": ("前时相调查未覆盖", "not covered by the T0 survey")}
+
+
+@dataclass
+class PermitLayer:
+    """An approval-like layer ready for judging.
+
+    Attributes
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+        Its features (may overlap each other).
+    refs : numpy.ndarray of str
+        Document number per feature.
+    end_dates : numpy.ndarray of datetime64[D], optional
+        End date per feature (temporary use; NaT where blank or unreadable).
+    union : numpy.ndarray of shapely geometries, optional
+        The features dissolved into non-overlapping polygons (computed when not given).
+    """
+
+    geoms: np.ndarray
+    refs: np.ndarray
+    end_dates: np.ndarray | None = None
+    union: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.union is None:
+            from ..overlay import dissolve_zones
+
+            self.union = dissolve_zones(np.asarray(self.geoms, dtype=object))
+
+
+@dataclass
+class JudgeResult:
+    """What judging found.
+
+    Attributes
+    ----------
+    patches : GeoDataFrame
+        ``judged_patches``: :data:`JUDGED_COLUMNS` and the patch geometry.
+    parts : GeoDataFrame
+        ``judged_parts``: one row per part of a patch with its own verdict (:data:`PART_COLUMNS`).
+    not_judged : GeoDataFrame
+        Patches outside the study area or the T0 survey (:data:`NOT_JUDGED_COLUMNS`).
+    warnings : list of str
+    """
+
+    patches: gpd.GeoDataFrame
+    parts: gpd.GeoDataFrame
+    not_judged: gpd.GeoDataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+def _patch_ids(numbers: np.ndarray, county: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Patch numbers as given (made unique with ``-2``, ``-3`` … where repeated), else generated per county
+    in a fixed order (north to south, west to east): ``530111-J00001``.
+    """
+    ids = np.array([str(n) for n in numbers], dtype=object)
+    warnings = []
+    blank = ids == ""
+    if blank.any():
+        points = shapely.point_on_surface(geoms[blank])
+        order = pd.DataFrame({"pos": np.flatnonzero(blank), "c": county[blank],
+                              "y": -np.round(shapely.get_y(points), 2), "x": np.round(shapely.get_x(points), 2),
+                              }).sort_values(["c", "y", "x", "pos"])
+        seq = order.groupby("c").cumcount() + 1
+        code = order["c"].replace("", "000000")
+        ids[order["pos"].to_numpy()] = (code + "-J" + seq.map("{:05d}".format)).to_numpy()
+    counts: dict[str, int] = {}
+    repeated = []
+    for i, value in enumerate(ids):
+        counts[value] = counts.get(value, 0) + 1
+        if counts[value] > 1:
+            ids[i] = f"{value}-{counts[value]}"
+            repeated.append(value)
+    if repeated:
+        shown = ", ".join(sorted(set(repeated))[:10])
+        warnings.append(f"{len(repeated)} patch numbers repeat ({shown}); the repeats got -2, -3 … appended")
+    return ids, warnings
+
+
+def _flag_split(pieces: gpd.GeoDataFrame, union: np.ndarray | None, flag: str) -> gpd.GeoDataFrame:
+    """Cut pieces at a dissolved layer's edges; column ``flag`` says inside (False everywhere without it)."""
+    if union is None or len(union) == 0:
+        pieces[flag] = False
+        return pieces
+    zones = gpd.GeoDataFrame({flag: np.ones(len(union), dtype=bool)}, geometry=np.asarray(union, dtype=object),
+                             crs=pieces.crs)
+    return split_by_zones(pieces, zones, [flag], outside={flag: False}).drop(columns="_src")
+
+
+def _covering(pieces: np.ndarray, inside: np.ndarray, layer: PermitLayer):
+    """For each piece inside a permit layer: the features covering more than 0.01 m² of it.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Feature positions per piece (empty outside).
+    """
+    out = [np.array([], dtype=int)] * len(pieces)
+    rows = np.flatnonzero(inside)
+    if not rows.size:
+        return out
+    pi, fi, overlap = intersect_pairs(pieces[rows], np.asarray(layer.geoms, dtype=object))
+    keep = shapely.area(overlap) > ZERO_M2
+    pi, fi = pi[keep], fi[keep]
+    for k in np.unique(pi):
+        out[rows[k]] = np.unique(fi[pi == k])
+    return out
+
+
+def _temporary_state(features: np.ndarray, layer: PermitLayer, at: np.datetime64) -> str:
+    """``valid`` if a covering permit runs to ``at`` or later, else ``unknown`` where a date is missing, else
+    ``expired`` ('' without permits).
+    """
+    if not features.size:
+        return ""
+    if np.isnat(at):
+        return "unknown"
+    ends = layer.end_dates[features] if layer.end_dates is not None else np.full(features.size, np.datetime64("NaT"))
+    if (ends[~np.isnat(ends)] >= at).any():
+        return "valid"
+    return "unknown" if np.isnat(ends).any() else "expired"
+
+
+def _classes_text(codes: pd.Series, area_m2: np.ndarray) -> str:
+    """``0103:12.40;0702:0.80`` — 亩 per code, largest first (codes of no survey as ``none``)."""
+    mu = pd.Series(area_m2 / M2_PER_MU).groupby(codes.replace("", "none").to_numpy()).sum()
+    mu = mu[mu >= 0.005].sort_values(ascending=False, kind="stable")
+    return ";".join(f"{code}:{value:.2f}" for code, value in mu.items())
+
+
+def _reason_text(reason_mu: dict[str, float], refs: dict[str, list[str]], lang: str) -> str:
+    """``违法占用永久基本农田建设 3.75 亩；已批准农用地转用/征收 3.75 亩（云政地〔2022〕12号）``."""
+    unit = " 亩" if lang == "zh" else " mu"
+    parts = []
+    for code in sorted(reason_mu, key=REASON_ORDER.__getitem__):
+        text = getattr(REASONS[code], lang) + f" {reason_mu[code]:.2f}{unit}"
+        documents = refs.get(REF_REASONS.get(code, ""), [])
+        if documents:
+            text += ("（" + "、".join(documents) + "）") if lang == "zh" else " (" + ", ".join(documents) + ")"
+        parts.append(text)
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def judge_patches(patches: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame | None = None,
+                  pbf: np.ndarray | None = None, erl: np.ndarray | None = None, udb: np.ndarray | None = None,
+                  permits: dict[str, PermitLayer] | None = None, zones: Zones | None = None,
+                  as_of: np.datetime64 | None = None, verdicts: dict[str, str] | None = None,
+                  min_part_m2: float = 1.0, measure: AreaMeasure | None = None,
+                  classes: landuse.LanduseClasses = landuse.DEFAULT_CLASSES, lang: str = "zh") -> JudgeResult:
+    """Judge every monitoring patch: parts, reasons, verdicts, the documents cited.
+
+    Parameters
+    ----------
+    patches : GeoDataFrame
+        Polygons in the analysis CRS with columns ``patch_no`` (may be blank), ``after_code`` (normalised
+        land-use code or blank), ``before_code`` and ``image_date`` (``datetime64``, NaT when unknown).
+    t0 : GeoDataFrame
+        The T0 survey: ``code``, ``category`` and optionally ``ridge_share`` (田坎 share of farmland).
+    t1 : GeoDataFrame, optional
+        The T1 survey (``code``, ``category``): what a patch without an after-use code is now.
+    pbf, erl, udb : numpy.ndarray of geometries, optional
+        Dissolved (non-overlapping) PBF, ecological red line, urban development boundary.
+    permits : dict, optional
+        Approval-like role (``approvals``, ``facility_filings``, ``temporary_use``, ``supplement_projects``)
+        → :class:`PermitLayer`.
+    zones : Zones, optional
+        Counties, townships, villages: each patch is located by its representative point; with a county
+        layer, patches outside every county are not judged.
+    as_of : numpy.datetime64, optional
+        Date temporary permits are judged at where a patch has no ``image_date``.
+    verdicts : dict, optional
+        Reason code → verdict overrides (config ``judge.verdicts``).
+    min_part_m2 : float, default 1.0
+        Parts smaller than this do not decide a patch's verdict (their area still counts).
+    measure : AreaMeasure, optional
+        The area kind (default planar).
+    classes : LanduseClasses
+        What each after-use code counts as (the project's ``landuse_classes``).
+    lang : {"zh", "en"}
+        Language of ``verdict_text`` and ``reason_text``.
+
+    Returns
+    -------
+    JudgeResult
+    """
+    measure = measure or planar_measure(str(patches.crs))
+    permits = {role: layer for role, layer in (permits or {}).items() if layer is not None}
+    zones = zones or Zones()
+    as_of = np.datetime64(as_of, "D") if as_of is not None else np.datetime64("NaT")
+    geoms = np.asarray(patches.geometry.values, dtype=object)
+    frame = gpd.GeoDataFrame({"_pos": np.arange(len(patches))}, geometry=geoms, crs=patches.crs)
+    located = frame.copy()
+    for zone, columns in ((zones.county, ["county_code", "county_name"]), (zones.township, ["township"]),
+                          (zones.village, [VILLAGE_KEY, "village"])):
+        located = label_by_zone(located, zone, columns)
+    ids, warnings = _patch_ids(patches["patch_no"].fillna("").to_numpy(), located["county_code"].to_numpy(), geoms)
+    located["patch_id"] = ids
+    area = measure.m2(geoms)
+
+    # not judged: outside every county, or no T0 survey under it
+    reason = np.full(len(patches), "", dtype=object)
+    if zones.county is not None and len(zones.county):
+        tree = shapely.STRtree(np.asarray(zones.county.geometry.values, dtype=object))
+        hit = np.zeros(len(patches), dtype=bool)
+        hit[np.unique(tree.query(geoms, predicate="intersects")[0])] = True
+        reason[~hit] = "outside_study_area"
+    t0z = gpd.GeoDataFrame({"t0_code": t0["code"].fillna("").to_numpy(),
+                            "t0_category": t0["category"].to_numpy(),
+                            "ridge_share": t0["ridge_share"].to_numpy(dtype=float) if "ridge_share" in t0
+                            else np.full(len(t0), np.nan)}, geometry=t0.geometry.values, crs=t0.crs)
+    pieces = split_by_zones(frame[reason == ""], t0z, ["t0_code", "t0_category", "ridge_share"],
+                            outside={"t0_code": "", "t0_category": "none", "ridge_share": np.nan}).drop(columns="_src")
+    covered = pieces[pieces["t0_code"] != ""].groupby("_pos").size()
+    no_t0 = np.setdiff1d(np.flatnonzero(reason == ""), covered.index.to_numpy())
+    reason[no_t0] = "outside_t0"
+    pieces = pieces[~pieces["_pos"].isin(no_t0)]
+
+    after_given = patches["after_code"].fillna("").to_numpy(dtype=object)
+    if t1 is not None:
+        t1z = gpd.GeoDataFrame({"t1_code": t1["code"].fillna("").to_numpy()}, geometry=t1.geometry.values, crs=t1.crs)
+        pieces = split_by_zones(pieces, t1z, ["t1_code"], outside={"t1_code": ""}).drop(columns="_src")
+    else:
+        pieces["t1_code"] = ""
+    pos = pieces["_pos"].to_numpy()
+    given = after_given[pos]
+    pieces["after_code"] = np.where(given != "", given, pieces["t1_code"].to_numpy())
+    for union, flag in ((pbf, "in_pbf"), (erl, "in_erl"), (udb, "in_udb")):
+        pieces = _flag_split(pieces, union, flag)
+    for role, kind in PERMIT_KINDS.items():
+        layer = permits.get(role)
+        pieces = _flag_split(pieces, layer.union if layer is not None else None, f"in_{kind}")
+    pieces = pieces.sort_values("_pos", kind="stable").reset_index(drop=True)
+    piece_geoms = np.asarray(pieces.geometry.values, dtype=object)
+    pos = pieces["_pos"].to_numpy()
+    image_date = patches["image_date"].to_numpy(dtype="datetime64[D]")
+    at = np.where(np.isnat(image_date[pos]), as_of, image_date[pos])
+
+    covering = {role: _covering(piece_geoms, pieces[f"in_{PERMIT_KINDS[role]}"].to_numpy(), layer)
+                for role, layer in permits.items()}
+    temporary = np.full(len(pieces), "", dtype=object)
+    if "temporary_use" in permits:
+        layer = permits["temporary_use"]
+        temporary = np.array([_temporary_state(f, layer, a) for f, a in zip(covering["temporary_use"], at,
+                                                                            strict=True)], dtype=object)
+    codes = pieces["after_code"].to_numpy(dtype=object)
+    after_category = classes.classify(pd.Series(np.where(codes == "", None, codes), dtype=object)).to_numpy()
+    facts = pd.DataFrame({
+        "t0_code": pieces["t0_code"].to_numpy(), "t0_category": pieces["t0_category"].to_numpy(),
+        "after_code": pieces["after_code"].to_numpy(), "after_category": after_category,
+        "in_pbf": pieces["in_pbf"].to_numpy(bool), "in_erl": pieces["in_erl"].to_numpy(bool),
+        "approved": pieces["in_approved"].to_numpy(bool), "facility": pieces["in_facility"].to_numpy(bool),
+        "supplement": pieces["in_supplement"].to_numpy(bool), "temporary": temporary,
+    })  # fmt: skip
+    rule_cache: dict[tuple, tuple[str, str]] = {}
+    reasons, verdict = [], []
+    for row in facts.itertuples(index=False, name=None):
+        if row not in rule_cache:
+            codes = part_reasons(Part(*row))
+            rule_cache[row] = (";".join(codes), verdict_of(codes, verdicts))
+        reasons.append(rule_cache[row][0])
+        verdict.append(rule_cache[row][1])
+    pieces["reasons"] = reasons
+    pieces["verdict"] = verdict
+    pieces["converted"] = (after_category == landuse.CONSTRUCTION) & ~np.isin(
+        facts["t0_category"].to_numpy(), [landuse.CONSTRUCTION, "none"])
+    piece_m2 = measure.m2(piece_geoms)
+    pieces["m2"] = piece_m2
+    refs_text = np.full(len(pieces), "", dtype=object)
+    for role, features in covering.items():
+        refs = permits[role].refs
+        texts = np.array(["、".join(sorted(set(refs[f]) - {""})) if f.size else "" for f in features], dtype=object)
+        pieces[f"refs_{role}"] = texts
+        refs_text = np.where(texts != "", np.where(refs_text != "", refs_text + "；" + texts, texts), refs_text)
+    pieces["refs"] = refs_text
+
+    judged_pos = np.flatnonzero(reason == "")
+    by_patch = dict(tuple(pieces.groupby("_pos", sort=True)))
+    rows = [_patch_row(by_patch[p], p, patches, located, area[p], min_part_m2, permits, covering, as_of, lang)
+            for p in judged_pos]
+    table = pd.DataFrame(rows)
+    judged = gpd.GeoDataFrame(table, geometry=geoms[judged_pos] if len(judged_pos) else [], crs=patches.crs)
+    if len(judged):
+        judged["area_mu_planar"] = measure.planar_m2(geoms[judged_pos]) / M2_PER_MU
+        judged["area_mu_ellipsoidal"] = measure.ellipsoidal_m2(geoms[judged_pos]) / M2_PER_MU
+        points = gpd.GeoSeries(shapely.point_on_surface(geoms[judged_pos]), crs=patches.crs).to_crs("EPSG:4326")
+        judged["lon"], judged["lat"] = points.x.to_numpy(), points.y.to_numpy()
+    judged = _ordered(judged.reindex(columns=JUDGED_COLUMNS + ["geometry"]), patches.crs)
+    parts = _parts(pieces, located, measure, lang)
+    not_judged = _not_judged(reason, located, area, geoms, patches.crs, lang)
+    if len(not_judged):
+        warnings.append(f"{len(not_judged)} patches lie outside the study area or the T0 survey and were not judged "
+                        "(listed in patches_not_judged)")
+    return JudgeResult(patches=judged, parts=parts, not_judged=not_judged, warnings=warnings)
+
+
+def _ordered(frame: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+    if frame.empty:
+        return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
+    return gpd.GeoDataFrame(frame.sort_values(["county_code", "patch_id"], kind="stable").reset_index(drop=True),
+                            geometry="geometry", crs=crs)
+
+
+def _patch_row(p: pd.DataFrame, position: int, patches, located, area_m2: float, min_part_m2: float,
+               permits: dict, covering: dict, as_of: np.datetime64, lang: str) -> dict:
+    """One row of ``judged_patches`` from the pieces of one patch."""
+    m2 = p["m2"].to_numpy()
+    farm = (p["t0_category"] == landuse.FARMLAND).to_numpy()
+    share = p["ridge_share"].to_numpy(dtype=float)
+    construction_now = p["converted"].to_numpy(bool)
+    in_pbf = p["in_pbf"].to_numpy(bool)
+    frozen = np.array(["pbf_conversion_approved" in c for c in p["reasons"]])
+    verdicts = p["verdict"].to_numpy()
+    # a part: pieces with the same verdict and reasons; small parts do not decide the verdict
+    groups = p.assign(_m2=m2).groupby(["verdict", "reasons"], sort=False)["_m2"].sum()
+    significant = groups[groups >= min_part_m2]
+    if significant.empty:
+        significant = groups[groups == groups.max()]
+    verdict = max(significant.index.get_level_values(0), key=SEVERITY.__getitem__)
+    part_verdicts = set(significant.index.get_level_values(0))
+    reason_mu: dict[str, float] = {}
+    for (_v, codes), value in significant.items():
+        for code in codes.split(";"):
+            reason_mu[code] = reason_mu.get(code, 0.0) + value / M2_PER_MU
+    refs = {role: sorted({r for text in p[f"refs_{role}"] for r in text.split("、") if r}) for role in permits}
+    text = _reason_text(reason_mu, refs, lang)
+    if len(part_verdicts) > 1:
+        by_verdict = significant.groupby(level=0).sum() / M2_PER_MU
+        order = sorted(by_verdict.index, key=SEVERITY.__getitem__, reverse=True)
+        if lang == "zh":
+            lead = "图斑部分：" + "，".join(f"{VERDICT_TEXT['zh'][v]} {by_verdict[v]:.2f} 亩" for v in order) + "。"
+        else:
+            lead = "split: " + ", ".join(f"{VERDICT_TEXT['en'][v]} {by_verdict[v]:.2f} mu" for v in order) + ". "
+        text = lead + text
+    after_given = patches["after_code"].fillna("").iloc[position]
+    if after_given:
+        after_code, source = after_given, "patch"
+    else:
+        known = p[p["t1_code"] != ""]
+        if len(known):
+            after_code = known.assign(_m2=known["m2"]).groupby("t1_code")["_m2"].sum().idxmax()
+            source = "t1"
+        else:
+            after_code, source = "", "unknown"
+    end = ""
+    if "temporary_use" in permits:
+        layer = permits["temporary_use"]
+        idx = np.unique(np.concatenate([covering["temporary_use"][i] for i in p.index] or [np.array([], int)]))
+        if idx.size and layer.end_dates is not None:
+            end = "、".join(sorted({str(d) if not np.isnat(d) else "?" for d in layer.end_dates[idx.astype(int)]}))
+    image_date = patches["image_date"].iloc[position]
+    row = {
+        "patch_id": located["patch_id"].iloc[position],
+        **{c: located[c].iloc[position] for c in ("county_code", "county_name", "township", VILLAGE_KEY, "village")},
+        "verdict": verdict, "verdict_text": VERDICT_TEXT[lang][verdict], "partly": len(part_verdicts) > 1,
+        "reasons": ";".join(sorted(reason_mu, key=REASON_ORDER.__getitem__)), "reason_text": text,
+        "area_mu": area_m2 / M2_PER_MU,
+        "farmland_mu": m2[farm].sum() / M2_PER_MU,
+        "farmland_net_mu": (np.nansum(m2[farm] * (1 - share[farm])) / M2_PER_MU
+                            if np.isfinite(share[farm]).any() else np.nan),
+        "pbf_mu": m2[in_pbf].sum() / M2_PER_MU, "erl_mu": m2[p["in_erl"].to_numpy(bool)].sum() / M2_PER_MU,
+        "udb_mu": m2[p["in_udb"].to_numpy(bool)].sum() / M2_PER_MU,
+        **{f"{v}_mu": m2[verdicts == v].sum() / M2_PER_MU for v in ("legal", "illegal", "to_check")},
+        "illegal_pbf_mu": m2[(verdicts == "illegal") & in_pbf].sum() / M2_PER_MU,
+        "pbf_converted_mu": m2[construction_now & in_pbf].sum() / M2_PER_MU,
+        "pbf_converted_approved_mu": m2[frozen].sum() / M2_PER_MU,
+        "outside_t0_mu": m2[(p["t0_code"] == "").to_numpy()].sum() / M2_PER_MU,
+        "t0_classes": _classes_text(p["t0_code"], m2),
+        "before_code": patches["before_code"].fillna("").iloc[position],
+        "after_code": after_code, "after_name": landuse.code_name(after_code) if after_code else "",
+        "after_source": source, "image_date": "" if pd.isna(image_date) else str(pd.Timestamp(image_date).date()),
+        "judged_at": "", "temporary_end": end,
+    }  # fmt: skip
+    for role, kind in PERMIT_KINDS.items():
+        row[f"{kind}_mu"] = m2[p[f"in_{kind}"].to_numpy(bool)].sum() / M2_PER_MU if role in permits else np.nan
+        row[REF_COLUMNS[role]] = "；".join(refs.get(role, []))
+    at = image_date if not pd.isna(image_date) else as_of
+    row["judged_at"] = "" if pd.isna(at) else str(pd.Timestamp(at).date())
+    return row
+
+
+def _parts(pieces: gpd.GeoDataFrame, located, measure: AreaMeasure, lang: str) -> gpd.GeoDataFrame:
+    """``judged_parts``: the pieces of each patch dissolved by verdict, reasons and documents."""
+    if pieces.empty:
+        return gpd.GeoDataFrame(columns=PART_COLUMNS + ["geometry"], geometry="geometry", crs=pieces.crs)
+    keys = ["_pos", "verdict", "reasons", "refs"]
+    merged = pieces[keys + ["geometry"]].dissolve(by=keys, as_index=False, sort=True)
+    geoms = np.asarray(merged.geometry.values, dtype=object)
+    m2 = measure.m2(geoms)
+    grouped = pieces.groupby(keys, sort=True)
+    t0_text = grouped.apply(lambda g: _classes_text(g["t0_code"], g["m2"].to_numpy()), include_groups=False)
+    after = grouped.apply(lambda g: g.groupby("after_code")["m2"].sum().idxmax(), include_groups=False)
+    flags = grouped[["in_pbf", "in_erl"]].any()
+    out = gpd.GeoDataFrame({
+        "patch_id": located["patch_id"].to_numpy()[merged["_pos"].to_numpy()],
+        "verdict": merged["verdict"].to_numpy(),
+        "verdict_text": merged["verdict"].map(VERDICT_TEXT[lang]).to_numpy(),
+        "reasons": merged["reasons"].to_numpy(),
+        "reason_text": [("；" if lang == "zh" else "; ").join(getattr(REASONS[c], lang) for c in r.split(";"))
+                        for r in merged["reasons"]],
+        "refs": merged["refs"].to_numpy(), "area_mu": m2 / M2_PER_MU,
+        "t0_classes": t0_text.to_numpy(), "after_code": after.to_numpy(),
+        "in_pbf": flags["in_pbf"].to_numpy(), "in_erl": flags["in_erl"].to_numpy(),
+    }, geometry=geoms, crs=pieces.crs)  # fmt: skip
+    order = out.assign(_s=out["verdict"].map(SEVERITY)).sort_values(["patch_id", "_s", "area_mu"],
+                                                                     ascending=[True, False, False], kind="stable")
+    order["part"] = order.groupby("patch_id").cumcount() + 1
+    return gpd.GeoDataFrame(order[PART_COLUMNS + ["geometry"]].reset_index(drop=True), geometry="geometry",
+                            crs=pieces.crs)
+
+
+def _not_judged(reason: np.ndarray, located, area: np.ndarray, geoms: np.ndarray, crs, lang: str) -> gpd.GeoDataFrame:
+    rows = np.flatnonzero(reason != "")
+    texts = {code: (zh if lang == "zh" else en) for code, (zh, en) in NOT_JUDGED_REASONS.items()}
+    return gpd.GeoDataFrame({
+        "patch_id": located["patch_id"].to_numpy()[rows], "reason": reason[rows],
+        "reason_text": [texts[r] for r in reason[rows]], "area_mu": area[rows] / M2_PER_MU,
+        "county_code": located["county_code"].to_numpy()[rows], "county_name": located["county_name"].to_numpy()[rows],
+    }, geometry=geoms[rows] if rows.size else [], crs=crs)  # fmt: skip
+
+
+def judged_by_county(judged: pd.DataFrame) -> pd.DataFrame:
+    """Per county: patches and 亩 by verdict, the illegal part on PBF and the conversion of PBF.
+
+    Returns
+    -------
+    DataFrame
+        ``county_code``, ``county_name``, ``patches``, ``legal_patches``, ``illegal_patches``,
+        ``to_check_patches``, ``area_mu``, ``legal_mu``, ``illegal_mu``, ``to_check_mu``, ``illegal_pbf_mu``,
+        ``pbf_converted_mu``, ``pbf_converted_approved_mu`` (sums of the patch columns; a patch counts under
+        its verdict, its 亩 under each part's own verdict).
+    """
+    keys = ["county_code", "county_name"]
+    columns = ["area_mu", "legal_mu", "illegal_mu", "to_check_mu", "illegal_pbf_mu", "pbf_converted_mu",
+               "pbf_converted_approved_mu"]
+    if judged.empty:
+        return pd.DataFrame(columns=keys + ["patches", "legal_patches", "illegal_patches", "to_check_patches"]
+                            + columns)
+    frame = judged.assign(**{f"{v}_patches": (judged["verdict"] == v).astype(int)
+                             for v in ("legal", "illegal", "to_check")}, patches=1)
+    table = frame.groupby(keys, as_index=False, sort=True)[
+        ["patches", "legal_patches", "illegal_patches", "to_check_patches"] + columns].sum()
+    return table
