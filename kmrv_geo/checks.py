@@ -333,29 +333,51 @@ def _planar_area(geoms: np.ndarray, declared: CRS, target_crs: str) -> np.ndarra
     return np.nan_to_num(shapely.area(np.asarray(series.values, dtype=object)))
 
 
+REFERENCE_ROLES = ("county", "township", "landuse_t0", "landuse_t1")
+"""Layers that cover the whole study area; the other (sparse) layers need only touch their extent."""
+
+
+def _box_problem(a: str, abox, b: str, bbox, min_share: float) -> str | None:
+    ax0, ay0, ax1, ay1 = abox
+    bx0, by0, bx1, by1 = bbox
+    w = min(ax1, bx1) - max(ax0, bx0)
+    h = min(ay1, by1) - max(ay0, by0)
+    inter = max(w, 0) * max(h, 0)
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    touching = w >= 0 and h >= 0
+    if not touching or (smaller > 0 and inter / smaller < min_share):
+        return (f"{a} (x {ax0:.0f}…{ax1:.0f}, y {ay0:.0f}…{ay1:.0f}) and {b} (x {bx0:.0f}…{bx1:.0f}, "
+                f"y {by0:.0f}…{by1:.0f}) do not overlap")
+    return None
+
+
 def check_overlap(frames: dict[str, gpd.GeoDataFrame], *, min_share: float = 0.0) -> list[str]:
-    """Pairs of layers (same CRS) whose extents do not overlap; one problem sentence per pair.
+    """Layers (same CRS) whose extents do not overlap; one problem sentence per pair.
 
     Layers of a project describe the same place: two that do not even share a bounding box mean one
-    of them has a wrong CRS. Returns an empty list when every pair overlaps. ``min_share`` is the least
-    share of the smaller bounding box the pair must share.
+    of them has a wrong CRS. The layers that cover the study area (:data:`REFERENCE_ROLES`: counties,
+    townships, land use) must overlap each other; every other layer must overlap their joint extent —
+    sparse layers (approvals in one town, the red line in the hills) need not overlap each other.
+    Without reference layers every pair is compared. Returns an empty list when all is well.
+    ``min_share`` is the least share of the smaller bounding box a pair must share.
     """
-    boxes = {role: frame.total_bounds for role, frame in frames.items()
+    boxes = {role: tuple(frame.total_bounds) for role, frame in frames.items()
              if len(frame) and np.all(np.isfinite(frame.total_bounds))}
+    references = [role for role in boxes if role in REFERENCE_ROLES]
     problems = []
-    roles = list(boxes)
-    for a_i, a in enumerate(roles):
-        for b in roles[a_i + 1:]:
-            ax0, ay0, ax1, ay1 = boxes[a]
-            bx0, by0, bx1, by1 = boxes[b]
-            w = min(ax1, bx1) - max(ax0, bx0)
-            h = min(ay1, by1) - max(ay0, by0)
-            inter = max(w, 0) * max(h, 0)
-            smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
-            touching = w >= 0 and h >= 0
-            if not touching or (smaller > 0 and inter / smaller < min_share):
-                problems.append(f"{a} (x {ax0:.0f}…{ax1:.0f}, y {ay0:.0f}…{ay1:.0f}) and {b} (x {bx0:.0f}…{bx1:.0f}, "
-                                f"y {by0:.0f}…{by1:.0f}) do not overlap")
+    if not references:
+        roles = list(boxes)
+        pairs = [(a, boxes[a], b, boxes[b]) for i, a in enumerate(roles) for b in roles[i + 1:]]
+    else:
+        pairs = [(a, boxes[a], b, boxes[b]) for i, a in enumerate(references) for b in references[i + 1:]]
+        ref = np.array([boxes[r] for r in references])
+        joint = (ref[:, 0].min(), ref[:, 1].min(), ref[:, 2].max(), ref[:, 3].max())
+        label = " + ".join(references)
+        pairs += [(role, boxes[role], label, joint) for role in boxes if role not in references]
+    for a, abox, b, bbox in pairs:
+        problem = _box_problem(a, abox, b, bbox, min_share)
+        if problem:
+            problems.append(problem)
     return problems
 
 

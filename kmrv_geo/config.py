@@ -617,3 +617,25 @@ def config_from_dict(
         if problems:
             raise ConfigError(join_problems(f"{where} has {len(problems)} problem(s):", problems))
     return config
+
+
+def with_patches(config: ProjectConfig, path: str | Path, *, layer: str | None = None) -> ProjectConfig:
+    """The config with its ``patches`` role set to ``path`` (``kmrv judge CONFIG PATCHES``).
+
+    The patch fields (number, after-use code, image date) are found by their standard names; a
+    ``patches`` role in the project file keeps its field mapping when it names the same file.
+
+    Raises
+    ------
+    ConfigError
+        If the file does not exist.
+    """
+    target = Path(path).expanduser().resolve()
+    if not target.exists():
+        raise ConfigError(f"patch layer {target} does not exist; give the path of the monitoring patches "
+                          "(GeoPackage, Shapefile, GeoJSON …), e.g. kmrv judge project.yml 卫片图斑.shp --out out")
+    old = config.layers.get("patches")
+    keep = old.model_dump(exclude={"path", "layer"}) if isinstance(old, VectorLayerSpec) and \
+        config.resolve(old.path).resolve() == target else {}
+    spec = VectorLayerSpec(path=str(target), layer=layer, **keep)
+    return config.model_copy(update={"layers": {**config.layers, "patches": spec}})

@@ -18,11 +18,12 @@ import pandas as pd
 
 from .analysis import steps as analysis_steps
 from .analysis.abandonment import AbandonmentResult
-from .analysis.balances import balances_table, judged, violations_table, with_total
+from .analysis.balances import balances_table, judged, pbf_conversion_table, violations_table, with_total
 from .analysis.coverage import CoverageResult
+from .analysis.judge import JudgeResult, judged_by_county
 from .analysis.violations import ViolationResult
 from .project import Project
-from .report import TOTAL_LABEL, localise, wpzf_sheet
+from .report import TOTAL_LABEL, localise, wpzf_judged_sheet, wpzf_sheet
 from .units import AREA_KIND_LABELS
 
 
@@ -39,6 +40,7 @@ class Results:
     abandonment: AbandonmentResult | None = None
     village_profiles: gpd.GeoDataFrame | None = None
     village_layout: gpd.GeoDataFrame | None = None
+    judge: JudgeResult | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -67,6 +69,8 @@ def violation_tables(result: ViolationResult, project: Project, *, lang: str = "
         "by_county": with_total(by_county, "county_name", total),
         "by_village": with_total(by_village, "village", total),
         "balances_by_county": with_total(balances, "county_name", total),
+        "pbf_conversion_by_county": with_total(pbf_conversion_table(patches, ["county_code", "county_name"]),
+                                               "county_name", total),
     }
 
 
@@ -134,9 +138,11 @@ def _violations(found: Found, result: ViolationResult, project: Project, lang: s
         "violations_by_county": localise(tables["by_county"], lang, area_kind=kind),
         "violations_by_village": localise(tables["by_village"], lang, area_kind=kind),
         "balances_by_county": localise(tables["balances_by_county"], lang, area_kind=kind),
+        "pbf_conversion_by_county": localise(tables["pbf_conversion_by_county"], lang, area_kind=kind),
     }
     found.sheets |= {
         _t(lang, "区县汇总", "by county"): found.tables["violations_by_county"],
+        _t(lang, "占用永久基本农田", "PBF converted"): found.tables["pbf_conversion_by_county"],
         _t(lang, "村汇总", "by village"): found.tables["violations_by_village"],
         _t(lang, "两平衡", "balances"): found.tables["balances_by_county"],
         _t(lang, "变化图斑", "change patches"): localise(result.patches.drop(columns="geometry"), lang, area_kind=kind),
@@ -147,6 +153,82 @@ def _violations(found: Found, result: ViolationResult, project: Project, lang: s
             result.below_min.drop(columns="geometry"), lang, area_kind=kind),
     }  # fmt: skip
     found.lines += violation_summary(result, tables["by_county"], lang=lang, area_kind=kind)
+    found.lines += pbf_conversion_summary(tables["pbf_conversion_by_county"], lang=lang)
+
+
+def pbf_conversion_summary(table: pd.DataFrame, *, lang: str) -> list[str]:
+    """一冻结: one line on all construction on PBF, approved or not (nothing when there is none)."""
+    if table.empty:
+        return []
+    total = table.iloc[-1]
+    if pd.isna(total["pbf_converted_approved_mu"]):
+        return [_t(lang, f"一冻结：建设占用永久基本农田 {total['pbf_converted_mu']:.2f} 亩"
+                         "（无批准范围图层，未区分已批/未批）",
+                   f"PBF freeze: construction on PBF {total['pbf_converted_mu']:.2f} mu (no approvals layer)")]
+    return [_t(lang, f"一冻结：建设占用永久基本农田 {total['pbf_converted_mu']:.2f} 亩，其中已批 "
+                     f"{total['pbf_converted_approved_mu']:.2f} 亩（仍列出待核查）、未批 "
+                     f"{total['illegal_pbf_mu']:.2f} 亩",
+               f"PBF freeze: construction on PBF {total['pbf_converted_mu']:.2f} mu, of which approved "
+               f"{total['pbf_converted_approved_mu']:.2f} mu (still listed) and unapproved "
+               f"{total['illegal_pbf_mu']:.2f} mu")]
+
+
+def judge_summary(result: JudgeResult, *, lang: str) -> list[str]:
+    """Lines: patches by verdict with their 亩, the illegal part on PBF, patches not judged, field results."""
+    p = result.patches
+    n = {v: int((p["verdict"] == v).sum()) for v in ("illegal", "to_check", "legal")}
+    illegal, on_pbf = p["illegal_mu"].sum(), p["illegal_pbf_mu"].sum()
+    frozen = p["pbf_converted_approved_mu"].sum()
+    if lang == "zh":
+        lines = [f"监测图斑 {len(p)} 个：违法 {n['illegal']} 个（违法面积 {illegal:.2f} 亩，其中占永久基本农田 "
+                 f"{on_pbf:.2f} 亩），待核实 {n['to_check']} 个，合法 {n['legal']} 个；已批占用永久基本农田 "
+                 f"{frozen:.2f} 亩（一冻结，列为待核实）"]
+        if len(result.not_judged):
+            lines.append(f"未判定图斑 {len(result.not_judged)} 个"
+                         "（不在研究区或前时相调查范围外，见 patches_not_judged）")
+        if result.field_unmatched is not None:
+            taken = int((p.get("field_verdict", pd.Series(dtype=object)).isin(["legal", "illegal", "to_check"])).sum())
+            lines.append(f"外业核查结论已采用 {taken} 个，未匹配 {len(result.field_unmatched)} 行，未填写 "
+                         f"{result.field_pending} 行")
+    else:
+        lines = [f"monitoring patches {len(p)}: illegal {n['illegal']} ({illegal:.2f} mu, {on_pbf:.2f} mu of it on "
+                 f"PBF), to check {n['to_check']}, legal {n['legal']}; approved construction on PBF {frozen:.2f} mu "
+                 "(PBF freeze: to check)"]
+        if len(result.not_judged):
+            lines.append(f"{len(result.not_judged)} patches not judged (outside the study area or the T0 survey)")
+        if result.field_unmatched is not None:
+            taken = int((p.get("field_verdict", pd.Series(dtype=object)).isin(["legal", "illegal", "to_check"])).sum())
+            lines.append(f"field conclusions taken: {taken}; rows not matched: {len(result.field_unmatched)}; "
+                         f"not filled in: {result.field_pending}")
+    return lines
+
+
+def _judge(found: Found, result: JudgeResult, lang: str, kind: str) -> None:
+    total = TOTAL_LABEL[lang]
+    found.layers["judged_patches"] = result.patches
+    found.layers["judged_parts"] = result.parts
+    if len(result.not_judged):
+        found.layers["patches_not_judged"] = result.not_judged
+    by_county = with_total(judged_by_county(result.patches), "county_name", total)
+    pbf = by_county[["county_code", "county_name", "patches", "pbf_converted_mu", "pbf_converted_approved_mu",
+                     "illegal_pbf_mu"]]
+    found.tables |= {
+        "judged_patches": localise(result.patches.drop(columns="geometry"), lang, area_kind=kind),
+        "judged_parts": localise(result.parts.drop(columns="geometry"), lang, area_kind=kind),
+        "judged_by_county": localise(by_county, lang, area_kind=kind),
+        "judged_pbf_conversion_by_county": localise(pbf, lang, area_kind=kind),
+    }
+    if len(result.not_judged):
+        found.tables["patches_not_judged"] = localise(result.not_judged.drop(columns="geometry"), lang, area_kind=kind)
+    if result.field_unmatched is not None:
+        found.tables["field_results_unmatched"] = localise(result.field_unmatched, lang)
+    found.sheets |= {
+        _t(lang, "卫片图斑判定", "judged patches"): wpzf_judged_sheet(result.patches),
+        _t(lang, "图斑判定区县汇总", "judged by county"): found.tables["judged_by_county"],
+        _t(lang, "图斑判定明细", "judged patch details"): found.tables["judged_patches"],
+        _t(lang, "图斑占用永农", "judged PBF conversion"): found.tables["judged_pbf_conversion_by_county"],
+    }
+    found.lines += judge_summary(result, lang=lang)
 
 
 def _landcover(found: Found, result: ViolationResult, parcels: pd.DataFrame | None, project: Project,
@@ -283,6 +365,8 @@ def collect(project: Project, results: Results, *, lang: str) -> Found:
         _sites(found, results, project, lang)
     if results.abandonment is not None:
         _abandonment(found, results.abandonment, lang, project.measure.kind)
+    if results.judge is not None:
+        _judge(found, results.judge, lang, project.measure.kind)
     if results.village_profiles is not None:
         _villages(found, results, lang, project.measure.kind)
     found.lines += results.warnings

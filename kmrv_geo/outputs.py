@@ -205,6 +205,10 @@ class OutputFolder:
         self.files[relpath] = {"sha256": sha256_file(path), "bytes": path.stat().st_size, **info}
         return path
 
+    def record(self, relpath: str, **info) -> Path:
+        """Record a file written into the folder by other means (e.g. a set of pages); it must exist."""
+        return self._record(relpath, **info)
+
     def write_with(self, relpath: str, write: Callable[[Path], None], **info) -> Path:
         """Write a file through ``write(tmp_path)`` atomically and record it."""
         atomic_write(self.path(relpath), write)

@@ -14,11 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from . import findings, registry
-from .config import ROLE_LABELS, ProjectConfig, load_config
+from .config import ROLE_LABELS, ProjectConfig, load_config, with_patches
+from .fieldcheck.package import write_fieldcheck
 from .findings import Results
 from .outputs import OutputFolder
 from .overlay import recording_recomputes
 from .project import Project, load_project
+from .registry import Engine, RunOptions
 from .report import localise, write_workbook
 from .webmap.build import map_context, write_maps
 
@@ -88,6 +90,8 @@ def accounting_tables(project: Project, *, lang: str = "zh") -> dict[str, pd.Dat
     }
 
 
+LOCAL = Engine()
+"""The default engine: threads on this machine."""
 STEPS = registry.NAMES
 """Steps of a full run, in order (checks always run first): the analyses of :data:`kmrv_geo.registry.STEPS`,
 then the maps."""
@@ -116,25 +120,8 @@ def missing_roles(project: Project, step: str) -> list[str]:
     return registry.BY_NAME[step].missing_roles(project) if step in registry.BY_NAME else []
 
 
-@dataclass(frozen=True)
-class Engine:
-    """Where the heavy overlay runs: ``local`` (threads on this machine) or ``dask`` (a cluster).
-
-    Attributes
-    ----------
-    name : {"local", "dask"}
-    scheduler : str, optional
-        Dask scheduler address (``tcp://host:8786``); default a LocalCluster of ``workers`` processes.
-    workers : int
-    """
-
-    name: str = "local"
-    scheduler: str | None = None
-    workers: int = 2
-
-
 def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ...], results: Results, *,
-                  lang: str, engine: Engine = Engine()) -> list[str]:
+                  lang: str, options: RunOptions) -> list[str]:
     """Run the analyses in order; return summary lines for asked-for steps skipped for missing roles."""
     lines = []
     for step in registry.STEPS:
@@ -147,7 +134,7 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
                               else f"{step.name} skipped, not configured: ") + ", ".join(missing))
             continue
         logger.info("analysis: %s", step.name)
-        step.run(project, results, engine)
+        step.run(project, results, options)
     return lines
 
 
@@ -175,7 +162,7 @@ def _write_tbmj_mismatch(project: Project, folder: OutputFolder, *, lang: str) -
 
 def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = False, lang: str = "zh",
              steps: tuple[str, ...] = STEPS, basemap: str | None = None,
-             engine: Engine = Engine()) -> RunResult:
+             engine: Engine = LOCAL, field_results: str | Path | None = None, gcj02: bool = False) -> RunResult:
     """Run the pipeline on a validated config into an open output folder.
 
     Parameters
@@ -192,11 +179,17 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         Basemap of the maps (overrides the config's ``basemap:``).
     engine : Engine
         Where the change overlay runs (default: locally).
+    field_results : str or Path, optional
+        A filled field-check sheet (核查表.xlsx) for the judging step.
+    gcj02 : bool, default False
+        Field-check KML in GCJ-02 instead of WGS84.
 
     Returns
     -------
     RunResult
     """
+    options = RunOptions(engine=engine, lang=lang, field_results=Path(field_results) if field_results else None,
+                         gcj02=gcj02)
     project = load_project(config, progress=progress)
     asked = tuple(steps)
     steps = with_prerequisites(asked)
@@ -217,9 +210,13 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
                             "equal_area_centre_lonlat": list(measure.centre)}}
     summary.append(("面积口径：" if lang == "zh" else "areas: ") + measure.label(lang))
     _write_tbmj_mismatch(project, folder, lang=lang)
+    if project.date_problems:
+        folder.write_table("tables/unreadable_dates.csv",
+                           localise(pd.concat(project.date_problems, ignore_index=True).rename(
+                               columns={"role": "layer_role"}), lang))
     results = Results()
     with recording_recomputes() as recomputed:
-        skipped = _run_analyses(project, steps, asked, results, lang=lang, engine=engine)
+        skipped = _run_analyses(project, steps, asked, results, lang=lang, options=options)
     if recomputed:
         folder.write_table("tables/overlay_recomputed.csv", localise(pd.DataFrame(recomputed), lang))
         results.warnings.append(
@@ -237,6 +234,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         extra["verdicts_not_given"] = judged.missing_verdicts
     extra["warnings"] = results.warnings
     extra["engine"] = {"name": engine.name, "scheduler": engine.scheduler, "workers": engine.workers}
+    if results.judge is not None:
+        write_fieldcheck(folder, project, results.judge, lang=lang, gcj02=gcj02)
     if maps_ctx is not None:
         write_maps(folder, project, results, maps_ctx)
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
@@ -246,7 +245,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
 
 def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, progress: bool = False,
         lang: str = "zh", steps: tuple[str, ...] = STEPS, basemap: str | None = None,
-        engine: Engine = Engine()) -> RunResult:
+        engine: Engine = LOCAL, patches: str | Path | None = None, patches_layer: str | None = None,
+        field_results: str | Path | None = None, gcj02: bool = False) -> RunResult:
     """Load a project file and run the whole pipeline into ``out``.
 
     Parameters
@@ -264,15 +264,22 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
         Basemap of the maps (overrides the config's ``basemap:``).
     engine : Engine
         Where the change overlay runs (default: locally).
+    patches, patches_layer : str or Path, optional
+        Monitoring patches to judge (any polygon layer; replaces the project file's ``patches`` role).
+    field_results, gcj02
+        As for :func:`run_into`.
 
     Returns
     -------
     RunResult
     """
     config = load_config(config_path)
+    if patches is not None:
+        config = with_patches(config, patches, layer=patches_layer)
     folder = OutputFolder(out, overwrite=overwrite)
     try:
-        return run_into(config, folder, progress=progress, lang=lang, steps=steps, basemap=basemap, engine=engine)
+        return run_into(config, folder, progress=progress, lang=lang, steps=steps, basemap=basemap, engine=engine,
+                        field_results=field_results, gcj02=gcj02)
     except BaseException:
         folder.abandon()  # the previous results (or nothing) stay; never a mix
         raise
@@ -280,7 +287,7 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
 
 def run_demo(out: str | Path, *, n_parcels: int = 30_000, seed: int = 2023, overwrite: bool = False,
              progress: bool = False, lang: str = "zh", basemap: str | None = None,
-             engine: Engine = Engine()) -> RunResult:
+             engine: Engine = LOCAL) -> RunResult:
     """Make the synthetic Kunming sample in ``out/data`` and run the whole pipeline on it into ``out``.
 
     Parameters

@@ -8,11 +8,51 @@ pipeline's order, prerequisites and required roles, and the CLI's commands and h
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from .analysis import steps as analysis_steps
 from .findings import Results, abandoned_by_village
 from .project import Project
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where the heavy overlay runs: ``local`` (threads on this machine) or ``dask`` (a cluster).
+
+    Attributes
+    ----------
+    name : {"local", "dask"}
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``); default a LocalCluster of ``workers`` processes.
+    workers : int
+    """
+
+    name: str = "local"
+    scheduler: str | None = None
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run was asked for beyond the project file, as the steps read it.
+
+    Attributes
+    ----------
+    engine : Engine
+        Where the change overlay runs.
+    lang : {"zh", "en"}
+        Language of texts the analyses write into their frames (verdict and reason texts).
+    field_results : Path, optional
+        A filled field-check sheet (核查表.xlsx) whose conclusions the judging step takes.
+    gcj02 : bool
+        Write the field-check KML in GCJ-02 (for Gaode-based phone apps) instead of WGS84.
+    """
+
+    engine: Engine = field(default_factory=Engine)
+    lang: str = "zh"
+    field_results: Path | None = None
+    gcj02: bool = False
 
 
 @dataclass(frozen=True)
@@ -24,7 +64,8 @@ class Step:
     name : str
         Step and CLI command name.
     run : callable
-        ``run(project, results, engine)``: fills its part of ``results`` (and ``results.warnings``).
+        ``run(project, results, options)``: fills its part of ``results`` (and ``results.warnings``);
+        ``options`` is the :class:`RunOptions` of the run.
     needs : tuple of str
         Roles it cannot run without.
     needs_one_of : tuple of str
@@ -52,38 +93,50 @@ class Step:
         return missing
 
 
-def _violations(project, results, engine) -> None:
+def _violations(project, results, options: RunOptions) -> None:
+    engine = options.engine
     results.violations = analysis_steps.run_violations(project, engine=engine.name, scheduler=engine.scheduler,
                                                        n_workers=engine.workers)
 
 
-def _landcover(project, results, engine) -> None:
+def _landcover(project, results, options) -> None:
     results.landcover, found = analysis_steps.run_landcover(project)
     results.landcover_parcels = found.parcels
     results.warnings.extend(found.warnings)
 
 
-def _coverage(project, results, engine) -> None:
+def _coverage(project, results, options) -> None:
     results.coverage = analysis_steps.run_coverage(project, results.violations)
     results.warnings.extend(results.coverage.warnings)
 
 
-def _sites(project, results, engine) -> None:
+def _sites(project, results, options) -> None:
     results.sites, results.fragmentation = analysis_steps.run_sites(project)
 
 
-def _abandonment(project, results, engine) -> None:
+def _abandonment(project, results, options) -> None:
     results.abandonment = analysis_steps.run_abandonment(project)
     results.warnings.extend(results.abandonment.warnings)
 
 
-def _villages(project, results: Results, engine) -> None:
+def _villages(project, results: Results, options) -> None:
     profiles, layout, warnings = analysis_steps.run_villages(
         project, violations=results.violations or results.landcover, sites=results.sites,
         frag=results.fragmentation, abandoned=abandoned_by_village(results.abandonment),
         coverage_result=results.coverage)
     results.village_profiles, results.village_layout = profiles, layout
     results.warnings.extend(warnings)
+
+
+def _judge(project, results: Results, options: RunOptions) -> None:
+    from .fieldcheck import read_field_results
+
+    judged = analysis_steps.run_judge(project, lang=options.lang)
+    if options.field_results is not None:
+        returned = read_field_results(options.field_results, judged.patches["patch_id"])
+        judged = analysis_steps.take_field_results(judged, returned, lang=options.lang)
+    results.judge = judged
+    results.warnings.extend(judged.warnings)
 
 
 STEPS: tuple[Step, ...] = (
@@ -101,6 +154,10 @@ STEPS: tuple[Step, ...] = (
     Step("abandonment", _abandonment, needs=("ndvi",), needs_one_of=("landuse_t1", "landuse_t0"),
          help="撂荒: yearly growing-season NDVI per farmland parcel; parcels low for min_years consecutive "
               "years (abandonment: ndvi_max, min_years in the config)."),
+    Step("judge", _judge, needs=("landuse_t0", "patches"),
+         help="卫片执法: judge monitoring patches (any polygon layer; role patches) against the T0/T1 surveys, PBF, "
+              "the ecological red line and every approval-like layer: verdict legal/illegal/to_check with reasons "
+              "and document numbers, per-county tables, and a field-check package (KML, 核查表.xlsx, pages)."),
     Step("villages", _villages, needs=("villages",), uses=("violations", "landcover", "sites", "abandonment"),
          help="One profile row per Dianchi village (farmland, PBF, HSF, illegal and non-grain 亩, abandoned 亩, "
               "sites, distance to the shore) and the layout review. Runs the steps it takes numbers from too."),

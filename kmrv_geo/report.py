@@ -51,6 +51,25 @@ HEADINGS = {
         "no_valid_pixels": "无有效像元", "years_low": "低值年份", "n_years_low": "连续低值年数",
         "first_low_year": "开始年份", "still_low": "末年仍低", "years_no_data": "无数据年份",
         "abandoned_parcels": "撂荒图斑数", "abandoned_on_pbf_mu": "撂荒占永农(亩)", "still_low_mu": "末年仍撂荒(亩)",
+        "verdict": "判定结果代码", "verdict_text": "判定结果", "partly": "部分判定", "reasons": "判定依据代码",
+        "reason_text": "判定依据", "erl_mu": "生态保护红线(亩)", "udb_mu": "城镇开发边界内(亩)",
+        "legal_mu": "合法面积(亩)",
+        "to_check_mu": "待核实面积(亩)", "pbf_converted_mu": "建设占用永久基本农田(亩)",
+        "pbf_converted_approved_mu": "其中已批占用永久基本农田(亩)", "approved_pbf_mu": "已批部分占永久基本农田(亩)",
+        "approval_refs": "农转用/征收批准文号", "facility_mu": "设施农用地备案范围内(亩)",
+        "facility_refs": "设施农用地备案编号",
+        "temporary_mu": "临时用地范围内(亩)", "temporary_refs": "临时用地批准文号", "temporary_end": "临时用地到期日期",
+        "supplement_project_mu": "补充耕地项目范围内(亩)", "supplement_refs": "补充耕地项目编号",
+        "outside_t0_mu": "前时相未覆盖(亩)", "t0_classes": "前时相地类构成(亩)", "before_code": "图斑变化前地类",
+        "after_code": "现状地类编码", "after_name": "现状地类", "after_source": "现状地类来源",
+        "image_date": "后时相日期",
+        "judged_at": "临时用地判定日期", "lon": "经度", "lat": "纬度", "machine_verdict": "预判结果代码",
+        "field_verdict": "核查结论代码", "field_use": "实际用途", "photo_ids": "照片编号", "checker": "核查人",
+        "check_date": "核查日期", "part": "部分序号", "refs": "所依据文号", "in_pbf": "在永久基本农田内",
+        "in_erl": "在生态保护红线内", "reason": "未判定原因代码", "legal_patches": "合法图斑数",
+        "illegal_patches": "违法图斑数", "to_check_patches": "待核实图斑数", "fid": "要素编号", "field": "字段",
+        "value": "值", "sheet_row": "表格行号", "reason_code": "原因代码",
+        "pbf_converted_unjudged_mu": "占用永久基本农田未判定(亩)",
     },
     "en": {
         "county_code": "county code", "county_name": "county", "township": "township", "village": "village",
@@ -97,6 +116,26 @@ HEADINGS = {
         "years_no_data": "years without data",
         "abandoned_parcels": "abandoned parcels", "abandoned_on_pbf_mu": "abandoned on PBF (mu)",
         "still_low_mu": "still low in last year (mu)",
+        "verdict": "verdict code", "verdict_text": "verdict text", "partly": "split verdict", "reasons": "reason codes",
+        "reason_text": "reasons", "erl_mu": "ecological red line (mu)", "udb_mu": "inside urban boundary (mu)",
+        "legal_mu": "legal (mu)", "to_check_mu": "to check (mu)",
+        "pbf_converted_mu": "PBF converted to construction (mu)",
+        "pbf_converted_approved_mu": "of which approved (mu)", "approved_pbf_mu": "approved part on PBF (mu)",
+        "approval_refs": "conversion approvals", "facility_mu": "inside facility filings (mu)",
+        "facility_refs": "facility filings", "temporary_mu": "inside temporary use (mu)",
+        "temporary_refs": "temporary-use permits", "temporary_end": "temporary use ends",
+        "supplement_project_mu": "inside supplement projects (mu)", "supplement_refs": "supplement projects",
+        "outside_t0_mu": "outside T0 survey (mu)", "t0_classes": "T0 classes (mu)",
+        "before_code": "code before (patch)",
+        "after_code": "current code", "after_name": "current use", "after_source": "current use from",
+        "image_date": "after image date", "judged_at": "temporary use judged at", "lon": "longitude",
+        "lat": "latitude", "machine_verdict": "prefilled verdict", "field_verdict": "field verdict",
+        "field_use": "actual use", "photo_ids": "photo numbers", "checker": "checked by", "check_date": "check date",
+        "part": "part", "refs": "documents", "in_pbf": "in PBF", "in_erl": "in ERL", "reason": "why not judged",
+        "legal_patches": "legal patches", "illegal_patches": "illegal patches", "to_check_patches": "patches to check",
+        "fid": "feature id", "field": "field", "value": "value", "sheet_row": "sheet row",
+        "reason_code": "reason code",
+        "pbf_converted_unjudged_mu": "construction on PBF not judged (mu)",
     },
 }  # fmt: skip
 VALUES = {
@@ -138,7 +177,8 @@ def localise(table: pd.DataFrame, lang: str = "zh", *, area_kind: str | None = N
     """
     out = table.copy()
     values = VALUES.get(lang, {})
-    for column in ("status", "change_class", "basis", "on_pbf", "still_low", "no_valid_pixels"):
+    for column in ("status", "change_class", "basis", "on_pbf", "still_low", "no_valid_pixels", "partly", "in_pbf",
+                   "in_erl"):
         if column in out and values:
             out[column] = out[column].map(lambda v: values.get(v, v))
     for column in ("occupation_pass", "in_out_pass"):
@@ -181,6 +221,30 @@ def wpzf_sheet(patches: pd.DataFrame, *, t0_year=None, t1_year=None) -> pd.DataF
         "违法面积(亩)": (p["illegal_mu"].fillna(0.0) + p["pbf_mu"].where(p["status"] == "nongrain_on_pbf", 0.0)
                      .fillna(0.0)).round(4).to_numpy(),
         "判定": p["status"].map(lambda s: VERDICT_WPZF.get(s, "其他")).to_numpy(),
+    })  # fmt: skip
+
+
+def wpzf_judged_sheet(judged: pd.DataFrame) -> pd.DataFrame:
+    """Judged monitoring patches in the shape of a 卫片执法 record, for handing over as is.
+
+    Columns XZQDM, XZQMC, JCBH, HSX, BGQDL (T0 classes by 亩), BGHDL, SFYN (touches PBF), MJ (m²), 面积(亩),
+    违法面积(亩), 判定 (合法/违法/其他: 待核实 reads 其他 as in official records), 判定依据, 批准文号.
+    """
+    refs = judged[["approval_refs", "facility_refs", "temporary_refs", "supplement_refs"]].fillna("")
+    return pd.DataFrame({
+        "XZQDM": judged["county_code"].to_numpy(),
+        "XZQMC": judged["county_name"].to_numpy(),
+        "JCBH": judged["patch_id"].to_numpy(),
+        "HSX": judged["image_date"].to_numpy(),
+        "BGQDL": judged["t0_classes"].to_numpy(),
+        "BGHDL": [f"{c} {n}".strip() for c, n in zip(judged["after_code"], judged["after_name"], strict=True)],
+        "SFYN": ["是" if v > 0 else "否" for v in judged["pbf_mu"].fillna(0.0)],
+        "MJ": (judged["area_mu"] * 10_000 / 15).round(2).to_numpy(),
+        "面积(亩)": judged["area_mu"].round(4).to_numpy(),
+        "违法面积(亩)": judged["illegal_mu"].round(4).to_numpy(),
+        "判定": judged["verdict"].map({"legal": "合法", "illegal": "违法"}).fillna("其他").to_numpy(),
+        "判定依据": judged["reason_text"].to_numpy(),
+        "批准文号": ["；".join(v for v in row if v) for row in refs.itertuples(index=False)],
     })  # fmt: skip
 
 

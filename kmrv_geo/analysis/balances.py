@@ -140,6 +140,36 @@ def balances_table(patches: pd.DataFrame, *, rules: BalanceRules = BalanceRules(
     return table[[c for c in ordered if c in table]].reset_index().sort_values(keys, ignore_index=True)
 
 
+def pbf_conversion_table(patches: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """一冻结 (project rule): all conversion of PBF to construction per area unit, by approval status.
+
+    Conversion on PBF stays flagged whatever the approvals say, so this lists it all: approved or not.
+
+    Parameters
+    ----------
+    patches : DataFrame
+        ``change_patches`` (columns ``change_class``, ``pbf_mu``, ``approved_pbf_mu``, ``illegal_pbf_mu``).
+    keys : list of str
+        Grouping columns.
+
+    Returns
+    -------
+    DataFrame
+        ``patches`` (conversions touching PBF), ``pbf_converted_mu`` (conversion ∩ PBF),
+        ``pbf_converted_approved_mu`` (its part inside approvals), ``illegal_pbf_mu`` (its part outside);
+        without an approvals layer the last two are unknown and ``pbf_converted_unjudged_mu`` holds it all.
+    """
+    p = patches[(patches["change_class"] == NONAGRI) & (patches["pbf_mu"].fillna(0.0) > 0)]
+    columns = ["patches", "pbf_converted_mu", "pbf_converted_approved_mu", "illegal_pbf_mu",
+               "pbf_converted_unjudged_mu"]
+    if p.empty:
+        return pd.DataFrame(columns=keys + columns)
+    unjudged = p["approved_pbf_mu"].isna()
+    frame = p.assign(patches=1, pbf_converted_mu=p["pbf_mu"], pbf_converted_approved_mu=p["approved_pbf_mu"],
+                     pbf_converted_unjudged_mu=p["pbf_mu"].where(unjudged, 0.0))
+    return frame.groupby(keys, as_index=False, sort=True)[columns].sum(min_count=1)
+
+
 def with_total(table: pd.DataFrame, label_column: str, label: str = "合计") -> pd.DataFrame:
     """Append a totals row: numeric columns summed, ``label`` in ``label_column``, pass flags recomputed."""
     if table.empty:

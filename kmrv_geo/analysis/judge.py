@@ -29,7 +29,7 @@ from .violations import ZERO_M2, Zones
 logger = logging.getLogger(__name__)
 
 PERMIT_KINDS = {"approvals": "approved", "facility_filings": "facility", "temporary_use": "temporary",
-                "supplement_projects": "supplement"}
+                "supplement_projects": "supplement_project"}
 """Approval-like role → the name of its columns (``approved_mu``/``approval_refs``, ``facility_mu`` …)."""
 REF_COLUMNS = {"approvals": "approval_refs", "facility_filings": "facility_refs", "temporary_use": "temporary_refs",
                "supplement_projects": "supplement_refs"}
@@ -43,7 +43,7 @@ JUDGED_COLUMNS = [
     "partly", "reasons", "reason_text", "area_mu", "area_mu_planar", "area_mu_ellipsoidal", "farmland_mu",
     "farmland_net_mu", "pbf_mu", "erl_mu", "udb_mu", "legal_mu", "illegal_mu", "to_check_mu", "illegal_pbf_mu",
     "pbf_converted_mu", "pbf_converted_approved_mu", "approved_mu", "approval_refs", "facility_mu", "facility_refs",
-    "temporary_mu", "temporary_refs", "temporary_end", "supplement_mu", "supplement_refs", "outside_t0_mu",
+    "temporary_mu", "temporary_refs", "temporary_end", "supplement_project_mu", "supplement_refs", "outside_t0_mu",
     "t0_classes", "before_code", "after_code", "after_name", "after_source", "image_date", "judged_at", "lon", "lat",
 ]  # fmt: skip
 """Columns of ``judged_patches`` (every 亩 figure in the run's area kind except the ``_planar``/``_ellipsoidal``
@@ -56,7 +56,7 @@ pair; each is the area of the pieces it names):
   illegal parts inside PBF;
 - ``pbf_converted_mu``: construction on PBF that was not construction before; ``pbf_converted_approved_mu``:
   its part an approval or permit covers (一冻结: still flagged);
-- ``approved_mu``/``facility_mu``/``temporary_mu``/``supplement_mu``: the parts each approval-like layer
+- ``approved_mu``/``facility_mu``/``temporary_mu``/``supplement_project_mu``: the parts each approval-like layer
   covers, with the document numbers (``*_refs``) of the features that cover them;
 - ``outside_t0_mu``: the part the T0 survey does not cover (to be checked).
 """
@@ -108,12 +108,18 @@ class JudgeResult:
     not_judged : GeoDataFrame
         Patches outside the study area or the T0 survey (:data:`NOT_JUDGED_COLUMNS`).
     warnings : list of str
+    field_unmatched : DataFrame, optional
+        Rows of a returned field-check sheet that match no patch (or cannot be read), with the reason.
+    field_pending : int
+        Patches of a returned sheet without any field entry yet.
     """
 
     patches: gpd.GeoDataFrame
     parts: gpd.GeoDataFrame
     not_judged: gpd.GeoDataFrame
     warnings: list[str] = field(default_factory=list)
+    field_unmatched: pd.DataFrame | None = None
+    field_pending: int = 0
 
 
 def _patch_ids(numbers: np.ndarray, county: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -316,7 +322,7 @@ def judge_patches(patches: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame, t1: gpd.Ge
         "after_code": pieces["after_code"].to_numpy(), "after_category": after_category,
         "in_pbf": pieces["in_pbf"].to_numpy(bool), "in_erl": pieces["in_erl"].to_numpy(bool),
         "approved": pieces["in_approved"].to_numpy(bool), "facility": pieces["in_facility"].to_numpy(bool),
-        "supplement": pieces["in_supplement"].to_numpy(bool), "temporary": temporary,
+        "supplement": pieces["in_supplement_project"].to_numpy(bool), "temporary": temporary,
     })  # fmt: skip
     rule_cache: dict[tuple, tuple[str, str]] = {}
     reasons, verdict = [], []
@@ -507,3 +513,55 @@ def judged_by_county(judged: pd.DataFrame) -> pd.DataFrame:
     table = frame.groupby(keys, as_index=False, sort=True)[
         ["patches", "legal_patches", "illegal_patches", "to_check_patches"] + columns].sum()
     return table
+
+
+FIELD_COLUMNS = ["machine_verdict", "field_verdict", "field_use", "photo_ids", "checker", "check_date"]
+"""Columns a returned field-check sheet adds to ``judged_patches``; ``verdict`` becomes the field conclusion
+where one was given, ``machine_verdict`` keeps the prefilled one."""
+
+
+def take_field_results(result: JudgeResult, rows: pd.DataFrame, unmatched: pd.DataFrame, *, pending: int = 0,
+                       lang: str = "zh") -> JudgeResult:
+    """Take the field team's conclusions: the verdict becomes theirs where given, the prefilled one stays beside it.
+
+    Parameters
+    ----------
+    result : JudgeResult
+    rows : DataFrame
+        Matched sheet rows: ``patch_id``, ``field_verdict`` (legal/illegal/to_check or blank),
+        ``field_use``, ``photo_ids``, ``checker``, ``check_date``.
+    unmatched : DataFrame
+        Sheet rows that match no patch, with their reason (kept in ``result.field_unmatched``).
+    pending : int
+        Rows without any field entry.
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    JudgeResult
+        With :data:`FIELD_COLUMNS` in ``patches`` and the reason ``field_check`` added where the field
+        conclusion differs from the prefilled one.
+    """
+    patches = result.patches.copy()
+    patches["machine_verdict"] = patches["verdict"]
+    taken = rows.drop_duplicates("patch_id", keep="first").set_index("patch_id")
+    for column in FIELD_COLUMNS[1:]:
+        values = taken[column] if column in taken else pd.Series(dtype=object)
+        patches[column] = patches["patch_id"].map(values).fillna("").astype(str).to_numpy()
+    given = patches["field_verdict"].isin(list(SEVERITY))
+    changed = given & (patches["field_verdict"] != patches["machine_verdict"])
+    patches.loc[given, "verdict"] = patches.loc[given, "field_verdict"]
+    patches["verdict_text"] = patches["verdict"].map(VERDICT_TEXT[lang])
+    patches.loc[changed, "reasons"] = patches.loc[changed, "reasons"] + ";field_check"
+    note = "外业核查结论：" if lang == "zh" else "field check: "
+    patches.loc[given, "reason_text"] = (note + patches.loc[given, "verdict_text"]
+                                         + ("；预判：" if lang == "zh" else "; prefilled: ")
+                                         + patches.loc[given, "machine_verdict"].map(VERDICT_TEXT[lang])
+                                         + ("。" if lang == "zh" else ". ") + patches.loc[given, "reason_text"])
+    warnings = list(result.warnings)
+    if len(unmatched):
+        shown = ", ".join(f"row {r.sheet_row}: {r.patch_id} ({r.reason})" for r in unmatched.head(5).itertuples())
+        warnings.append(f"{len(unmatched)} rows of the field-check sheet were not taken "
+                        f"(tables/field_results_unmatched.csv): {shown}")
+    return JudgeResult(patches=patches, parts=result.parts, not_judged=result.not_judged, warnings=warnings,
+                       field_unmatched=unmatched, field_pending=pending)

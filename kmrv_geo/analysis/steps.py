@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .. import landuse
+from .. import landuse, permits
 from ..extract import ClassRaster, LandcoverResult, NdviSource, detect_landcover_change, parcel_ndvi
 from ..overlay import area_inside, dissolve_zones, label_by_zone
 from ..project import Project
@@ -19,6 +19,8 @@ from .abandonment import AbandonmentResult, find_abandoned
 from .balances import BalanceRules
 from .changes import change_pieces
 from .coverage import CoverageResult, analyse_coverage, hsf_by_year
+from .judge import JudgeResult, PermitLayer, judge_patches
+from .judge import take_field_results as _take_field_results
 from .keys import VILLAGE_KEY
 from .landcover import class_name_zh
 from .sites import facility_sites, fragmentation
@@ -249,3 +251,43 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
         layout = layout.assign(village_key=frame[VILLAGE_KEY].to_numpy()[rows],
                                village=frame["village"].to_numpy()[rows])
     return profiles, layout, villages.warnings
+
+
+def permit_layers(project: Project) -> dict[str, PermitLayer]:
+    """The configured approval-like layers with their document numbers (and end dates), dissolved once."""
+    out = {}
+    for role in permits.APPROVAL_ROLES:
+        frame = project.vectors.get(role)
+        if frame is None:
+            continue
+        ends = frame[permits.END_DATE].to_numpy(dtype="datetime64[D]") if permits.END_DATE in frame else None
+        refs = frame[permits.REF].to_numpy(dtype=object) if permits.REF in frame else np.full(len(frame), "")
+        out[role] = PermitLayer(np.asarray(frame.geometry.values, dtype=object), refs, ends,
+                                union=project.dissolved(role))
+    return out
+
+
+def run_judge(project: Project, *, lang: str = "zh") -> JudgeResult:
+    """Judge the project's monitoring patches (role ``patches``): :func:`~kmrv_geo.analysis.judge.judge_patches`."""
+    frame = project.vectors["patches"]
+    patches = gpd.GeoDataFrame({
+        "patch_no": frame[permits.PATCH_NO].to_numpy(), "after_code": frame["_after_code"].to_numpy(),
+        "before_code": frame[permits.BEFORE_CODE].to_numpy(),
+        "image_date": frame[permits.IMAGE_DATE].to_numpy(dtype="datetime64[D]"),
+    }, geometry=frame.geometry.values, crs=frame.crs)  # fmt: skip
+    levels = zone_levels(project)
+    zones = Zones(*(levels.get(level, (None, None))[0] for level in ("county", "township", "village")))
+    settings = project.config.judge
+    return judge_patches(
+        patches, t0=project.vectors["landuse_t0"], t1=project.vectors.get("landuse_t1"), pbf=project.dissolved("pbf"),
+        erl=project.dissolved("erl"), udb=project.dissolved("udb"), permits=permit_layers(project), zones=zones,
+        as_of=np.datetime64(settings.as_of, "D") if settings.as_of else None, verdicts=settings.verdicts,
+        min_part_m2=settings.min_part_m2, measure=project.measure, classes=project.config.landuse_classes_model(),
+        lang=lang,
+    )  # fmt: skip
+
+
+def take_field_results(result: JudgeResult, returned, *, lang: str = "zh") -> JudgeResult:
+    """Apply a read field-check sheet (:func:`kmrv_geo.fieldcheck.read_field_results`) to judged patches."""
+    return _take_field_results(result, returned.rows, returned.unmatched, pending=returned.not_checked,
+                               lang=lang)

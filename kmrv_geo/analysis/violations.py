@@ -45,8 +45,8 @@ STATUSES = ("illegal", "partly_approved", "approved", "unverified", "nongrain_on
 PATCH_COLUMNS = [
     "patch_id", "change_class", "status", "t0_code", "t0_name", "t1_code", "t1_name", "t0_category", "basis",
     "county_code", "county_name", "township", "village_key", "village", "area_m2", "area_mu", "area_mu_planar",
-    "area_mu_ellipsoidal", "net_mu", "pbf_mu", "approved_mu", "illegal_mu", "illegal_net_mu", "illegal_pbf_mu",
-    "source",
+    "area_mu_ellipsoidal", "net_mu", "pbf_mu", "approved_mu", "approved_pbf_mu", "illegal_mu", "illegal_net_mu",
+    "illegal_pbf_mu", "source",
 ]  # fmt: skip
 """Columns of ``change_patches``. Every 亩 figure is the area of the geometry it names, in the run's area kind
 (``area_mu_planar`` and ``area_mu_ellipsoidal`` give both kinds of the whole patch):
@@ -54,7 +54,8 @@ PATCH_COLUMNS = [
 - ``area_m2``/``area_mu``: the patch (this part of it, after splitting at admin boundaries);
 - ``net_mu``: farmland of the patch net of 田坎 (each piece × (1 − its parcel's share); NaN without ridge data);
 - ``pbf_mu``: patch ∩ PBF;
-- ``approved_mu``: patch ∩ approvals; ``illegal_mu``: patch − approvals (``nonagri`` only);
+- ``approved_mu``: patch ∩ approvals; ``approved_pbf_mu``: that part ∩ PBF (一冻结: conversion of PBF stays
+  flagged where approved); ``illegal_mu``: patch − approvals (``nonagri`` only);
 - ``illegal_net_mu``: the illegal part net of 田坎; ``illegal_pbf_mu``: the illegal part ∩ PBF.
 """
 MIN_SIZE_KIND = {NONAGRI: "construction", NONGRAIN: "agricultural", SUPPLEMENT: "agricultural", OTHER: "other",
@@ -237,12 +238,16 @@ def give_verdicts(patches: gpd.GeoDataFrame, *, approvals: np.ndarray | None, pb
     out["pbf_mu"] = pbf_m2 / M2_PER_MU
     nonagri = np.flatnonzero((out["change_class"] == NONAGRI).to_numpy())
     approved_m2 = np.zeros(n)
+    approved_pbf = np.zeros(n)
     illegal_m2 = np.zeros(n)
     illegal_net = np.zeros(n)
     illegal_pbf = np.zeros(n)
     if approvals is not None and nonagri.size:
         pi, _ai, inside = intersect_pairs(geoms[nonagri], approvals)
         approved_m2[nonagri] = _by_owner(pi, measure.m2(inside), nonagri.size)
+        if pbf is not None and len(inside):
+            approved_pbf[nonagri] = _by_owner(pi, area_inside(inside, pbf, dissolved=True, measure=measure),
+                                              nonagri.size)
         illegal_parts = difference_from(geoms[nonagri], approvals)
         has = ~shapely.is_missing(illegal_parts)
         part_geoms = illegal_parts[has]
@@ -253,9 +258,12 @@ def give_verdicts(patches: gpd.GeoDataFrame, *, approvals: np.ndarray | None, pb
             illegal_pbf[nonagri[has]] = area_inside(part_geoms, pbf, dissolved=True, measure=measure)
     elif nonagri.size:  # no approvals layer: the whole conversion is unjudged
         approved_m2[nonagri] = illegal_m2[nonagri] = illegal_net[nonagri] = illegal_pbf[nonagri] = np.nan
+        approved_pbf[nonagri] = np.nan
     if pbf is None:
         illegal_pbf[:] = np.nan
+        approved_pbf[:] = np.nan
     out["approved_mu"] = approved_m2 / M2_PER_MU
+    out["approved_pbf_mu"] = approved_pbf / M2_PER_MU
     out["illegal_mu"] = illegal_m2 / M2_PER_MU
     out["illegal_net_mu"] = illegal_net / M2_PER_MU
     out["illegal_pbf_mu"] = illegal_pbf / M2_PER_MU

@@ -7,6 +7,7 @@ import click
 from .. import __version__
 from .check import check
 from .demo import demo
+from .judge import judge
 from .steps import STEP_COMMANDS, map_command, run
 
 
@@ -23,5 +24,6 @@ cli.add_command(demo)
 cli.add_command(check)
 cli.add_command(run)
 cli.add_command(map_command)
+cli.add_command(judge)
 for command in STEP_COMMANDS:
     cli.add_command(command)

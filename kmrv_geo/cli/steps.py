@@ -1,6 +1,7 @@
 """``kmrv run``, ``kmrv map`` and one command per analysis step.
 
-The steps: ``kmrv violations|landcover|coverage|sites|abandonment|villages``.
+The steps: ``kmrv violations|landcover|coverage|sites|abandonment|villages`` (``kmrv judge`` has a module of
+its own: it takes the patch layer as an argument).
 
 All take ``CONFIG.yml --out DIR``. ``run`` runs every step; ``map`` too, to draw every map the layers
 allow (with ``--basemap``); a step command runs the checks, the step and the steps it takes results
@@ -38,9 +39,12 @@ def pipeline_command(name: str, steps: tuple[str, ...], help_text: str) -> click
     return basemap_option(command) if "maps" in steps else command
 
 
+CUSTOM_COMMANDS = ("judge",)
+"""Steps whose command takes more than CONFIG (``kmrv judge CONFIG PATCHES``; :mod:`kmrv_geo.cli.judge`)."""
 run = pipeline_command("run", pipeline.STEPS, "Check every layer of CONFIG and write all findings, tables, "
                        "report.xlsx and maps into --out.")
-STEP_COMMANDS = [pipeline_command(step.name, (step.name,), step.help) for step in registry.STEPS]
+STEP_COMMANDS = [pipeline_command(step.name, (step.name,), step.help) for step in registry.STEPS
+                 if step.name not in CUSTOM_COMMANDS]
 map_command = pipeline_command(
     "map", pipeline.STEPS, "Write every map the layers allow into --out/maps (overview, violations, coverage, "
     "villages, abandonment): offline HTML files, Chinese labels (--lang en), basemap by --basemap. Runs the "

@@ -20,13 +20,14 @@ from .assets import save_offline
 from .basemaps import check_basemap, tianditu_key
 from .common import MapContext
 from .coverage import coverage_map
+from .judge import judge_map
 from .overview import overview_map
 from .villages import villages_map
 from .violations import violations_map
 
 logger = logging.getLogger(__name__)
 
-MAP_NAMES = ("overview", "violations", "coverage", "villages", "abandonment")
+MAP_NAMES = ("overview", "violations", "coverage", "villages", "abandonment", "judged_patches")
 """Map file stems, in the order they are built (``maps/NAME.html``)."""
 
 
@@ -102,6 +103,10 @@ def build_maps(project: Project, results, ctx: MapContext) -> dict[str, folium.M
             gaps=coverage.hsf_gaps if coverage else None)
     if profiles is not None and len(profiles):
         maps["villages"] = villages_map(profiles, ctx, **context)
+    judged = getattr(results, "judge", None)
+    if judged is not None:
+        maps["judged_patches"] = judge_map(judged.patches, ctx, parts=judged.parts, not_judged=judged.not_judged,
+                                           **context)
     parcels = abandoned_parcels(results)
     if parcels is not None:
         maps["abandonment"] = abandonment_map(parcels, ctx, **context)

@@ -1,0 +1,191 @@
+"""The map of one patch page: the patch outline over both land-use dates, PBF, ERL and the approvals nearby.
+
+Every layer is clipped to the patch's surroundings (its bounds grown by ``PageContext.margin_m``), so a page
+carries only what lies around its patch. The map is an ordinary kmrv map (:func:`~kmrv_geo.webmap.common.
+new_map`: compact layers, measure tool, full screen) saved offline by the page writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..landuse import CATEGORIES, CATEGORY_LABELS, UNKNOWN, code_name
+from ..webmap.common import MapContext, add_layer, new_map, web_layer
+from ..webmap.elements import CompactLayer, FitView, ReadyFlag
+from ..webmap.encode import Field
+from .labels import OTHER_COLOUR, VERDICT_COLOURS
+
+CATEGORY_COLOURS = {"farmland": "#f2d94e", "other_agricultural": "#8fc46a", "construction": "#e06666",
+                    "other": "#9fb3c8", "unknown": "#d9d9d9"}
+"""Fill colour of each land-use category (耕地 yellow, 其他农用地 green, 建设用地 red, 其他土地 blue-grey)."""
+ZONE_STYLES = {
+    "pbf": {"color": "#67000d", "weight": 2, "dashArray": "6 3", "fillColor": "#67000d", "fillOpacity": 0.08},
+    "erl": {"color": "#00441b", "weight": 2, "dashArray": "2 4", "fillColor": "#00441b", "fillOpacity": 0.08},
+    "approvals": {"color": "#2166ac", "weight": 2, "fillColor": "#2166ac", "fillOpacity": 0.15},
+    "facility_filings": {"color": "#7b3294", "weight": 2, "fillColor": "#7b3294", "fillOpacity": 0.15},
+    "temporary_use": {"color": "#a6611a", "weight": 2, "fillColor": "#a6611a", "fillOpacity": 0.15},
+    "supplement_projects": {"color": "#018571", "weight": 2, "fillColor": "#018571", "fillOpacity": 0.15},
+}  # fmt: skip
+APPROVAL_KINDS = ("approvals", "facility_filings", "temporary_use", "supplement_projects")
+TEXT = {
+    "zh": {"landuse_t0": "前时相地类", "landuse_t1": "后时相地类", "pbf": "永久基本农田", "erl": "生态保护红线",
+           "approvals": "农用地转用批准", "facility_filings": "设施农用地备案", "temporary_use": "临时用地",
+           "supplement_projects": "补充耕地项目", "patch": "监测图斑", "code": "地类编码", "name": "地类名称",
+           "category": "类别", "ref": "文号", "patch_id": "图斑编号", "verdict": "预判结论", "year": "{year} 年"},
+    "en": {"landuse_t0": "Land use before (T0)", "landuse_t1": "Land use after (T1)", "pbf": "Permanent basic farmland",
+           "erl": "Ecological red line", "approvals": "Conversion approvals", "facility_filings": "Facility filings",
+           "temporary_use": "Temporary use", "supplement_projects": "Supplement projects", "patch": "Monitoring patch",
+           "code": "code", "name": "name", "category": "category", "ref": "reference", "patch_id": "patch id",
+           "verdict": "verdict", "year": "{year}"},
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What the patch pages show around each patch, and how they are labelled.
+
+    Attributes
+    ----------
+    landuse_t0, landuse_t1 : GeoDataFrame, optional
+        Land use at both dates (column ``code``; ``category`` in farmland/other_agricultural/construction/
+        other/unknown), in the judged patches' projected CRS.
+    pbf, erl : GeoDataFrame, optional
+        Permanent basic farmland (永久基本农田) and the ecological red line (生态保护红线).
+    approvals : dict of str to GeoDataFrame
+        Kind (``approvals``, ``facility_filings``, ``temporary_use``, ``supplement_projects``) → layer with
+        a ``ref`` column.
+    title : str
+        Project name (first line of every page).
+    notice : str, optional
+        Notice line, e.g. 内部资料 注意保密.
+    synthetic : bool
+        The data is the synthetic sample: every page says 示例数据（合成）.
+    t0_year, t1_year : int or str, optional
+        Years of the two land-use dates.
+    lang : {"zh", "en"}
+    basemap : str, default "none"
+        A basemap of :data:`~kmrv_geo.webmap.basemaps.BASEMAPS`; ``none`` makes no request at all, a tiled
+        one leaves the plain background where tiles do not load (offline).
+    margin_m : float, default 100
+        The surroundings drawn: the patch's bounds grown by this many metres.
+    """
+
+    landuse_t0: gpd.GeoDataFrame | None = None
+    landuse_t1: gpd.GeoDataFrame | None = None
+    pbf: gpd.GeoDataFrame | None = None
+    erl: gpd.GeoDataFrame | None = None
+    approvals: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    title: str = ""
+    notice: str | None = None
+    synthetic: bool = False
+    t0_year: int | str | None = None
+    t1_year: int | str | None = None
+    lang: str = "zh"
+    basemap: str = "none"
+    margin_m: float = 100.0
+
+    def map_context(self) -> MapContext:
+        """The :class:`~kmrv_geo.webmap.common.MapContext` of the pages' maps."""
+        return MapContext(lang=self.lang, basemap=self.basemap, name=self.title, notice=self.notice,
+                          synthetic=self.synthetic)
+
+
+def clip_to(frame: gpd.GeoDataFrame | None, window) -> gpd.GeoDataFrame | None:
+    """The polygons of ``frame`` that meet the rectangle ``window``, cut to it (``None`` when none)."""
+    if frame is None or frame.empty:
+        return None
+    rows = frame.sindex.query(window, predicate="intersects")
+    if not len(rows):
+        return None
+    part = frame.iloc[np.sort(rows)]
+    geoms = shapely.clip_by_rect(np.asarray(part.geometry.values), *window.bounds)
+    keep = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
+    if not keep.any():
+        return None
+    return gpd.GeoDataFrame(part.drop(columns=part.geometry.name)[keep], geometry=geoms[keep], crs=frame.crs)
+
+
+def _landuse_layer(fmap, frame, ctx: MapContext, *, key: str, name: str, show: bool) -> CompactLayer:
+    text = TEXT[ctx.lang]
+    web = web_layer(frame, ["code", "category"], gcj02=ctx.gcj02)
+    web["code"] = web["code"].astype("string").fillna("")
+    web["name"] = web["code"].map(code_name)
+    category = web["category"] if "category" in web else pd.Series(UNKNOWN, index=web.index)
+    category = category.where(category.isin(CATEGORIES), UNKNOWN)
+    web["category_label"] = category.map(CATEGORY_LABELS[ctx.lang])
+    styles = [{"color": "#666666", "weight": 0.5, "fillColor": CATEGORY_COLOURS[c], "fillOpacity": 0.55}
+              for c in CATEGORIES]
+    fields = [Field("code", text["code"]), Field("name", text["name"]), Field("category_label", text["category"])]
+    return add_layer(fmap, web, ctx, key=key, name=name, fields=fields, tooltip=["code", "name", "category_label"],
+                     styles=styles, style_index=category.map(CATEGORIES.index).to_numpy(dtype=int), show=show)
+
+
+def patch_map(patch: gpd.GeoDataFrame, context: PageContext) -> tuple[folium.Map, list[tuple[str, str]]]:
+    """The map of one patch page.
+
+    Parameters
+    ----------
+    patch : GeoDataFrame
+        One judged patch (one row, projected CRS) with ``patch_id``, ``verdict`` and ``verdict_words``
+        (the verdict in the page's language).
+    context : PageContext
+
+    Returns
+    -------
+    (folium.Map, list of (colour, label))
+        The map, fitted to the surroundings, and its legend. Layers: 前时相地类 (shown), 后时相地类 (in the
+        layer control), PBF, ERL and each approval kind that has features nearby, and the patch outline in
+        its verdict's colour, on top.
+    """
+    ctx = context.map_context()
+    text = TEXT[ctx.lang]
+    minx, miny, maxx, maxy = patch.total_bounds
+    m = context.margin_m
+    window = shapely.box(minx - m, miny - m, maxx + m, maxy + m)
+    fmap = new_map(ctx)
+    legend: list[tuple[str, str]] = []
+    landuse = [("landuse_t0", context.landuse_t0, context.t0_year, True),
+               ("landuse_t1", context.landuse_t1, context.t1_year, False)]
+    shown_categories: set[str] = set()
+    for key, frame, year, show in landuse:
+        part = clip_to(frame, window)
+        if part is None:
+            continue
+        name = text[key] + (f"（{text['year'].format(year=year)}）" if year and ctx.lang == "zh"
+                            else f" ({year})" if year else "")
+        _landuse_layer(fmap, part, ctx, key=key, name=name, show=show)
+        if "category" in part:
+            shown_categories |= set(part["category"].dropna())
+    legend += [(CATEGORY_COLOURS[c], CATEGORY_LABELS[ctx.lang][c]) for c in CATEGORIES if c in shown_categories]
+    zones = [("pbf", context.pbf), ("erl", context.erl)]
+    zones += [(kind, context.approvals.get(kind)) for kind in APPROVAL_KINDS]
+    for key, frame in zones:
+        part = clip_to(frame, window)
+        if part is None:
+            continue
+        fields = [Field("ref", text["ref"])] if "ref" in part else []
+        web = web_layer(part, [f.column for f in fields], gcj02=ctx.gcj02)
+        add_layer(fmap, web, ctx, key=key, name=text[key], fields=fields, tooltip=[f.column for f in fields],
+                  styles=[ZONE_STYLES[key]])
+        legend.append((ZONE_STYLES[key]["color"], text[key]))
+    verdict = str(patch["verdict"].iloc[0])
+    colour = VERDICT_COLOURS.get(verdict, OTHER_COLOUR)
+    web = web_layer(patch, ["patch_id", "verdict_words"], gcj02=ctx.gcj02)
+    add_layer(fmap, web, ctx, key="patch", name=text["patch"],
+              fields=[Field("patch_id", text["patch_id"]), Field("verdict_words", text["verdict"])],
+              tooltip=["patch_id", "verdict_words"],
+              styles=[{"color": colour, "weight": 4, "fillColor": colour, "fillOpacity": 0.12}])
+    legend.append((colour, f"{text['patch']}（{patch['verdict_words'].iloc[0]}）" if ctx.lang == "zh"
+                   else f"{text['patch']} ({patch['verdict_words'].iloc[0]})"))
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    bounds = web_layer(gpd.GeoDataFrame(geometry=[window], crs=patch.crs), [], gcj02=ctx.gcj02).total_bounds
+    FitView([[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]]).add_to(fmap)
+    ReadyFlag().add_to(fmap)
+    return fmap, legend
+
