@@ -29,7 +29,7 @@ STANDARD_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "temporary_use": {"ref": ("PZWH", "批准文号", "WH", "文号"),
                       "end_date": ("JSRQ", "DQRQ", "ZZRQ", "结束日期", "到期日期", "终止日期")},
     "supplement_projects": {"ref": ("XMBH", "项目编号", "PZWH", "批准文号", "YSWH")},
-    "patches": {"id": ("JCBH", "TBBH", "BGTBBH", "图斑编号", "监测编号"),
+    "patches": {"id": ("JCBH", "TBBH", "BGTBBH", "图斑编号", "监测编号", "patch_id"),
                 "code": ("BGHDLBM", "BGHDL", "HSDLBM", "变化后地类编码"),
                 "before_code": ("BGQDLBM", "BGQDL", "QSDLBM", "变化前地类编码"),
                 "date": ("HSX", "HSXSJ", "后时相")},

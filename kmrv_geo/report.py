@@ -204,7 +204,8 @@ def wpzf_sheet(patches: pd.DataFrame, *, t0_year=None, t1_year=None) -> pd.DataF
     """The patch list in the shape of a 卫片执法 (satellite enforcement) patch record.
 
     Columns XZQDM, XZQMC, JCBH, QSX, HSX, BGQDL, BGHDL, SFYN, MJ, 面积(亩), 违法面积(亩), 判定 — so the
-    sheet can be handed over as is. Only conversions of farmland are listed (new farmland is not).
+    sheet can be handed over as is — and 占用永农已批(一冻结): an approved part lies on PBF (flagged whatever
+    the approval says). Only conversions of farmland are listed (new farmland is not).
     """
     p = patches[patches["change_class"] != "supplement"]
     return pd.DataFrame({
@@ -221,6 +222,7 @@ def wpzf_sheet(patches: pd.DataFrame, *, t0_year=None, t1_year=None) -> pd.DataF
         "违法面积(亩)": (p["illegal_mu"].fillna(0.0) + p["pbf_mu"].where(p["status"] == "nongrain_on_pbf", 0.0)
                      .fillna(0.0)).round(4).to_numpy(),
         "判定": p["status"].map(lambda s: VERDICT_WPZF.get(s, "其他")).to_numpy(),
+        "占用永农已批(一冻结)": ["是" if v > 0 else "否" for v in p["approved_pbf_mu"].fillna(0.0)],
     })  # fmt: skip
 
 

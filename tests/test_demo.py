@@ -244,3 +244,27 @@ def test_cli_raster_steps(demo_out, tmp_path, step, layer):
     else:
         assert "suspected abandoned farmland" in result.output
     pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+
+
+def test_demo_judged_monitoring_patches_match_the_truth(demo_out):
+    """卫片执法 on the sample: every monitoring patch judged, its verdict and leading reason as injected."""
+    judged = gpd.read_file(demo_out / "results.gpkg", layer="judged_patches", engine="pyogrio")
+    expected = gpd.read_file(demo_out / "data" / "demo.gpkg", layer="truth_patches", engine="pyogrio")
+    both = expected.merge(judged, left_on="JCBH", right_on="patch_id", how="left", validate="1:1")
+    assert both["verdict"].notna().all()  # nothing lost
+    illegal = both[both["expected_verdict"] == "illegal"]
+    recall = (illegal["verdict"] == "illegal").mean()
+    precision = (both.loc[both["verdict"] == "illegal", "expected_verdict"] == "illegal").mean()
+    assert len(illegal) > 0 and recall == 1.0 and precision == 1.0
+    assert (both["verdict"] == both["expected_verdict"]).all(), both.loc[
+        both["verdict"] != both["expected_verdict"], ["JCBH", "expected_reason", "reasons"]]
+    assert all(r.expected_reason in r.reasons.split(";") for r in both.itertuples())
+    # every verdict cites the document it rests on
+    cited = both[both["document"].fillna("") != ""]
+    columns = ["approval_refs", "facility_refs", "temporary_refs", "supplement_refs"]
+    refs = cited[columns].fillna("").agg("；".join, axis=1)
+    erl = cited["expected_reason"] == "construction_in_erl"  # the ERL's name is no document number
+    assert all(doc in text for doc, text in zip(cited.loc[~erl, "document"], refs[~erl], strict=True))
+    package = demo_out / "fieldcheck"
+    assert (package / "核查表.xlsx").exists() and (package / "index.html").exists()
+    assert len(pyogrio.read_dataframe(package / "图斑.kml")) == len(judged)

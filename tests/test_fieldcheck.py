@@ -278,17 +278,22 @@ def test_a_sheet_without_the_patch_number_column_is_a_clear_error(tmp_path):
 
 def test_pages_are_written_offline_and_escaped(judged, context, tmp_path):
     paths = write_patch_pages(tmp_path / "fieldcheck", judged, context)
-    assert paths[0].name == "index.html" and len(paths) == 1 + len(judged)
-    assert all(re.fullmatch(r"\d{4}(_[0-9A-Za-z_-]+)?\.html", p.name) for p in paths[1:])
-    for path in paths:
+    pages = [p for p in paths if p.suffix == ".html"]
+    assets = [p for p in paths if p.parent.name == "assets"]
+    assert paths[0].name == "index.html" and len(pages) == 1 + len(judged)
+    assert all(re.fullmatch(r"\d{4}(_[0-9A-Za-z_-]+)?\.html", p.name) for p in pages[1:])
+    # Leaflet once, beside the pages (not in each one): every page stays small
+    assert any(p.name.endswith("_leaflet.js") for p in assets)
+    assert all(p.stat().st_size < 150_000 for p in pages)
+    for path in pages:
         page = path.read_text(encoding="utf-8")
         assert not re.search(r"""<(script|link)\b[^>]*(src|href)\s*=\s*["']?(https?:)?//""", page, re.I)
         assert HOSTILE not in page and SCRIPT not in page
         assert "示例数据（合成）" in page and "内部资料 注意保密" in page
-    page = paths[1].read_text(encoding="utf-8")
+    page = pages[1].read_text(encoding="utf-8")
     assert "@page { size: A4" in page
     # far-away approvals are clipped off, nearby ones kept
-    assert all("far away" not in p.read_text(encoding="utf-8") for p in paths[1:])
+    assert all("far away" not in p.read_text(encoding="utf-8") for p in pages[1:])
 
 
 class Page:
@@ -318,7 +323,8 @@ class Page:
 def test_pages_in_chromium_offline_drawn_escaped_and_linked(browser, judged, context, tmp_path):
     paths = write_patch_pages(tmp_path / "fieldcheck", judged, context)
     urls = {p.resolve().as_uri() for p in paths}
-    pages = paths[1:]
+    pages = [p for p in paths[1:] if p.suffix == ".html"]
+    assets = {p.resolve().as_uri() for p in paths if p.parent.name == "assets"}
     for number, path in enumerate(pages, start=1):
         view = Page(browser, path)
         try:
@@ -341,7 +347,7 @@ def test_pages_in_chromium_offline_drawn_escaped_and_linked(browser, judged, con
             if path.name.endswith("_1_2.html"):  # the patch "=1+2" with the hostile names
                 assert HOSTILE in body and SCRIPT in body  # shown as text
                 assert f"未经批准 {SCRIPT}" in body
-            assert view.outside_requests({view.url}) == [], view.requests
+            assert view.outside_requests({view.url} | assets) == [], view.requests
             assert view.errors == []
             assert ("fc-prev" in page.content()) == (number > 1)
             assert ("fc-next" in page.content()) == (number < len(pages))
@@ -401,4 +407,5 @@ def test_pages_in_english_and_without_context_layers(judged, tmp_path):
     assert "Field-check patches" in index and "illegal" in index and "示例数据" not in index
     page = paths[1].read_text(encoding="utf-8")
     assert "next →" in page and "preliminary verdict" in page and "T1 2023" in page
-    assert len(write_patch_pages(tmp_path / "zh", judged.set_index("county_code"))) == 1 + len(judged)
+    written = write_patch_pages(tmp_path / "zh", judged.set_index("county_code"))
+    assert len([p for p in written if p.suffix == ".html"]) == 1 + len(judged)

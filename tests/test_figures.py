@@ -97,6 +97,26 @@ def test_partly_approved_patch_whose_illegal_part_lies_partly_on_pbf():
     assert patch.pbf_mu == pytest.approx(11.25, rel=1e-12)
 
 
+def test_pbf_freeze_lists_approved_conversion_on_pbf_per_county():
+    # 一冻结: approvals x 0–50, PBF x 25–100. Paper: conversion on PBF 11.25 亩 = approved 3.75 (x 25–50)
+    # + unapproved 7.5 (x 50–100); a second patch (x 200–300, off PBF) adds nothing.
+    from kmrv_geo.analysis.balances import pbf_conversion_table
+
+    t0 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0101", sq(200, 0, 300, 100))])
+    t1 = landuse_layer([("0601", sq(0, 0, 100, 100)), ("0601", sq(200, 0, 300, 100))])
+    result = run(t0, t1, approvals=polygons(sq(0, 0, 50, 100)), pbf=polygons(sq(25, 0, 100, 100)))
+    on_pbf = result.patches.sort_values("pbf_mu").iloc[-1]
+    assert on_pbf.approved_pbf_mu == pytest.approx(3.75, rel=1e-12)
+    table = pbf_conversion_table(result.patches, ["county_code", "county_name"]).iloc[0]
+    assert table.patches == 1
+    assert table.pbf_converted_mu == pytest.approx(11.25, rel=1e-12)
+    assert table.pbf_converted_approved_mu == pytest.approx(3.75, rel=1e-12)
+    assert table.illegal_pbf_mu == pytest.approx(7.5, rel=1e-12)
+    unjudged = pbf_conversion_table(run(t0, t1, pbf=polygons(sq(25, 0, 100, 100))).patches, ["county_code"]).iloc[0]
+    assert unjudged.pbf_converted_unjudged_mu == pytest.approx(11.25, rel=1e-12)
+    assert np.isnan(unjudged.pbf_converted_approved_mu) and np.isnan(unjudged.illegal_pbf_mu)
+
+
 def test_illegal_patch_across_two_villages_and_two_pbf_parcels():
     # 0103 → 0702 on x 0–200 (30 亩); villages split at x = 100; PBF parcels x 0–50 (full height) and
     # x 150–200, y 0–50. No approvals. Paper, per village: illegal 15 亩 each; illegal on PBF 7.5 亩 (甲)

@@ -19,18 +19,19 @@ def patches():
         "area_m2": [1000.0, 2000.0, 3000.0, 666.6666666666666],
         "area_mu": [1.5, 3.0, 4.5, 1.0], "pbf_mu": [0.75, 1.5, 0.0, 0.0],
         "approved_mu": [0.5, 0.0, 4.5, 0.0], "illegal_mu": [1.0, 0.0, 0.0, 0.0],
+        "approved_pbf_mu": [0.25, 0.0, 0.0, 0.0],
     })  # fmt: skip
 
 
 def test_wpzf_sheet_has_the_enforcement_shape():
     sheet = wpzf_sheet(patches(), t0_year=2022, t1_year=2023)
     assert list(sheet.columns) == ["XZQDM", "XZQMC", "JCBH", "QSX", "HSX", "BGQDL", "BGHDL", "SFYN", "MJ", "面积(亩)",
-                                   "违法面积(亩)", "判定"]
+                                   "违法面积(亩)", "判定", "占用永农已批(一冻结)"]
     assert len(sheet) == 3  # new farmland is not an enforcement patch
     first, second, third = sheet.to_dict("records")
     assert ((first["BGQDL"], first["BGHDL"], first["SFYN"], first["判定"])
             == ("0101 水田", "0702 农村宅基地", "是", "违法"))
-    assert first["违法面积(亩)"] == 1.0
+    assert first["违法面积(亩)"] == 1.0 and first["占用永农已批(一冻结)"] == "是"  # its approved part is on PBF
     assert (second["判定"], second["违法面积(亩)"]) == ("违法", 1.5)  # non-grain on PBF: the PBF part
     assert (third["判定"], third["SFYN"], third["QSX"], third["HSX"]) == ("合法", "否", "2022", "2023")
 

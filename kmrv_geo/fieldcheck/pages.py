@@ -1,11 +1,13 @@
 """Patch pages for the field team: one printable HTML page per patch, and an index page linking them.
 
 One page per patch (with 上一个/下一个 links and a link back to the index), not one page holding every
-patch: a page then carries only its own patch's surroundings (a few hundred kilobytes, Leaflet inlined),
-opens quickly on a phone, can be sent alone (WeChat, e-mail) and prints as one A4 sheet; a single page
-would carry every patch's land use at once and grow with the number of patches.
+patch: a page then carries only its own patch's surroundings (tens of kilobytes), opens quickly on a
+phone and prints as one A4 sheet; a single page would carry every patch's land use at once and grow with
+the number of patches.
 
-Each page is offline: Leaflet and our scripts are inlined (:func:`~kmrv_geo.webmap.assets.offline_html`),
+Each page is offline: Leaflet and our scripts are files in ``assets/`` beside the pages, shared by all of them
+(:func:`~kmrv_geo.webmap.assets.shared_assets_html`; inlined, each page would carry 300 kB of Leaflet and a
+county's thousand patches 300 MB) — copy the whole ``fieldcheck`` folder, not a single page;
 no tile basemap unless the context names one (its tiles then simply fail to load without a network).
 Every text from the data is HTML-escaped (map attributes by :func:`~kmrv_geo.webmap.encode.encode_layer`).
 """
@@ -22,7 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..landuse import code_name
-from ..webmap.assets import offline_html
+from ..webmap.assets import shared_assets_html
 from ..webmap.elements import RawHtml
 from .labels import OTHER_COLOUR, SYNTHETIC, VERDICT_COLOURS, VERDICTS, after_use, check_lang, text_of, verdict_words
 from .patchmap import PageContext, patch_map
@@ -30,6 +32,8 @@ from .patchmap import PageContext, patch_map
 logger = logging.getLogger(__name__)
 
 INDEX = "index.html"
+ASSETS = "assets"
+"""Folder (beside the pages) of the Leaflet and map scripts every page shares (offline, one copy)."""
 MAP_HEIGHT_MM = 112
 TEXT = {
     "zh": {"index": "图斑目录", "prev": "← 上一个", "next": "下一个 →", "title": "外业核查图斑", "no": "序号",
@@ -238,7 +242,7 @@ def _patch_page(row, patch: gpd.GeoDataFrame, context: PageContext, *, prev: str
             f'<table class="fc fc-figures">{table}</table>{form}</div>')
     root.html.add_child(RawHtml(head), name="fc_head")
     root.html.add_child(RawHtml(info), name="fc_info")
-    return offline_html(fmap)
+    return shared_assets_html(fmap, ASSETS)
 
 
 def _index_page(judged: pd.DataFrame, order: list, names: dict, context: PageContext) -> str:
@@ -301,7 +305,8 @@ def write_patch_pages(out_dir: str | Path, judged: gpd.GeoDataFrame, context: Pa
     Returns
     -------
     list of Path
-        ``index.html`` first, then the patch pages in index order (``0001_<patch number>.html``…).
+        ``index.html`` first, then the patch pages in index order (``0001_<patch number>.html``…), then the
+        shared assets (``assets/…``).
 
     Notes
     -----
@@ -325,6 +330,7 @@ def write_patch_pages(out_dir: str | Path, judged: gpd.GeoDataFrame, context: Pa
     order = patch_order(judged)
     names = {label: page_name(i, judged.loc[label, "patch_id"]) for i, label in enumerate(order, start=1)}
     paths = []
+    assets: dict[str, str] = {}
     for i, label in enumerate(tqdm(order, disable=not verbose, desc="patch pages")):
         row = judged.loc[label]
         patch = judged.loc[[label]].copy()
@@ -332,10 +338,17 @@ def write_patch_pages(out_dir: str | Path, judged: gpd.GeoDataFrame, context: Pa
         page = _patch_page(row, patch, context, prev=names[order[i - 1]] if i > 0 else None,
                            next_=names[order[i + 1]] if i + 1 < len(order) else None, number=i + 1,
                            total=len(order))
+        page, files = page
+        assets.update(files)
         path = out / names[label]
         path.write_text(page, encoding="utf-8")
         paths.append(path)
     index = out / INDEX
     index.write_text(_index_page(judged, order, names, context), encoding="utf-8")
-    logger.info("wrote %d patch pages and %s", len(paths), index)
-    return [index, *paths]
+    asset_paths = []
+    for name, text in sorted(assets.items()):
+        (out / ASSETS).mkdir(exist_ok=True)
+        asset_paths.append(out / ASSETS / name)
+        asset_paths[-1].write_text(text, encoding="utf-8")
+    logger.info("wrote %d patch pages, %s and %d shared assets", len(paths), index, len(asset_paths))
+    return [index, *paths, *asset_paths]

@@ -14,8 +14,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.errors
 
 from ..landuse import CATEGORIES, CATEGORY_LABELS, UNKNOWN, code_name
+from ..overlay import polygonal_parts
 from ..webmap.common import MapContext, add_layer, new_map, web_layer
 from ..webmap.elements import CompactLayer, FitView, ReadyFlag
 from ..webmap.encode import Field
@@ -96,6 +98,26 @@ class PageContext:
                           synthetic=self.synthetic)
 
 
+def _cut_one(geom, window):
+    try:
+        return shapely.intersection(geom, window)
+    except shapely.errors.GEOSException:  # a near-degenerate ring GEOS cannot cut: cut its valid form
+        try:
+            return shapely.intersection(shapely.make_valid(geom), window)
+        except shapely.errors.GEOSException:
+            return None
+
+
+def _cut(geoms: np.ndarray, window) -> np.ndarray:
+    """``geoms ∩ window``, one geometry at a time where GEOS fails on the whole array (clip_by_rect and
+    intersection raise on some near-degenerate rings that pass every validity check).
+    """
+    try:
+        return shapely.intersection(geoms, window)
+    except shapely.errors.GEOSException:
+        return np.array([_cut_one(g, window) for g in geoms], dtype=object)
+
+
 def clip_to(frame: gpd.GeoDataFrame | None, window) -> gpd.GeoDataFrame | None:
     """The polygons of ``frame`` that meet the rectangle ``window``, cut to it (``None`` when none)."""
     if frame is None or frame.empty:
@@ -104,8 +126,8 @@ def clip_to(frame: gpd.GeoDataFrame | None, window) -> gpd.GeoDataFrame | None:
     if not len(rows):
         return None
     part = frame.iloc[np.sort(rows)]
-    geoms = shapely.clip_by_rect(np.asarray(part.geometry.values), *window.bounds)
-    keep = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
+    geoms = polygonal_parts(_cut(np.asarray(part.geometry.values, dtype=object), window))
+    keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     if not keep.any():
         return None
     return gpd.GeoDataFrame(part.drop(columns=part.geometry.name)[keep], geometry=geoms[keep], crs=frame.crs)

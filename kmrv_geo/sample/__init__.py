@@ -8,7 +8,9 @@ give the same attribute tables and geometries.
 
 Modules: :mod:`.geography` (extent, lake, terrain, townships, villages), :mod:`.tessellation`
 (parcels), :mod:`.landuse_model` (2022 codes), :mod:`.protection` (PBF, HSF), :mod:`.changes`
-(2023, approvals, truth), :mod:`.rasters` (land cover, NDVI), :mod:`.output` (files).
+(2023, approvals, truth), :mod:`.enforcement` (卫片执法: monitoring patches, filings, temporary use,
+supplement projects, ERL, UDB and the patches' truth), :mod:`.rasters` (land cover, NDVI), :mod:`.output`
+(files).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import shapely
 from tqdm import tqdm
 
 from . import changes as _changes
-from . import geography, landuse_model, protection, rasters, tessellation
+from . import enforcement, geography, landuse_model, protection, rasters, tessellation
 from ._util import stream
 from .output import SYNTHETIC_NOTE, copy_config, ellipsoidal_m2, write_layers
 
@@ -61,6 +63,9 @@ class SampleInfo:
         ``other``), and ``partial`` (pieces of split parcels) and ``below_min`` (specks) over all kinds.
     abandoned, decoys : int
         Injected abandoned parcels (low NDVI ≥ 2 consecutive years) and one-year decoys.
+    patches : dict of str to int
+        Monitoring patches (``monitoring_patches``) per expected verdict (``legal``, ``illegal``,
+        ``to_check``), and ``decoys`` (unchanged farmland among them).
     n_parcels, seed : int
         The size asked for and the seed.
     seconds : float
@@ -75,6 +80,7 @@ class SampleInfo:
     changes: dict[str, int] = field(default_factory=dict)
     abandoned: int = 0
     decoys: int = 0
+    patches: dict[str, int] = field(default_factory=dict)
     n_parcels: int = 0
     seed: int = 0
     seconds: float = 0.0
@@ -121,7 +127,7 @@ def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 202
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    steps = tqdm(total=8, desc="示例数据 sample", unit="step", disable=not progress)
+    steps = tqdm(total=9, desc="示例数据 sample", unit="step", disable=not progress)
 
     def step(label: str) -> None:
         steps.set_postfix_str(label)
@@ -176,6 +182,12 @@ def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 202
     abandoned = _abandoned_frame(t0, low)
     steps.update()
 
+    step("卫片执法 layers")
+    enforcement_layers = enforcement.make_enforcement(t0, truth, model=model, on_pbf=on_pbf, pbf=pbf,
+                                                      approvals=approvals, extent=extent,
+                                                      rng=stream(seed, "enforcement"))
+    steps.update()
+
     step("writing")
     layers = {
         "county": extent.counties,
@@ -190,6 +202,7 @@ def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 202
                                     crs=geography.CRS),
         "truth_changes": truth,
         "truth_abandoned": abandoned,
+        **enforcement_layers,
     }
     gpkg = out / "demo.gpkg"
     counts = write_layers(gpkg, layers)
@@ -201,9 +214,13 @@ def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 202
     change_counts = {k: int(kinds.get(k, 0)) for k in ("nonagri", "nongrain", "supplement", "back_in", "other")}
     change_counts["partial"] = int((truth["shape"] != "whole").sum())
     change_counts["below_min"] = int(truth["below_min"].sum())
+    patch_truth = enforcement_layers["truth_patches"]
+    patch_counts = {v: int((patch_truth["expected_verdict"] == v).sum()) for v in ("legal", "illegal", "to_check")}
+    patch_counts["decoys"] = int((patch_truth["kind"] == "decoy").sum())
     info = SampleInfo(
         out_dir=out, gpkg=gpkg, config_path=config_path, rasters=raster_paths, counts=counts, changes=change_counts,
-        abandoned=int(low["abandoned"].sum()), decoys=int((~low["abandoned"]).sum()), n_parcels=int(n_parcels),
+        abandoned=int(low["abandoned"].sum()), decoys=int((~low["abandoned"]).sum()), patches=patch_counts,
+        n_parcels=int(n_parcels),
         seed=int(seed), seconds=time.perf_counter() - start,
     )  # fmt: skip
     logger.info("sample: %d parcels, %d changes, done in %.1f s", counts["landuse_2022"], len(truth), info.seconds)

@@ -32,8 +32,18 @@ DESCRIPTIONS = {
     "truth_changes": "注入变化的真值（每个变化图斑一条）ground truth: one row per injected change piece",
     "truth_abandoned": "注入撂荒地的真值（abandoned=0 为一年低值的干扰地块）"
                        "ground truth of abandoned farmland and decoys",
+    "facility_filings": "设施农用地备案（合成）synthetic facility agricultural land filings",
+    "temporary_use": "临时用地批准范围（合成，含两条无法识别的结束日期）synthetic temporary land-use permits",
+    "supplement_projects": "土地整治/补充耕地项目（合成）"
+                           "synthetic land consolidation / supplementary farmland projects",
+    "erl": "生态保护红线（合成）synthetic ecological protection red line",
+    "udb": "城镇开发边界（合成，取自合成建成区）synthetic urban development boundary",
+    "monitoring_patches": "卫片监测图斑（合成：注入的变化向内缩 0.3 m，另有约 10% 未变化耕地干扰图斑）"
+                          "synthetic satellite monitoring patches (injected changes and unchanged decoys)",
+    "truth_patches": "监测图斑判定真值（每个图斑一条）ground truth: expected verdict of each monitoring patch",
 }  # fmt: skip
-MULTI_LAYERS = ("county", "township", "dianchi", "approvals")
+MULTI_LAYERS = ("county", "township", "dianchi", "approvals", "facility_filings", "temporary_use",
+                "supplement_projects", "erl", "udb")
 """Layers written as MultiPolygon whatever their parts (one geometry type whatever the seed)."""
 
 

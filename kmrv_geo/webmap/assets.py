@@ -18,6 +18,7 @@ jQuery, Bootstrap, Font Awesome and Awesome Markers are not used by our maps and
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from importlib import resources
 from pathlib import Path
@@ -131,6 +132,58 @@ def offline_html(fmap: folium.Map) -> str:
     fmap.default_js = list(LEAFLET_JS)
     fmap.default_css = list(LEAFLET_CSS)
     return inline_assets(fmap.get_root().render())
+
+
+def _asset_file_name(url: str, suffix: str) -> str:
+    """A file name for an asset: its own base name, prefixed by a short hash of the URL (no clashes)."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", url.rstrip("/").rsplit("/", 1)[-1].split(":")[-1]) or "asset"
+    if not base.endswith(suffix):
+        base += suffix
+    return f"{hashlib.sha1(url.encode('utf-8')).hexdigest()[:8]}_{base}"
+
+
+def shared_assets_html(fmap: folium.Map, folder: str = "assets") -> tuple[str, dict[str, str]]:
+    """Render a map whose scripts and stylesheets are files in a folder beside it, for sets of many pages.
+
+    Each of a thousand field-check pages would otherwise carry its own copy of Leaflet (about 300 kB);
+    here they share one. The pages stay offline: every asset is a local file, taken from installed
+    packages like :func:`offline_html`'s.
+
+    Parameters
+    ----------
+    fmap : folium.Map
+    folder : str, default "assets"
+        The folder, relative to the page, that the files are written to by the caller.
+
+    Returns
+    -------
+    tuple
+        (the page's HTML, ``{file name: text}`` of the assets it links).
+
+    Raises
+    ------
+    MapError
+        As :func:`inline_assets`.
+    """
+    fmap.default_js = list(LEAFLET_JS)
+    fmap.default_css = list(LEAFLET_CSS)
+    files: dict[str, str] = {}
+
+    def script(match: re.Match) -> str:
+        name = _asset_file_name(match.group(1), ".js")
+        files[name] = asset_text(match.group(1))
+        return f'<script src="{folder}/{name}"></script>'
+
+    def css(match: re.Match) -> str:
+        name = _asset_file_name(match.group(1), ".css")
+        files[name] = _RELATIVE_URL.sub(f'url("{_EMPTY_GIF}")', asset_text(match.group(1)))
+        return f'<link rel="stylesheet" href="{folder}/{name}"/>'
+
+    html = _CSS_LINK.sub(css, _SCRIPT_SRC.sub(script, fmap.get_root().render()))
+    left = _ANY_EXTERNAL.search(html)
+    if left:
+        raise MapError(f"the map still links an external asset ({left.group(0)[:120]}…); it would not open offline")
+    return html, files
 
 
 def save_offline(fmap: folium.Map, path: str | Path) -> None:

@@ -34,8 +34,8 @@ STATUS_COLOURS = {
 PBF_OUTLINE = "#67000d"
 BELOW_MIN_STYLE = {"color": "#636363", "weight": 1, "fillColor": "#bdbdbd", "fillOpacity": 0.5, "dashArray": "3"}
 POPUP_COLUMNS = ["patch_id", "status", "change_class", "t0_code", "t0_name", "t1_code", "t1_name", "county_name",
-                 "township", "village", "area_mu", "net_mu", "pbf_mu", "approved_mu", "illegal_mu", "illegal_pbf_mu",
-                 "basis"]
+                 "township", "village", "area_mu", "net_mu", "pbf_mu", "approved_mu", "approved_pbf_mu", "illegal_mu",
+                 "illegal_pbf_mu", "basis"]
 SIMPLIFY_M = 0.5
 
 
