@@ -268,3 +268,25 @@ def test_demo_judged_monitoring_patches_match_the_truth(demo_out):
     package = demo_out / "fieldcheck"
     assert (package / "核查表.xlsx").exists() and (package / "index.html").exists()
     assert len(pyogrio.read_dataframe(package / "图斑.kml")) == len(judged)
+
+
+def test_raster_change_patches_are_judged_the_same_way(demo_out, tmp_path):
+    """`kmrv judge` on the `change_patches` a run wrote (land-cover raster patches included): every patch is
+    judged or listed, under its own id, its current use taken from the T1 survey.
+    """
+    from click.testing import CliRunner
+
+    from kmrv_geo.cli.main import cli
+
+    out = tmp_path / "judged"
+    result = CliRunner().invoke(cli, ["judge", str(demo_out / "data" / "demo.yml"), str(demo_out / "results.gpkg"),
+                                      "--layer", "change_patches", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    source = gpd.read_file(demo_out / "results.gpkg", layer="change_patches", engine="pyogrio")
+    judged = gpd.read_file(out / "results.gpkg", layer="judged_patches", engine="pyogrio")
+    listed = pyogrio.list_layers(out / "results.gpkg")[:, 0]
+    not_judged = (gpd.read_file(out / "results.gpkg", layer="patches_not_judged", engine="pyogrio")
+                  if "patches_not_judged" in listed else judged.iloc[:0])
+    assert sorted([*judged["patch_id"], *not_judged["patch_id"]]) == sorted(source["patch_id"])
+    raster = judged[judged["patch_id"].isin(source.loc[source["source"] == "raster", "patch_id"])]
+    assert len(raster) and (raster["after_source"] == "t1").all()

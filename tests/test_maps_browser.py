@@ -95,7 +95,7 @@ def demo_counts(demo_out) -> dict:
             json.loads((demo_out / "check_report.json").read_text(encoding="utf-8"))["layers"].items()}
     gpkg = demo_out / "results.gpkg"
     n = {name: gpd.read_file(gpkg, layer=name, engine="pyogrio") for name in
-         ("change_patches", "villages_profile", "abandoned_parcels")}
+         ("change_patches", "villages_profile", "abandoned_parcels", "judged_patches")}
     vector = n["change_patches"][n["change_patches"]["source"] == "vector"]  # the map shows the survey's patches
     return {
         "overview": {r: kept[r] for r in ("county", "lake", "pbf", "hsf", "villages")},
@@ -103,6 +103,7 @@ def demo_counts(demo_out) -> dict:
         "coverage": {"county": kept["county"], "village": len(n["villages_profile"])},
         "villages": {"county": kept["county"], "villages": len(n["villages_profile"])},
         "abandonment": {"county": kept["county"], "parcels": len(n["abandoned_parcels"])},
+        "judged_patches": {"county": kept["county"], "patches": len(n["judged_patches"])},
     }
 
 
@@ -112,10 +113,13 @@ def _search_term(demo_out, name: str) -> str:
         return gpd.read_file(gpkg, layer="change_patches", engine="pyogrio")["patch_id"].iloc[0]
     if name == "abandonment":
         return str(gpd.read_file(gpkg, layer="abandoned_parcels", engine="pyogrio")["parcel_id"].iloc[0])
+    if name == "judged_patches":
+        return gpd.read_file(gpkg, layer="judged_patches", engine="pyogrio")["patch_id"].iloc[0]
     return gpd.read_file(gpkg, layer="villages_profile", engine="pyogrio")["village"].iloc[0]
 
 
-@pytest.mark.parametrize("name", ["overview", "violations", "coverage", "villages", "abandonment"])
+@pytest.mark.parametrize("name", ["overview", "violations", "coverage", "villages", "abandonment",
+                                  "judged_patches"])
 def test_demo_map_renders_offline_and_searches(browser, demo_out, demo_counts, name):
     page = MapPage(browser, demo_out / "maps" / f"{name}.html")
     try:
@@ -147,6 +151,7 @@ def hostile_maps(demo_out, abandoned_parcels, tmp_path_factory):
     """Villages, violations and coverage maps whose names, ids and categories are a script-running tag."""
     from kmrv_geo.webmap.abandonment import abandonment_map
     from kmrv_geo.webmap.coverage import coverage_map
+    from kmrv_geo.webmap.judge import judge_map
     from kmrv_geo.webmap.villages import villages_map
     from kmrv_geo.webmap.violations import violations_map
 
@@ -158,17 +163,21 @@ def hostile_maps(demo_out, abandoned_parcels, tmp_path_factory):
     profiles.loc[0, ["village", "category"]] = HOSTILE
     patches = gpd.read_file(gpkg, layer="change_patches", engine="pyogrio")
     patches.loc[0, ["patch_id", "village", "t1_name"]] = HOSTILE
+    judged = gpd.read_file(gpkg, layer="judged_patches", engine="pyogrio")
+    judged.loc[0, ["patch_id", "village", "reason_text", "approval_refs"]] = HOSTILE
     ctx = MapContext(basemap="none", name=HOSTILE, notice=HOSTILE, synthetic=True)
     out = tmp_path_factory.mktemp("hostile")
     maps = {"villages": villages_map(profiles, ctx), "violations": violations_map(patches, ctx),
-            "coverage": coverage_map(ctx, villages=profiles), "abandonment": abandonment_map(parcels, ctx)}
+            "coverage": coverage_map(ctx, villages=profiles), "abandonment": abandonment_map(parcels, ctx),
+            "judged_patches": judge_map(judged, ctx)}
     for name, fmap in maps.items():
         save_offline(fmap, out / f"{name}.html")
     return out
 
 
 @pytest.mark.parametrize(("name", "key"), [("villages", "villages"), ("violations", "patches"),
-                                           ("coverage", "village"), ("abandonment", "parcels")])
+                                           ("coverage", "village"), ("abandonment", "parcels"),
+                                           ("judged_patches", "patches")])
 def test_hostile_names_are_shown_as_text(browser, hostile_maps, name, key):
     page = MapPage(browser, hostile_maps / f"{name}.html")
     try:
@@ -195,6 +204,7 @@ def test_hostile_names_are_shown_as_text(browser, hostile_maps, name, key):
 def test_large_layer_level_of_detail(browser, demo_out, tmp_path, monkeypatch):
     import kmrv_geo.webmap.encode as encode
     from kmrv_geo.webmap.coverage import coverage_map
+    from kmrv_geo.webmap.judge import judge_map
 
     monkeypatch.setattr(encode, "LOD_FEATURES", 50)
     profiles = gpd.read_file(demo_out / "results.gpkg", layer="villages_profile", engine="pyogrio")
