@@ -204,7 +204,6 @@ def test_hostile_names_are_shown_as_text(browser, hostile_maps, name, key):
 def test_large_layer_level_of_detail(browser, demo_out, tmp_path, monkeypatch):
     import kmrv_geo.webmap.encode as encode
     from kmrv_geo.webmap.coverage import coverage_map
-    from kmrv_geo.webmap.judge import judge_map
 
     monkeypatch.setattr(encode, "LOD_FEATURES", 50)
     profiles = gpd.read_file(demo_out / "results.gpkg", layer="villages_profile", engine="pyogrio")
