@@ -313,11 +313,14 @@ class JudgeSettings(_Strict):
     @field_validator("verdicts")
     @classmethod
     def _known_reasons(cls, verdicts: dict) -> dict:
-        from .analysis.judge_rules import REASONS
+        from .analysis.judge_rules import CONFIGURABLE
 
-        unknown = sorted(set(verdicts) - set(REASONS))
+        unknown = sorted(set(verdicts) - set(CONFIGURABLE))
         if unknown:
-            raise ValueError(f"unknown reason codes {unknown}; known: {', '.join(REASONS)}")
+            near = {code: difflib.get_close_matches(code, CONFIGURABLE, n=1) for code in unknown}
+            hints = "; ".join(f"{code}: did you mean {m[0]}?" for code, m in near.items() if m)
+            raise ValueError(f"unknown reason codes {unknown}" + (f" ({hints})" if hints else "")
+                             + f"; the codes whose verdict can be set: {', '.join(CONFIGURABLE)}")
         return verdicts
 
 
@@ -587,6 +590,9 @@ def load_config(path: str | Path, *, check_files: bool = True) -> ProjectConfig:
         raise ConfigError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    except ValueError as exc:  # YAML parses 2023-13-01 as a date and fails on it
+        raise ConfigError(f"config file {path} holds a value YAML cannot read ({exc}); dates are written "
+                          "YYYY-MM-DD, e.g. as_of: 2023-12-31") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must hold a mapping (name:, crs:, layers:, thresholds:), got {raw!r}")
     return config_from_dict(raw, base_dir=path.resolve().parent, source=path, check_files=check_files)
@@ -619,11 +625,13 @@ def config_from_dict(
     return config
 
 
-def with_patches(config: ProjectConfig, path: str | Path, *, layer: str | None = None) -> ProjectConfig:
+def with_patches(config: ProjectConfig, path: str | Path, *, layer: str | None = None,
+                 crs: str | None = None) -> ProjectConfig:
     """The config with its ``patches`` role set to ``path`` (``kmrv judge CONFIG PATCHES``).
 
     The patch fields (number, after-use code, image date) are found by their standard names; a
-    ``patches`` role in the project file keeps its field mapping when it names the same file.
+    ``patches`` role in the project file keeps its field mapping (and ``crs:``) when it names the same
+    file; ``crs`` gives the layer's CRS when the file has none or a wrong one.
 
     Raises
     ------
@@ -637,5 +645,11 @@ def with_patches(config: ProjectConfig, path: str | Path, *, layer: str | None =
     old = config.layers.get("patches")
     keep = old.model_dump(exclude={"path", "layer"}) if isinstance(old, VectorLayerSpec) and \
         config.resolve(old.path).resolve() == target else {}
-    spec = VectorLayerSpec(path=str(target), layer=layer, **keep)
+    if crs is not None:
+        keep["crs"] = crs
+    try:
+        spec = VectorLayerSpec(path=str(target), layer=layer, **keep)
+    except ValidationError as exc:
+        raise ConfigError(join_problems("patches:", _pydantic_problems(exc, prefix="patches",
+                                                                        model=VectorLayerSpec))) from None
     return config.model_copy(update={"layers": {**config.layers, "patches": spec}})

@@ -207,8 +207,7 @@ def _judge(found: Found, result: JudgeResult, lang: str, kind: str) -> None:
     total = TOTAL_LABEL[lang]
     found.layers["judged_patches"] = result.patches
     found.layers["judged_parts"] = result.parts
-    if len(result.not_judged):
-        found.layers["patches_not_judged"] = result.not_judged
+    found.layers["patches_not_judged"] = result.not_judged  # written when empty too: none were left out
     by_county = with_total(judged_by_county(result.patches), "county_name", total)
     pbf = by_county[["county_code", "county_name", "patches", "pbf_converted_mu", "pbf_converted_approved_mu",
                      "illegal_pbf_mu"]]
@@ -218,8 +217,7 @@ def _judge(found: Found, result: JudgeResult, lang: str, kind: str) -> None:
         "judged_by_county": localise(by_county, lang, area_kind=kind),
         "judged_pbf_conversion_by_county": localise(pbf, lang, area_kind=kind),
     }
-    if len(result.not_judged):
-        found.tables["patches_not_judged"] = localise(result.not_judged.drop(columns="geometry"), lang, area_kind=kind)
+    found.tables["patches_not_judged"] = localise(result.not_judged.drop(columns="geometry"), lang, area_kind=kind)
     if result.field_unmatched is not None:
         found.tables["field_results_unmatched"] = localise(result.field_unmatched, lang)
     found.sheets |= {

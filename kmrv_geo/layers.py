@@ -227,7 +227,7 @@ def check_shapefile_encoding(shp_path: str | Path, encoding: str) -> str:
 
 
 def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | None = None,
-                columns: list[str] | None = None) -> ReadResult:
+                columns: list[str] | None = None, allow_empty: bool = False) -> ReadResult:
     """Read one vector layer with its source feature ids.
 
     Parameters
@@ -240,6 +240,9 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
         Text encoding for Shapefiles without a usable .cpg (e.g. ``GBK``).
     columns : list of str, optional
         Attribute columns to read (default all).
+    allow_empty : bool, default False
+        Accept a layer without features (a layer of things that may not exist in an area, such as this
+        year's facility filings); otherwise an empty layer is an error (it is usually the wrong layer).
 
     Returns
     -------
@@ -248,8 +251,8 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
     Raises
     ------
     LayerError
-        Missing file, unknown layer (the message lists the layers), empty layer, non-spatial table or
-        unreadable file.
+        Missing file, unknown layer (the message lists the layers), empty layer (unless ``allow_empty``),
+        non-spatial table or unreadable file.
     """
     path = Path(path)
     if not path.exists():
@@ -277,7 +280,7 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
     if info.get("geometry_type") in (None, "None") or not info.get("geometry_type"):
         raise LayerError(f"{path}" + (f" layer {layer}" if layer else "") + " is a table without geometry "
                          f"(fields: {', '.join(map(str, info.get('fields', []))) or 'none'}); give a spatial layer")
-    if info.get("features", 0) == 0:
+    if info.get("features", 0) == 0 and not allow_empty:
         raise LayerError(f"{path}" + (f" layer {layer}" if layer else "") + " has no features; check it is the "
                          "right file and layer")
     unreadable: list[tuple[int, str]] = []

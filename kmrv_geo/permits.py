@@ -82,7 +82,7 @@ def require_fields(role: str, found: dict[str, str], columns, *, source: str) ->
     there = ", ".join(str(c) for c in columns if c not in ("_fid", "geometry")) or "(none)"
     wanted = "; ".join(f"{key} (e.g. {names[key]})" for key in missing)
     raise LayerError(
-        f"{source} ({role}) has no field for {wanted}: every verdict must cite the document it rests on"
+        f"{source}, role {role}, has no field for {wanted}: every verdict must cite the document it rests on"
         + (" and a temporary permit needs its end date" if "end_date" in missing else "")
         + f". Its fields are: {there}. Name the field in the config, e.g. layers: {{{role}: {{path: ..., "
         + ", ".join(f"{key}: FIELD" for key in missing) + "}}")

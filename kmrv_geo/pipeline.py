@@ -246,7 +246,7 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
 def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, progress: bool = False,
         lang: str = "zh", steps: tuple[str, ...] = STEPS, basemap: str | None = None,
         engine: Engine = LOCAL, patches: str | Path | None = None, patches_layer: str | None = None,
-        field_results: str | Path | None = None, gcj02: bool = False) -> RunResult:
+        patches_crs: str | None = None, field_results: str | Path | None = None, gcj02: bool = False) -> RunResult:
     """Load a project file and run the whole pipeline into ``out``.
 
     Parameters
@@ -264,8 +264,9 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
         Basemap of the maps (overrides the config's ``basemap:``).
     engine : Engine
         Where the change overlay runs (default: locally).
-    patches, patches_layer : str or Path, optional
-        Monitoring patches to judge (any polygon layer; replaces the project file's ``patches`` role).
+    patches, patches_layer, patches_crs : str or Path, optional
+        Monitoring patches to judge (any polygon layer; replaces the project file's ``patches`` role), its
+        layer and its CRS when the file has none.
     field_results, gcj02
         As for :func:`run_into`.
 
@@ -275,7 +276,7 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     """
     config = load_config(config_path)
     if patches is not None:
-        config = with_patches(config, patches, layer=patches_layer)
+        config = with_patches(config, patches, layer=patches_layer, crs=patches_crs)
     folder = OutputFolder(out, overwrite=overwrite)
     try:
         return run_into(config, folder, progress=progress, lang=lang, steps=steps, basemap=basemap, engine=engine,

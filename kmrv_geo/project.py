@@ -29,6 +29,10 @@ from .rasters import check_ndvi_values, raster_layout
 
 logger = logging.getLogger(__name__)
 
+MAY_BE_EMPTY = (*permits.APPROVAL_ROLES, "erl", "udb")
+"""Roles whose layer may hold no features (no filings, permits or projects in the area this year): read as
+none, with a note in the layer's warnings. Every other empty layer is an error (usually the wrong layer)."""
+
 
 @dataclass
 class RasterInfo:
@@ -284,7 +288,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
     reads: dict[str, tuple[layer_io.ReadResult, VectorLayerSpec]] = {}
     for role, spec in vector_specs.items():
         path = config.resolve(spec.path)
-        reads[role] = (layer_io.read_vector(path, layer=spec.layer, encoding=spec.encoding), spec)
+        reads[role] = (layer_io.read_vector(path, layer=spec.layer, encoding=spec.encoding,
+                                            allow_empty=role in MAY_BE_EMPTY), spec)
         inputs.setdefault(str(path), sha256_file(path))
         steps.update()
     for role, path, crs_override in raster_specs:
@@ -309,6 +314,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
             _add_permit_fields(project, role, frame, report, spec, read.source)
         elif spec.code and spec.code in frame:  # admin and village codes are text, normalised once (530111.0 → 530111)
             frame[spec.code] = code_text(frame[spec.code])
+        if report.n_in == 0:
+            report.warnings.append(f"{read.source} has no features: no {ROLE_LABELS.get(role, role)} in the area")
         project.vectors[role] = frame
         project.reports[role] = report
         steps.update()

@@ -51,7 +51,8 @@ HEADINGS = {
         "no_valid_pixels": "无有效像元", "years_low": "低值年份", "n_years_low": "连续低值年数",
         "first_low_year": "开始年份", "still_low": "末年仍低", "years_no_data": "无数据年份",
         "abandoned_parcels": "撂荒图斑数", "abandoned_on_pbf_mu": "撂荒占永农(亩)", "still_low_mu": "末年仍撂荒(亩)",
-        "verdict": "判定结果代码", "verdict_text": "判定结果", "partly": "部分判定", "reasons": "判定依据代码",
+        "village_key": "村标识", "verdict": "判定结果代码",
+        "verdict_text": "判定结果", "partly": "部分判定", "reasons": "判定依据代码",
         "reason_text": "判定依据", "erl_mu": "生态保护红线(亩)", "udb_mu": "城镇开发边界内(亩)",
         "legal_mu": "合法面积(亩)",
         "to_check_mu": "待核实面积(亩)", "pbf_converted_mu": "建设占用永久基本农田(亩)",
@@ -116,7 +117,8 @@ HEADINGS = {
         "years_no_data": "years without data",
         "abandoned_parcels": "abandoned parcels", "abandoned_on_pbf_mu": "abandoned on PBF (mu)",
         "still_low_mu": "still low in last year (mu)",
-        "verdict": "verdict code", "verdict_text": "verdict text", "partly": "split verdict", "reasons": "reason codes",
+        "village_key": "village key", "verdict": "verdict code",
+        "verdict_text": "verdict text", "partly": "split verdict", "reasons": "reason codes",
         "reason_text": "reasons", "erl_mu": "ecological red line (mu)", "udb_mu": "inside urban boundary (mu)",
         "legal_mu": "legal (mu)", "to_check_mu": "to check (mu)",
         "pbf_converted_mu": "PBF converted to construction (mu)",
@@ -229,16 +231,19 @@ def wpzf_sheet(patches: pd.DataFrame, *, t0_year=None, t1_year=None) -> pd.DataF
 def wpzf_judged_sheet(judged: pd.DataFrame) -> pd.DataFrame:
     """Judged monitoring patches in the shape of a 卫片执法 record, for handing over as is.
 
-    Columns XZQDM, XZQMC, JCBH, HSX, BGQDL (T0 classes by 亩), BGHDL, SFYN (touches PBF), MJ (m²), 面积(亩),
+    Columns XZQDM, XZQMC, JCBH, HSX, BGQDL (the T0 class of the largest part; all of them by 亩 beside it),
+    BGHDL, SFYN (touches PBF), MJ (m²), 面积(亩),
     违法面积(亩), 判定 (合法/违法/其他: 待核实 reads 其他 as in official records), 判定依据, 批准文号.
     """
     refs = judged[["approval_refs", "facility_refs", "temporary_refs", "supplement_refs"]].fillna("")
+    main = [text.split(";")[0].split(":")[0] if text else "" for text in judged["t0_classes"].fillna("")]
     return pd.DataFrame({
         "XZQDM": judged["county_code"].to_numpy(),
         "XZQMC": judged["county_name"].to_numpy(),
         "JCBH": judged["patch_id"].to_numpy(),
         "HSX": judged["image_date"].to_numpy(),
-        "BGQDL": judged["t0_classes"].to_numpy(),
+        "BGQDL": [f"{c} {code_name(c)}".strip() if c != "none" else "" for c in main],
+        "前时相地类构成(亩)": judged["t0_classes"].to_numpy(),
         "BGHDL": [f"{c} {n}".strip() for c, n in zip(judged["after_code"], judged["after_name"], strict=True)],
         "SFYN": ["是" if v > 0 else "否" for v in judged["pbf_mu"].fillna(0.0)],
         "MJ": (judged["area_mu"] * 10_000 / 15).round(2).to_numpy(),

@@ -142,6 +142,18 @@ def test_field_results_round_trip(judge_project, tmp_path):
     unmatched = pd.read_csv(out / "tables" / "field_results_unmatched.csv")
     assert "JC-99" in unmatched.to_string()
     assert "未匹配 1 行" in result.output
+    # the field team judged the whole patch: its 亩 follow their verdict everywhere
+    assert judged.loc["JC-3", "illegal_mu"] == 0 and judged.loc["JC-3", "legal_mu"] == pytest.approx(MU, rel=1e-6)
+    assert judged.loc["JC-3", "machine_illegal_mu"] == pytest.approx(MU, rel=1e-6)
+    by_county = pd.read_csv(out / "tables" / "judged_by_county.csv")
+    assert by_county["违法图斑数"].iloc[0] == 3 and by_county["违法面积(亩·平面)"].iloc[0] == pytest.approx(3 * MU)
+    assert "违法 3 个（违法面积 7.20 亩" in result.output
+    # the sheet written again keeps the team's entries beside the machine's verdict
+    sheet = openpyxl.load_workbook(out / "fieldcheck" / "核查表.xlsx").worksheets[0]
+    rows = {r[0]: r for r in sheet.iter_rows(min_row=3, values_only=True)}
+    heads = [c.value for c in sheet[2]]
+    jc3 = dict(zip(heads, rows["JC-3"], strict=True))
+    assert (jc3["预判结论"], jc3["核查结论"], jc3["实际用途"], jc3["核查人"]) == ("违法", "合法", "临时工棚", "张三")
 
 
 def test_approval_layer_without_document_numbers_is_an_error_naming_its_fields(judge_project, tmp_path):
@@ -157,3 +169,28 @@ def test_approval_layer_without_document_numbers_is_an_error_naming_its_fields(j
 def test_missing_patch_file_is_a_clear_error(judge_project, tmp_path):
     result = _invoke("judge", judge_project, tmp_path / "nope.shp", "--out", tmp_path / "o")
     assert result.exit_code == 2 and "nope.shp" in result.output
+
+
+def test_empty_permit_layer_means_none_and_bad_dates_and_crs_are_clear(judge_project, tmp_path):
+    gpkg = tmp_path / "data.gpkg"
+    gpd.GeoDataFrame({"BAH": []}, geometry=[], crs=CRS).to_file(gpkg, layer="filings", engine="pyogrio")
+    text = judge_project.read_text(encoding="utf-8")
+    judge_project.write_text(text + "  facility_filings: {path: data.gpkg, layer: filings}\n", encoding="utf-8")
+    patches = tmp_path / "卫片图斑.gpkg"
+    result = _invoke("judge", judge_project, patches, "--layer", "图斑", "--out", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    assert "has no features: no 设施农用地备案 in the area" in result.output
+    # a date YAML cannot read is a config error, not an internal one
+    bad = tmp_path / "bad.yml"
+    bad.write_text(text + "judge: {as_of: 2023-13-01}\n", encoding="utf-8")
+    result = _invoke("judge", bad, patches, "--layer", "图斑", "--out", tmp_path / "b")
+    assert result.exit_code == 2 and "YYYY-MM-DD" in result.output and "内部错误" not in result.output
+    # a Shapefile without .prj: --crs says what it is
+    shp = tmp_path / "nocrs.shp"
+    gpd.read_file(patches, layer="图斑").to_crs(CRS).to_file(shp, engine="pyogrio")
+    shp.with_suffix(".prj").unlink()
+    assert _invoke("judge", judge_project, shp, "--out", tmp_path / "c").exit_code == 2
+    result = _invoke("judge", judge_project, shp, "--crs", "EPSG:4543", "--out", tmp_path / "c")
+    assert result.exit_code == 0, result.output
+    judged = gpd.read_file(tmp_path / "c" / "results.gpkg", layer="judged_patches")
+    assert {r.patch_id: r.verdict for r in judged.itertuples()} == {k: v for k, (v, _) in EXPECTED.items()}

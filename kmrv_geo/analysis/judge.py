@@ -515,9 +515,10 @@ def judged_by_county(judged: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-FIELD_COLUMNS = ["machine_verdict", "field_verdict", "field_use", "photo_ids", "checker", "check_date"]
+FIELD_COLUMNS = ["machine_verdict", "field_verdict", "field_use", "photo_ids", "checker", "check_date",
+                 "machine_illegal_mu"]
 """Columns a returned field-check sheet adds to ``judged_patches``; ``verdict`` becomes the field conclusion
-where one was given, ``machine_verdict`` keeps the prefilled one."""
+where one was given, ``machine_verdict`` and ``machine_illegal_mu`` keep the prefilled verdict and its illegal 亩."""
 
 
 def take_field_results(result: JudgeResult, rows: pd.DataFrame, unmatched: pd.DataFrame, *, pending: int = 0,
@@ -540,17 +541,26 @@ def take_field_results(result: JudgeResult, rows: pd.DataFrame, unmatched: pd.Da
     -------
     JudgeResult
         With :data:`FIELD_COLUMNS` in ``patches`` and the reason ``field_check`` added where the field
-        conclusion differs from the prefilled one.
+        conclusion differs from the prefilled one. Where the field team gave a conclusion it covers the
+        whole patch: ``legal_mu``/``illegal_mu``/``to_check_mu`` hold the patch's area under that verdict
+        and ``illegal_pbf_mu`` its PBF part when illegal (``judged_parts`` keeps the machine's parts).
     """
     patches = result.patches.copy()
     patches["machine_verdict"] = patches["verdict"]
+    patches["machine_illegal_mu"] = patches["illegal_mu"]
     taken = rows.drop_duplicates("patch_id", keep="first").set_index("patch_id")
-    for column in FIELD_COLUMNS[1:]:
+    for column in FIELD_COLUMNS[1:-1]:
         values = taken[column] if column in taken else pd.Series(dtype=object)
         patches[column] = patches["patch_id"].map(values).fillna("").astype(str).to_numpy()
     given = patches["field_verdict"].isin(list(SEVERITY))
     changed = given & (patches["field_verdict"] != patches["machine_verdict"])
     patches.loc[given, "verdict"] = patches.loc[given, "field_verdict"]
+    # the field team judged the whole patch: its 亩 move under their verdict (the parts keep the machine's)
+    for verdict in SEVERITY:
+        patches.loc[given, f"{verdict}_mu"] = patches.loc[given, "area_mu"].where(
+            patches.loc[given, "verdict"] == verdict, 0.0)
+    patches.loc[given, "illegal_pbf_mu"] = patches.loc[given, "pbf_mu"].where(
+        patches.loc[given, "verdict"] == "illegal", 0.0)
     patches["verdict_text"] = patches["verdict"].map(VERDICT_TEXT[lang])
     patches.loc[changed, "reasons"] = patches.loc[changed, "reasons"] + ";field_check"
     note = "外业核查结论：" if lang == "zh" else "field check: "

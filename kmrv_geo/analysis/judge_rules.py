@@ -76,6 +76,8 @@ REASONS: dict[str, Reason] = {
 }  # fmt: skip
 """Every reason code, most severe first within each verdict."""
 REASON_ORDER = {code: i for i, code in enumerate(REASONS)}
+CONFIGURABLE = tuple(code for code in REASONS if code != "field_check")
+"""Reason codes whose verdict the config may set (``judge.verdicts``); a field conclusion is the team's own."""
 
 
 def verdict_of(codes, overrides: dict[str, str] | None = None) -> str:

@@ -18,6 +18,8 @@ from .summary import echo_result
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.argument("patches", required=False, type=click.Path())
 @click.option("--layer", default=None, help="Layer of PATCHES inside a multi-layer file (GeoPackage, FileGDB).")
+@click.option("--crs", "patches_crs", default=None, metavar="CRS",
+              help="CRS of PATCHES when the file has none or a wrong one (e.g. EPSG:4543, EPSG:4490).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in --out.")
 @click.option("--field-results", type=click.Path(dir_okay=False), default=None,
@@ -28,8 +30,8 @@ from .summary import echo_result
 @basemap_option
 @common_options
 @handle_errors
-def judge(config: str, patches: str | None, layer: str | None, out: str, overwrite: bool, field_results: str | None,
-          gcj02: bool, basemap: str | None) -> None:
+def judge(config: str, patches: str | None, layer: str | None, patches_crs: str | None, out: str, overwrite: bool,
+          field_results: str | None, gcj02: bool, basemap: str | None) -> None:
     """卫片执法: judge monitoring patches against the surveys, PBF, the ecological red line and every approval-like
     layer; write judged_patches, per-county tables, report.xlsx sheets, a map and the field-check package
     (fieldcheck/: KML, 核查表.xlsx, one page per patch).
@@ -37,5 +39,5 @@ def judge(config: str, patches: str | None, layer: str | None, out: str, overwri
     s = settings()
     result = pipeline.run(config, out, overwrite=overwrite, progress=not s["quiet"], lang=s["lang"],
                           steps=("judge", "maps"), basemap=basemap, patches=patches, patches_layer=layer,
-                          field_results=field_results, gcj02=gcj02)
+                          patches_crs=patches_crs, field_results=field_results, gcj02=gcj02)
     echo_result(result, lang=s["lang"], quiet=s["quiet"])

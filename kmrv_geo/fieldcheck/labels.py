@@ -59,6 +59,22 @@ def verdict_words(row, lang: str) -> str:
     return VERDICT_TEXT[lang].get(verdict, verdict)
 
 
+def prefilled_words(row, lang: str) -> str:
+    """The machine's (prefilled) verdict in words: ``machine_verdict`` once field results were taken, else
+    the verdict.
+    """
+    machine = text_of(row.get("machine_verdict"))
+    return VERDICT_TEXT[lang].get(machine, machine) if machine else verdict_words(row, lang)
+
+
+def field_entries(row, lang: str) -> dict[str, str]:
+    """What the field team entered for a patch (empty strings before any field results were taken)."""
+    verdict = text_of(row.get("field_verdict"))
+    return {"field_use": text_of(row.get("field_use")), "field_verdict": VERDICT_TEXT[lang].get(verdict, verdict),
+            "photo_ids": text_of(row.get("photo_ids")), "checker": text_of(row.get("checker")),
+            "check_date": text_of(row.get("check_date"))}
+
+
 def all_refs(row) -> str:
     """Every reference of a judged row (approvals, facility filings, temporary use, supplement projects),
     each once, joined by ``；``.

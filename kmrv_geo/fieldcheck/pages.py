@@ -26,7 +26,18 @@ from tqdm import tqdm
 from ..landuse import code_name
 from ..webmap.assets import shared_assets_html
 from ..webmap.elements import RawHtml
-from .labels import OTHER_COLOUR, SYNTHETIC, VERDICT_COLOURS, VERDICTS, after_use, check_lang, text_of, verdict_words
+from .labels import (
+    OTHER_COLOUR,
+    SYNTHETIC,
+    VERDICT_COLOURS,
+    VERDICTS,
+    after_use,
+    check_lang,
+    field_entries,
+    prefilled_words,
+    text_of,
+    verdict_words,
+)  # fmt: skip
 from .patchmap import PageContext, patch_map
 
 logger = logging.getLogger(__name__)
@@ -184,7 +195,7 @@ def figures(row, context: PageContext) -> list[tuple[str, str, str]]:
         area += f"（{kinds_text}）" if lang == "zh" else f" ({kinds_text})"
     land = [(text[k], row.get(f"{k}_mu")) for k in ("farmland", "pbf", "erl", "approved")]
     land_text = ("；" if lang == "zh" else "; ").join(f"{k} {_number(v)} {mu}" for k, v in land if _number(v))
-    verdict = verdict_words(row, lang) + (text["partly"] if bool(row.get("partly", False)) else "")
+    verdict = prefilled_words(row, lang) + (text["partly"] if bool(row.get("partly", False)) else "")
     colour = VERDICT_COLOURS.get(text_of(row.get("verdict")), OTHER_COLOUR)
     lon, lat = _number(row.get("lon"), 6), _number(row.get("lat"), 6)
     dates = [text["t0"].format(year=esc(context.t0_year)) if context.t0_year else "",
@@ -233,11 +244,13 @@ def _patch_page(row, patch: gpd.GeoDataFrame, context: PageContext, *, prev: str
     legend_html = "".join(f'<span><i style="background:{esc(c)}"></i>{esc(label)}</span>' for c, label in legend)
     table = "".join(f'<tr><th>{esc(label)}</th><td class="{cls}">{value}</td></tr>'
                     for label, value, cls in figures(row, context))
+    done = field_entries(row, context.lang)  # what a returned sheet said, else blanks to fill in
     form = (f'<table class="fc fc-form"><caption style="text-align:left">{esc(text["field"])}</caption>'
-            f'<tr><th>{esc(text["field_use"])}</th><td colspan="3"></td></tr>'
-            f'<tr><th>{esc(text["field_verdict"])}</th><td>{esc(text["choices"])}</td>'
-            f'<th>{esc(text["photos"])}</th><td></td></tr>'
-            f'<tr><th>{esc(text["checker"])}</th><td></td><th>{esc(text["date"])}</th><td></td></tr></table>')
+            f'<tr><th>{esc(text["field_use"])}</th><td colspan="3">{esc(done["field_use"])}</td></tr>'
+            f'<tr><th>{esc(text["field_verdict"])}</th><td>{esc(done["field_verdict"] or text["choices"])}</td>'
+            f'<th>{esc(text["photos"])}</th><td>{esc(done["photo_ids"])}</td></tr>'
+            f'<tr><th>{esc(text["checker"])}</th><td>{esc(done["checker"])}</td><th>{esc(text["date"])}</th>'
+            f'<td>{esc(done["check_date"])}</td></tr></table>')
     info = (f'<div class="fc-info"><div class="fc-legend">{esc(text["legend"])}：{legend_html}</div>'
             f'<table class="fc fc-figures">{table}</table>{form}</div>')
     root.html.add_child(RawHtml(head), name="fc_head")

@@ -204,10 +204,12 @@ def read_field_results(path: str | Path, known_ids: Iterable, *, lang: str = "zh
         sheet, header, keys = _find_header(book, path)
         known = {id_text(k): id_text(k) for k in known_ids}
         unpadded: dict[str, str | None] = {}
+        folded: dict[str, str | None] = {}  # typed in another case (jc530112-0007): matched when unambiguous
         for k in known:
             if k.isdigit():
                 short = k.lstrip("0")
                 unpadded[short] = None if short in unpadded else k  # ambiguous: no match by value
+            folded[k.casefold()] = None if k.casefold() in folded else k
         rows, unmatched, seen = [], [], {}
         not_checked = 0
         for number, values in enumerate(sheet.iter_rows(min_row=header + 1, values_only=True), start=header + 1):
@@ -221,7 +223,8 @@ def read_field_results(path: str | Path, known_ids: Iterable, *, lang: str = "zh
             if not any(entries.values()):
                 not_checked += bool(written)
                 continue
-            patch = known.get(written) or (unpadded.get(written.lstrip("0")) if written.isdigit() else None)
+            patch = (known.get(written) or (unpadded.get(written.lstrip("0")) if written.isdigit() else None)
+                     or folded.get(written.casefold()))
             verdict = verdict_code(entries["field_verdict"]) if entries["field_verdict"] else None
             if not written:
                 problem = ("no_id", {})

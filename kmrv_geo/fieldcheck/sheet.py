@@ -24,8 +24,9 @@ from .labels import (
     after_use,
     all_refs,
     check_lang,
+    field_entries,
+    prefilled_words,
     text_of,
-    verdict_words,
 )
 
 SHEET_NAME = {"zh": "核查表", "en": "field check"}
@@ -47,7 +48,10 @@ def display_width(text: str) -> int:
 
 
 def sheet_table(judged: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    """The sheet's data columns (:data:`~kmrv_geo.fieldcheck.labels.SHEET_COLUMNS`) for each patch, as values.
+    """The sheet's columns for each patch, as values: the data columns
+    (:data:`~kmrv_geo.fieldcheck.labels.SHEET_COLUMNS`; 预判结论 is the machine's verdict) and the field team's
+    (:data:`~kmrv_geo.fieldcheck.labels.FIELD_COLUMNS`: empty, or what a returned sheet said, so a sheet
+    written after ``--field-results`` keeps the team's entries).
 
     Longitude and latitude (WGS84, the patch's interior point) are rounded to 6 decimals, 亩 to 2.
     """
@@ -57,11 +61,12 @@ def sheet_table(judged: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
             "patch_id": text_of(row.get("patch_id")), "county_name": text_of(row.get("county_name")),
             "township": text_of(row.get("township")), "village": text_of(row.get("village")),
             "lon": _rounded(row.get("lon"), 6), "lat": _rounded(row.get("lat"), 6),
-            "area_mu": _rounded(row.get("area_mu"), 2), "verdict_text": verdict_words(row, lang),
+            "area_mu": _rounded(row.get("area_mu"), 2), "verdict_text": prefilled_words(row, lang),
             "reason_text": text_of(row.get("reason_text")), "refs": all_refs(row),
             "t0_classes": text_of(row.get("t0_classes")), "after_use": after_use(row),
+            **field_entries(row, lang),
         })  # fmt: skip
-    return pd.DataFrame(rows, columns=list(SHEET_COLUMNS))
+    return pd.DataFrame(rows, columns=[*SHEET_COLUMNS, *FIELD_COLUMNS])
 
 
 def _rounded(value, digits: int):
@@ -153,8 +158,8 @@ def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame,
     for i, record in enumerate(table.itertuples(index=False), start=first):
         for j, column in enumerate(columns, start=1):
             cell = sheet.cell(i, j)
-            value = getattr(record, column) if column in SHEET_COLUMNS else None
-            _put(cell, value)
+            value = getattr(record, column)
+            _put(cell, value if value != "" else None)
             cell.number_format = NUMBER_FORMATS.get(column, "@")
             if column in WRAPPED:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
