@@ -77,6 +77,10 @@ class VectorLayerSpec(_Strict):
         ``XMBH``); found by these standard names when not given.
     end_date : str, optional
         ``temporary_use``: the field holding each permit's end date (``JSRQ``).
+    level : str, optional
+        ``lake_zones``: the field holding each zone's level (一级/二级/三级 or 1/2/3).
+    theme : str, optional
+        ``villages``: the field holding a village's theme (主题, "一村一特色").
     before_code, date : str, optional
         ``patches``: the before-use code field (``BGQDLBM``/``BGQDL``) and the after image date field
         (``HSX``); ``code`` is the after-use code (``BGHDLBM``/``BGHDL``) and ``id`` the patch number
@@ -100,15 +104,17 @@ class VectorLayerSpec(_Strict):
     end_date: str | None = None
     before_code: str | None = None
     date: str | None = None
+    level: str | None = None
+    theme: str | None = None
 
     _crs_ok = field_validator("crs")(_check_crs_text)
 
     def fields(self) -> dict[str, str]:
         """The field mapping given for this layer: ``{key: field name}`` for id, code, name, category, ref,
-        end_date, before_code, date and a string ``year``.
+        end_date, before_code, date, level, theme and a string ``year``.
         """
-        out = {k: getattr(self, k) for k in ("id", "code", "name", "category", "ref", "end_date", "before_code", "date")
-               if getattr(self, k)}
+        out = {k: getattr(self, k) for k in ("id", "code", "name", "category", "ref", "end_date", "before_code", "date",
+                                             "level", "theme") if getattr(self, k)}
         if isinstance(self.year, str):
             out["year"] = self.year
         return out
@@ -197,6 +203,9 @@ VECTOR_ROLES: dict[str, tuple[str, ...]] = {
     "erl": (),
     "udb": (),
     "patches": (),
+    "village_plan": ("code",),
+    "village_boundary": (),
+    "lake_zones": ("level",),
     "lake": (),
     "protection_zones": (),
 }
@@ -207,7 +216,8 @@ ROLE_LABELS = {
     "county": "区县", "township": "乡镇", "villages": "村庄", "landuse_t0": "前时相地类", "landuse_t1": "后时相地类",
     "pbf": "永久基本农田", "hsf": "高标准农田", "approvals": "农用地转用/土地征收批准范围",
     "facility_filings": "设施农用地备案", "temporary_use": "临时用地", "supplement_projects": "补充耕地项目",
-    "erl": "生态保护红线", "udb": "城镇开发边界", "patches": "监测图斑", "lake": "滇池", "protection_zones": "保护区",
+    "erl": "生态保护红线", "udb": "城镇开发边界", "patches": "监测图斑", "village_plan": "村庄规划用地", "village_boundary": "村庄建设边界",
+    "lake_zones": "滇池保护分区", "lake": "滇池", "protection_zones": "保护区",
     "landcover_t0": "前时相土地覆盖", "landcover_t1": "后时相土地覆盖", "ndvi": "NDVI",
 }  # fmt: skip
 
@@ -324,6 +334,57 @@ class JudgeSettings(_Strict):
         return verdicts
 
 
+PLAN_CLASSES = ("construction", "agricultural", "ecological", "water", "other")
+"""What a village plan's 用地用海 code counts as for the review."""
+
+
+class BoundaryFromPlan(_Strict):
+    """Take the village construction boundary (村庄建设边界) from plan polygons instead of a layer of its own.
+
+    Attributes
+    ----------
+    field : str, optional
+        The plan field holding the flag (e.g. ``CZJSBJ``); default the plan's code field.
+    values : list of str
+        Values that mark a polygon as inside the boundary: with the code field, code prefixes (``["07", "08"]``);
+        with another field, exact values (``["1", "是"]``).
+    """
+
+    field: str | None = None
+    values: list[str] = Field(min_length=1)
+
+
+class VillagePlanningSettings(_Strict):
+    """The village plan review (``kmrv villages`` with ``village_plan``, ``village_boundary``, ``lake_zones``).
+
+    Attributes
+    ----------
+    classes : dict, optional
+        用地用海 code prefixes per class (construction, agricultural, ecological, water, other), replacing the
+        defaults of :data:`kmrv_geo.analysis.village_plan.DEFAULT_PLAN_CLASSES` for the classes given.
+    boundary_from_plan : BoundaryFromPlan, optional
+        Take the construction boundary from the plan layer (when there is no ``village_boundary`` layer).
+    boundary_exempt : list of str
+        T1 (三调) code prefixes not counted as built for the boundary findings: roads and water works run
+        outside village boundaries by design (default 10 交通运输, 1109 水工建筑).
+    lake_zone_buffers_m : list of float, optional
+        Without a ``lake_zones`` layer: approximate zone 1 and zone 2 as the lake plus these widths (m) around
+        its outline (``lake`` role). Every output then says the zones are an approximation.
+    """
+
+    classes: dict[Literal["construction", "agricultural", "ecological", "water", "other"], list[str]] = {}
+    boundary_from_plan: BoundaryFromPlan | None = None
+    boundary_exempt: list[str] = ["10", "1109"]
+    lake_zone_buffers_m: tuple[float, float] | None = None
+
+    @field_validator("lake_zone_buffers_m")
+    @classmethod
+    def _increasing(cls, widths):
+        if widths is not None and not 0 <= widths[0] < widths[1]:
+            raise ValueError(f"give [zone 1 width, zone 2 width] in metres, increasing, got {list(widths)}")
+        return widths
+
+
 class StudyAreaSpec(_Strict):
     """The lon/lat box every layer must touch (default Kunming); a layer far outside is mislabelled."""
 
@@ -393,6 +454,7 @@ class ProjectConfig(_Strict):
     landcover : LandcoverSettings
     abandonment : AbandonmentSettings
     judge : JudgeSettings
+    village_planning : VillagePlanningSettings
     base_dir : Path
         Folder of the config file (relative paths resolve against it); set by :func:`load_config`.
     source : Path, optional
@@ -415,6 +477,7 @@ class ProjectConfig(_Strict):
     landcover: LandcoverSettings = LandcoverSettings()
     abandonment: AbandonmentSettings = AbandonmentSettings()
     judge: JudgeSettings = JudgeSettings()
+    village_planning: VillagePlanningSettings = VillagePlanningSettings()
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
 

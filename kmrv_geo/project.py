@@ -18,7 +18,7 @@ from pyproj import CRS
 from rasterio.errors import RasterioIOError
 from tqdm.auto import tqdm
 
-from . import checks, landuse, permits, ridges
+from . import checks, landuse, permits, plan_fields, ridges
 from . import crs as crs_rules
 from . import layers as layer_io
 from .analysis.keys import code_text
@@ -312,6 +312,10 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
             _refuse_self_overlaps(role, frame, spec, read.source)
         elif role in permits.APPROVAL_ROLES or role == "patches":
             _add_permit_fields(project, role, frame, report, spec, read.source)
+        elif role == "village_plan":
+            frame[plan_fields.PLAN_CODE] = plan_fields.plan_codes(frame[spec.code])
+        elif role == "lake_zones":
+            frame[plan_fields.LEVEL] = plan_fields.zone_levels(frame[spec.level], source=read.source, field=spec.level)
         elif spec.code and spec.code in frame:  # admin and village codes are text, normalised once (530111.0 → 530111)
             frame[spec.code] = code_text(frame[spec.code])
         if report.n_in == 0:
