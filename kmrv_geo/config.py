@@ -216,7 +216,8 @@ ROLE_LABELS = {
     "county": "区县", "township": "乡镇", "villages": "村庄", "landuse_t0": "前时相地类", "landuse_t1": "后时相地类",
     "pbf": "永久基本农田", "hsf": "高标准农田", "approvals": "农用地转用/土地征收批准范围",
     "facility_filings": "设施农用地备案", "temporary_use": "临时用地", "supplement_projects": "补充耕地项目",
-    "erl": "生态保护红线", "udb": "城镇开发边界", "patches": "监测图斑", "village_plan": "村庄规划用地", "village_boundary": "村庄建设边界",
+    "erl": "生态保护红线", "udb": "城镇开发边界", "patches": "监测图斑", "village_plan": "村庄规划用地",
+    "village_boundary": "村庄建设边界",
     "lake_zones": "滇池保护分区", "lake": "滇池", "protection_zones": "保护区",
     "landcover_t0": "前时相土地覆盖", "landcover_t1": "后时相土地覆盖", "ndvi": "NDVI",
 }  # fmt: skip

@@ -44,7 +44,8 @@ DEFAULT_PLAN_CLASSES: dict[str, tuple[str, ...]] = {
 23 其他土地 other. Config ``village_planning.classes`` replaces a class's list (longest prefix wins)."""
 FINDINGS = {
     "built_outside_boundary": ("村庄建设边界外现状建设", "built outside the village construction boundary"),
-    "new_built_outside_boundary": ("村庄建设边界外新增建设", "new construction outside the village construction boundary"),
+    "new_built_outside_boundary": ("村庄建设边界外新增建设",
+                                   "new construction outside the village construction boundary"),
     "planned_on_pbf": ("规划建设占用永久基本农田", "planned construction on PBF"),
     "planned_in_erl": ("规划建设位于生态保护红线内", "planned construction inside the ecological red line"),
     "planned_in_udb": ("规划建设与城镇开发边界重叠", "planned construction overlapping the urban development boundary"),
