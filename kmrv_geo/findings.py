@@ -21,6 +21,7 @@ from .analysis.abandonment import AbandonmentResult
 from .analysis.balances import balances_table, judged, pbf_conversion_table, violations_table, with_total
 from .analysis.coverage import CoverageResult
 from .analysis.judge import JudgeResult, judged_by_county
+from .analysis.village_plan import FINDINGS, VillageReview
 from .analysis.violations import ViolationResult
 from .project import Project
 from .report import TOTAL_LABEL, localise, wpzf_judged_sheet, wpzf_sheet
@@ -41,6 +42,7 @@ class Results:
     village_profiles: gpd.GeoDataFrame | None = None
     village_layout: gpd.GeoDataFrame | None = None
     judge: JudgeResult | None = None
+    village_review: VillageReview | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -337,6 +339,39 @@ def _abandonment(found: Found, result: AbandonmentResult, lang: str, kind: str) 
                           f"suspected abandoned farmland: {len(ab)} parcels, {mu:.2f} mu ({on_pbf:.2f} mu on PBF)"))
 
 
+def village_review_summary(review: VillageReview, profiles: pd.DataFrame, *, lang: str) -> list[str]:
+    """Lines: villages with findings, 亩 per finding, villages without a plan, key villages without a theme."""
+    f = review.findings
+    per = f.groupby("finding")["area_mu"].sum()
+    with_findings = f["village_key"].nunique()
+    no_plan = int((~profiles["has_plan"].fillna(False).astype(bool)).sum()) if "has_plan" in profiles else 0
+    no_theme = int(profiles["theme_missing"].sum()) if "theme_missing" in profiles else 0
+    approx = (review.villages["lake_zone_source"] == "approximation").any()
+    parts = [f"{FINDINGS[k][0 if lang == 'zh' else 1]} {per[k]:.2f} {'亩' if lang == 'zh' else 'mu'}"
+             for k in FINDINGS if k in per.index]
+    missing = [k for k in ("plan", "boundary", "lake") if k not in review.given]
+    names = {"zh": {"plan": "村庄规划", "boundary": "村庄建设边界", "lake": "滇池保护分区"},
+             "en": {"plan": "village plans", "boundary": "construction boundaries", "lake": "lake zones"}}[lang]
+    if lang == "zh":
+        lines = [f"村庄规划审查：{with_findings} 个村有发现" + ("：" + "；".join(parts) if parts else ""),
+                 (f"无村庄规划的村 {no_plan} 个；" if "plan" in review.given else "")
+                 + f"缺少主题的重点村 {no_theme} 个"
+                 + ("；未配置" + "、".join(names[k] for k in missing) + "，相关审查未做" if missing else "")]
+        if approx:
+            lines.append("注意：滇池保护分区为按湖岸缓冲的近似范围，非官方划定")
+    else:
+        lines = [f"village plan review: {with_findings} villages with findings" + (": " + "; ".join(parts)
+                                                                                  if parts else ""),
+                 (f"villages without a plan: {no_plan}; " if "plan" in review.given else "")
+                 + f"key villages without a theme: {no_theme}"
+                 + ("; not configured (findings not given): " + ", ".join(names[k] for k in missing)
+                    if missing else "")]
+        if approx:
+            lines.append("note: the Dianchi protection zones are an approximation (buffers of the shore), not the "
+                         "official zones")
+    return lines
+
+
 def _villages(found: Found, results: Results, lang: str, kind: str) -> None:
     profiles = results.village_profiles
     found.layers["villages_profile"] = profiles
@@ -344,6 +379,12 @@ def _villages(found: Found, results: Results, lang: str, kind: str) -> None:
     found.sheets[_t(lang, "村庄档案", "village profiles")] = found.tables["villages_profile"]
     if results.village_layout is not None:
         found.layers["village_construction"] = results.village_layout
+    review = results.village_review
+    if review is not None:
+        found.layers["village_review"] = review.findings
+        found.tables["village_review"] = localise(review.findings.drop(columns="geometry"), lang, area_kind=kind)
+        found.sheets[_t(lang, "村庄规划审查", "village plan review")] = found.tables["village_review"]
+        found.lines += village_review_summary(review, profiles, lang=lang)
 
 
 def collect(project: Project, results: Results, *, lang: str) -> Found:

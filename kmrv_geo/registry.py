@@ -120,11 +120,11 @@ def _abandonment(project, results, options) -> None:
 
 
 def _villages(project, results: Results, options) -> None:
-    profiles, layout, warnings = analysis_steps.run_villages(
+    profiles, layout, warnings, review = analysis_steps.run_villages(
         project, violations=results.violations or results.landcover, sites=results.sites,
         frag=results.fragmentation, abandoned=abandoned_by_village(results.abandonment),
-        coverage_result=results.coverage)
-    results.village_profiles, results.village_layout = profiles, layout
+        coverage_result=results.coverage, lang=options.lang)
+    results.village_profiles, results.village_layout, results.village_review = profiles, layout, review
     results.warnings.extend(warnings)
 
 

@@ -51,7 +51,17 @@ HEADINGS = {
         "no_valid_pixels": "无有效像元", "years_low": "低值年份", "n_years_low": "连续低值年数",
         "first_low_year": "开始年份", "still_low": "末年仍低", "years_no_data": "无数据年份",
         "abandoned_parcels": "撂荒图斑数", "abandoned_on_pbf_mu": "撂荒占永农(亩)", "still_low_mu": "末年仍撂荒(亩)",
-        "village_key": "村标识", "verdict": "判定结果代码",
+        "village_key": "村标识", "finding": "审查发现代码", "finding_text": "审查发现",
+        "lake_zone_source": "湖区分区来源", "has_plan": "有村庄规划", "has_boundary": "有村庄建设边界", "theme": "主题",
+        "theme_missing": "重点村缺主题", "built_outside_boundary_mu": "建设边界外现状建设(亩)",
+        "new_built_outside_boundary_mu": "建设边界外新增建设(亩)",
+        "planned_on_pbf_mu": "规划建设占永农(亩)", "planned_in_erl_mu": "规划建设在生态红线内(亩)",
+        "planned_in_udb_mu": "规划建设与城镇开发边界重叠(亩)", "planned_farmland_loss_mu": "耕地规划为非农用途(亩)",
+        "new_built_in_lake_zone1_mu": "一级保护区新增建设(亩)",
+        "new_built_in_lake_zone2_mu": "二级保护区新增建设(亩)",
+        "planned_construction_mu": "规划建设用地(亩)", "current_construction_mu": "现状建设用地(含设施农用地)(亩)",
+        "construction_change_mu": "建设用地规划增减(亩)", "findings": "审查发现数",
+        "verdict": "判定结果代码",
         "verdict_text": "判定结果", "partly": "部分判定", "reasons": "判定依据代码",
         "reason_text": "判定依据", "erl_mu": "生态保护红线(亩)", "udb_mu": "城镇开发边界内(亩)",
         "legal_mu": "合法面积(亩)",
@@ -117,7 +127,21 @@ HEADINGS = {
         "years_no_data": "years without data",
         "abandoned_parcels": "abandoned parcels", "abandoned_on_pbf_mu": "abandoned on PBF (mu)",
         "still_low_mu": "still low in last year (mu)",
-        "village_key": "village key", "verdict": "verdict code",
+        "village_key": "village key", "finding": "finding code", "finding_text": "finding",
+        "lake_zone_source": "lake zones from", "has_plan": "has a plan", "has_boundary": "has a construction boundary",
+        "theme": "theme", "theme_missing": "key village without theme",
+        "built_outside_boundary_mu": "built outside boundary (mu)",
+        "new_built_outside_boundary_mu": "new built outside boundary (mu)",
+        "planned_on_pbf_mu": "planned construction on PBF (mu)",
+        "planned_in_erl_mu": "planned construction in ERL (mu)",
+        "planned_in_udb_mu": "planned construction in UDB (mu)",
+        "planned_farmland_loss_mu": "farmland planned non-agricultural (mu)",
+        "new_built_in_lake_zone1_mu": "new construction in lake zone 1 (mu)",
+        "new_built_in_lake_zone2_mu": "new construction in lake zone 2 (mu)",
+        "planned_construction_mu": "planned construction land (mu)",
+        "current_construction_mu": "current construction land incl. facility land (mu)",
+        "construction_change_mu": "planned change of construction land (mu)", "findings": "findings",
+        "verdict": "verdict code",
         "verdict_text": "verdict text", "partly": "split verdict", "reasons": "reason codes",
         "reason_text": "reasons", "erl_mu": "ecological red line (mu)", "udb_mu": "inside urban boundary (mu)",
         "legal_mu": "legal (mu)", "to_check_mu": "to check (mu)",
@@ -145,10 +169,10 @@ VALUES = {
         "illegal": "违法", "partly_approved": "部分批准", "approved": "已批准", "unverified": "无批准数据未判定",
         "nongrain_on_pbf": "永久基本农田非粮化", "nongrain": "非粮化", "supplement": "新增耕地", "other": "其他",
         "nonagri": "非农化", "no_t1_data": "后时相无数据", "land_use": "地类", "planting_attribute": "种植属性",
-        "land_cover": "遥感土地覆盖",
+        "land_cover": "遥感土地覆盖", "official": "官方分区", "approximation": "近似（湖岸缓冲，非官方）",
         True: "是", False: "否",
     },
-    "en": {True: "yes", False: "no"},
+    "en": {True: "yes", False: "no", "approximation": "approximation (buffers of the shore, not official)"},
 }  # fmt: skip
 PASS_VALUES = {"zh": {True: "达标", False: "未达标"}, "en": {True: "pass", False: "fail"}}
 """How the balance flags (``occupation_pass``, ``in_out_pass``) read; other flags read yes/no (是/否)."""
@@ -180,9 +204,11 @@ def localise(table: pd.DataFrame, lang: str = "zh", *, area_kind: str | None = N
     out = table.copy()
     values = VALUES.get(lang, {})
     for column in ("status", "change_class", "basis", "on_pbf", "still_low", "no_valid_pixels", "partly", "in_pbf",
-                   "in_erl"):
+                   "in_erl", "has_plan", "has_boundary", "theme_missing"):
         if column in out and values:
             out[column] = out[column].map(lambda v: values.get(v, v))
+    if "lake_zone_source" in out and values:
+        out["lake_zone_source"] = out["lake_zone_source"].map(lambda v: values.get(v, v))
     for column in ("occupation_pass", "in_out_pass"):
         if column in out:
             out[column] = out[column].map(lambda v: PASS_VALUES[lang].get(v, v))

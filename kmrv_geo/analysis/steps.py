@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .. import landuse, permits
+from .. import landuse, permits, plan_fields
 from ..extract import ClassRaster, LandcoverResult, NdviSource, detect_landcover_change, parcel_ndvi
 from ..overlay import area_inside, dissolve_zones, label_by_zone
 from ..project import Project
@@ -24,6 +24,8 @@ from .judge import take_field_results as _take_field_results
 from .keys import VILLAGE_KEY
 from .landcover import class_name_zh
 from .sites import facility_sites, fragmentation
+from .village_plan import LakeZones, VillageReview, approximate_lake_zones, review_villages
+from .villages import KEY as KEY_VILLAGE
 from .villages import layout_review, normalise_villages, village_profiles
 from .violations import ZERO_M2, ViolationResult, Zones, analyse_violations, build_zones, patches_from_pieces
 
@@ -209,7 +211,7 @@ def run_sites(project: Project) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
 
 def run_villages(project: Project, *, violations: ViolationResult | None, sites: gpd.GeoDataFrame | None,
                  frag: pd.DataFrame | None, abandoned: pd.DataFrame | None = None,
-                 coverage_result: CoverageResult | None = None):
+                 coverage_result: CoverageResult | None = None, lang: str = "zh"):
     """Village profiles and layout review on a loaded project.
 
     The village coverage figures are taken from ``coverage_result`` (the coverage step of the same run)
@@ -218,7 +220,8 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
     Returns
     -------
     tuple
-        (profiles GeoDataFrame, layout GeoDataFrame or None, warnings list).
+        (profiles GeoDataFrame, layout GeoDataFrame or None, warnings list, VillageReview or None — the plan
+        review when its layers are configured, its per-village columns merged into the profiles).
     """
     layers = project.config.layers
     villages = normalise_villages(project.vectors["villages"], layers["villages"].fields())
@@ -250,7 +253,77 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
         rows = layout["village_index"].to_numpy(dtype=int)
         layout = layout.assign(village_key=frame[VILLAGE_KEY].to_numpy()[rows],
                                village=frame["village"].to_numpy()[rows])
-    return profiles, layout, villages.warnings
+    warnings = list(villages.warnings)
+    profiles["theme"] = frame["theme"].to_numpy()
+    profiles["theme_missing"] = ((frame["category"] == KEY_VILLAGE).to_numpy() & (frame["theme"] == "").to_numpy()
+                                 & villages.has_theme)  # no theme field: nothing can be said missing
+    review = None
+    if villages.polygons and t1 is not None and plan_review_configured(project):
+        review = run_village_review(project, frame, lang=lang)
+        warnings.extend(review.warnings)
+        profiles = profiles.merge(review.villages, on=VILLAGE_KEY, how="left", validate="1:1")
+    return profiles, layout, warnings, review
+
+
+def plan_review_configured(project: Project) -> bool:
+    """Whether any layer of the plan review is configured (plan, construction boundary, lake zones or their
+    approximation).
+    """
+    settings = project.config.village_planning
+    return bool({"village_plan", "village_boundary", "lake_zones"} & set(project.vectors)) or (
+        settings.lake_zone_buffers_m is not None and "lake" in project.vectors)
+
+
+def construction_boundary(project: Project) -> np.ndarray | None:
+    """The village construction boundaries: the ``village_boundary`` layer, else the plan polygons that
+    ``village_planning.boundary_from_plan`` marks, else ``None``.
+    """
+    if "village_boundary" in project.vectors:
+        return np.asarray(project.vectors["village_boundary"].geometry.values, dtype=object)
+    rule = project.config.village_planning.boundary_from_plan
+    plan = project.vectors.get("village_plan")
+    if rule is None or plan is None:
+        return None
+    code_field = project.config.layers["village_plan"].code
+    if rule.field is None or rule.field == code_field:
+        chosen = np.array([str(c).startswith(tuple(rule.values)) for c in plan[plan_fields.PLAN_CODE]], dtype=bool)
+    else:
+        if rule.field not in plan:
+            from ..errors import LayerError
+
+            raise LayerError(f"village_planning.boundary_from_plan.field {rule.field} is not a field of the plan "
+                             f"layer; its fields are: {', '.join(c for c in plan.columns if not c.startswith('_'))}")
+        chosen = plan[rule.field].astype(str).str.strip().isin(rule.values).to_numpy()
+    return np.asarray(plan.geometry.values, dtype=object)[chosen]
+
+
+def lake_zones_of(project: Project) -> LakeZones | None:
+    """Dianchi zones 1 and 2: the ``lake_zones`` layer, else the configured approximation from the lake outline."""
+    zones = project.vectors.get("lake_zones")
+    if zones is not None:
+        geoms = np.asarray(zones.geometry.values, dtype=object)
+        level = zones[plan_fields.LEVEL].to_numpy()
+        return LakeZones(geoms[level == 1], geoms[level == 2], "official")
+    widths = project.config.village_planning.lake_zone_buffers_m
+    lake = project.vectors.get("lake")
+    if widths is not None and lake is not None:
+        return approximate_lake_zones(np.asarray(lake.geometry.values, dtype=object), widths)
+    return None
+
+
+def run_village_review(project: Project, villages: gpd.GeoDataFrame, *, lang: str = "zh") -> VillageReview:
+    """The plan review (:func:`~kmrv_geo.analysis.village_plan.review_villages`) on a loaded project."""
+    plan = project.vectors.get("village_plan")
+    settings = project.config.village_planning
+    return review_villages(
+        villages[[VILLAGE_KEY, "village", "geometry"]], t0=project.vectors.get("landuse_t0"),
+        t1=project.vectors["landuse_t1"],
+        plan=(gpd.GeoDataFrame({"plan_code": plan[plan_fields.PLAN_CODE].to_numpy()}, geometry=plan.geometry.values,
+                               crs=plan.crs) if plan is not None else None),
+        boundary=construction_boundary(project), pbf=project.dissolved("pbf"), erl=project.dissolved("erl"),
+        udb=project.dissolved("udb"), lake_zones=lake_zones_of(project), classes=settings.classes,
+        boundary_exempt=tuple(settings.boundary_exempt), measure=project.measure, lang=lang,
+    )  # fmt: skip
 
 
 def permit_layers(project: Project) -> dict[str, PermitLayer]:

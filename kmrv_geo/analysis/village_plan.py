@@ -99,6 +99,7 @@ class VillageReview:
     findings: gpd.GeoDataFrame
     villages: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    given: tuple[str, ...] = ()
 
 
 def plan_classes(codes, overrides: dict[str, list[str]] | None = None) -> np.ndarray:
@@ -308,7 +309,10 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
     if plan is not None and missing:
         shown = ", ".join(map(str, villages["village"].to_numpy()[~has_plan][:10]))
         warnings.append(f"{missing} villages have no plan (plan findings not given): {shown}")
-    return VillageReview(findings=review, villages=table[VILLAGE_COLUMNS], warnings=warnings)
+    given = tuple(k for k, v in (("plan", plan is not None and len(plan)),
+                                 ("boundary", boundary is not None and len(boundary)),
+                                 ("lake", lake_zones is not None)) if v)
+    return VillageReview(findings=review, villages=table[VILLAGE_COLUMNS], warnings=warnings, given=given)
 
 
 def _mu_by_village(geoms: np.ndarray, villages: gpd.GeoDataFrame, measure: AreaMeasure) -> np.ndarray:

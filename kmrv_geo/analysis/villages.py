@@ -28,6 +28,8 @@ AREA_FIELDS = ["area_mu", "farmland_mu", "farmland_net_mu", "pbf_mu", "hsf_on_pb
 BOUNDARY_FIELDS = AREA_FIELDS + ["illegal_mu", "nongrain_mu", "nongrain_on_pbf_mu", "abandoned_mu", "facility_sites",
                                  "facility_sites_mu", "rank_illegal", "rank_gap"]
 """Every profile field that needs a village boundary: empty (never 0) when villages are points."""
+THEME_FIELDS = ("ZT", "主题", "TSZT", "CZZT")
+"""Standard names of a village's theme field (一村一特色/一村一主题), searched when the config names none."""
 
 
 @dataclass
@@ -40,11 +42,14 @@ class VillageInput:
     polygons : bool
         Whether the villages have boundaries (else points: location-only fields).
     warnings : list of str
+    has_theme : bool
+        Whether the layer has a theme field (主题): only then can 重点村 without a theme be listed.
     """
 
     frame: gpd.GeoDataFrame
     polygons: bool
     warnings: list[str] = field(default_factory=list)
+    has_theme: bool = False
 
 
 def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang: str = "zh") -> VillageInput:
@@ -55,8 +60,8 @@ def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang:
     layer : GeoDataFrame
         The checked villages layer (polygons or points).
     fields : dict
-        Config field mapping: ``name`` (required), ``category``, ``code``; a ``XZMC``/``township`` field is
-        used for the township when present.
+        Config field mapping: ``name`` (required), ``category``, ``code``, ``theme`` (主题; found as ``ZT`` …
+        when not given); a ``XZMC``/``township`` field is used for the township when present.
     """
     warnings: list[str] = []
     name_field = fields.get("name")
@@ -68,6 +73,8 @@ def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang:
     else:
         frame["category"] = ""
         warnings.append("villages: no category field given (config `category:`), so 重点村/绿美村庄 are unknown")
+    theme_field = fields.get("theme") or next((f for f in THEME_FIELDS if f in layer.columns), None)
+    frame["theme"] = layer[theme_field].astype("string").fillna("").str.strip().to_numpy() if theme_field else ""
     township_field = next((f for f in ("XZMC", "township", "TOWNSHIP") if f in layer.columns), None)
     frame["township"] = layer[township_field].astype("string").fillna("").to_numpy() if township_field else ""
     code_field = fields.get("code") or next((f for f in VILLAGE_CODE_FIELDS if f in layer.columns), None)
@@ -82,6 +89,10 @@ def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang:
     if (n, key, green) != (EXPECTED["total"], EXPECTED[KEY], EXPECTED[GREEN]):
         warnings.append(f"villages: the layer holds {n} villages, {key} {KEY} and {green} {GREEN}; the Dianchi "
                         f"plan has {EXPECTED['total']} ({EXPECTED[KEY]} {KEY}, {EXPECTED[GREEN]} {GREEN})")
+    no_theme = frame.loc[(frame["category"] == KEY) & (frame["theme"] == ""), "village"]
+    if theme_field and len(no_theme):
+        warnings.append(f"villages: {len(no_theme)} {KEY} have no theme (一村一主题, field {theme_field}): "
+                        + ", ".join(no_theme.head(10)))
     uncategorised = frame.loc[~frame["category"].isin([KEY, GREEN]), "category"].value_counts()
     if category_field and len(uncategorised):
         listing = ", ".join(f"{v or '(blank)'} ×{c}" for v, c in uncategorised.items())
@@ -91,7 +102,7 @@ def normalise_villages(layer: gpd.GeoDataFrame, fields: dict[str, str], *, lang:
     if not polygons:
         warnings.append("villages: the layer holds points, not boundaries; profile fields that need a boundary are "
                         "left empty (需要村界) and the villages are not ranked: " + ", ".join(BOUNDARY_FIELDS))
-    return VillageInput(frame=frame, polygons=polygons, warnings=warnings)
+    return VillageInput(frame=frame, polygons=polygons, warnings=warnings, has_theme=theme_field is not None)
 
 
 def layout_review(villages: gpd.GeoDataFrame, *, landuse_t0: gpd.GeoDataFrame | None, landuse_t1: gpd.GeoDataFrame,
