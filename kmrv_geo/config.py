@@ -367,7 +367,8 @@ class VillagePlanningSettings(_Strict):
         Take the construction boundary from the plan layer (when there is no ``village_boundary`` layer).
     boundary_exempt : list of str
         T1 (三调) code prefixes not counted as built for the boundary findings: roads and water works run
-        outside village boundaries by design (default 10 交通运输, 1109 水工建筑).
+        outside village boundaries by design, and vacant land is no building (default 10 交通运输, 1109 水工建筑,
+        1201 空闲地).
     lake_zone_buffers_m : list of float, optional
         Without a ``lake_zones`` layer: approximate zone 1 and zone 2 as the lake plus these widths (m) around
         its outline (``lake`` role). Every output then says the zones are an approximation.
@@ -375,7 +376,7 @@ class VillagePlanningSettings(_Strict):
 
     classes: dict[Literal["construction", "agricultural", "ecological", "water", "other"], list[str]] = {}
     boundary_from_plan: BoundaryFromPlan | None = None
-    boundary_exempt: list[str] = ["10", "1109"]
+    boundary_exempt: list[str] = ["10", "1109", "1201"]
     lake_zone_buffers_m: tuple[float, float] | None = None
 
     @field_validator("lake_zone_buffers_m")

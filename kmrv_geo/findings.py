@@ -384,6 +384,8 @@ def _villages(found: Found, results: Results, lang: str, kind: str) -> None:
         found.layers["village_review"] = review.findings
         found.tables["village_review"] = localise(review.findings.drop(columns="geometry"), lang, area_kind=kind)
         found.sheets[_t(lang, "村庄规划审查", "village plan review")] = found.tables["village_review"]
+        if review.landuse is not None:
+            found.tables["village_landuse_change"] = localise(review.landuse, lang, area_kind=kind)
         found.lines += village_review_summary(review, profiles, lang=lang)
 
 

@@ -19,7 +19,8 @@ from kmrv_geo.units import M2_PER_MU, ellipsoidal_area_m2
 
 LAYERS = ["county", "township", "villages", "landuse_2022", "landuse_2023", "pbf", "hsf", "approvals",
           "dianchi", "truth_changes", "truth_abandoned", "facility_filings", "temporary_use", "supplement_projects",
-          "erl", "udb", "monitoring_patches", "truth_patches"]
+          "erl", "udb", "monitoring_patches", "truth_patches", "village_plan", "village_boundary", "lake_zones",
+          "truth_village_review", "truth_village_plan_meta"]
 KUNMING_COUNTIES = {"530102": "五华区", "530103": "盘龙区", "530111": "官渡区", "530112": "西山区", "530113": "东川区",
                     "530114": "呈贡区", "530115": "晋宁区", "530124": "富民县", "530125": "宜良县",
                     "530126": "石林彝族自治县", "530127": "嵩明县", "530128": "禄劝彝族苗族自治县",

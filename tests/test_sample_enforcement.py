@@ -269,7 +269,8 @@ def test_the_hook_leaves_every_other_layer_unchanged(built, tmp_path, monkeypatc
     """A build without the 卫片执法 layers writes byte-for-byte the same older layers."""
     def without(*args, **kwargs):  # the hook still needs the truth table for SampleInfo's counts
         empty = gpd.GeoDataFrame({"kind": [], "expected_verdict": []}, geometry=[], crs="EPSG:4543")
-        return {"truth_patches": empty}
+        none = gpd.GeoDataFrame(geometry=[], crs="EPSG:4543")  # the village plans reuse ERL and UDB
+        return {"truth_patches": empty, "erl": none, "udb": none}
 
     monkeypatch.setattr(enforcement, "make_enforcement", without)
     info = make_sample(tmp_path, n_parcels=PARCELS, seed=SEED)

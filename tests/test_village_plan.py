@@ -89,11 +89,11 @@ def test_without_layers_the_findings_they_need_are_not_given():
 
 def test_plan_code_mapping_and_overrides():
     codes = ["0703", "0601", "1001", "0103", "0201", "0301", "0501", "1701", "2302", "", "9x"]
-    assert list(plan_classes(codes)) == ["construction", "construction", "construction", "agricultural", "agricultural",
+    assert list(plan_classes(codes)) == ["construction", "agricultural", "construction", "agricultural", "agricultural",
                                          "ecological", "ecological", "water", "other", "unknown", "unknown"]
-    # rural roads (0601) counted as agricultural facilities instead: the longest prefix wins
-    assert list(plan_classes(["0601", "0602"], {"agricultural": ["01", "02", "0601"]})) == ["agricultural",
-                                                                                          "construction"]
+    # planned rural roads (0601) counted as construction instead: the longest prefix wins
+    assert list(plan_classes(["0601", "0602"], {"construction": ["07", "0601"]})) == ["construction",
+                                                                                    "agricultural"]
 
 
 def test_lake_zone_approximation_is_labelled():
@@ -104,3 +104,14 @@ def test_lake_zone_approximation_is_labelled():
     assert (lake["lake_zone_source"] == "approximation").all() and len(lake) == 1
     assert lake.iloc[0].finding == "new_built_in_lake_zone2"  # the new house is 100–120 m from the lake
     assert (result.villages["lake_zone_source"] == "approximation").all()
+
+
+def test_landuse_before_and_after_per_village():
+    from kmrv_geo.analysis.village_plan import landuse_by_village
+
+    table = landuse_by_village(VILLAGES, t0=T0, t1=T1).set_index(["village_key", "category"])
+    a = table.loc["530112001"]
+    assert a.loc["farmland", "t0_mu"] == pytest.approx(20000 / MU)
+    assert a.loc["farmland", "t1_mu"] == pytest.approx(19600 / MU)
+    assert a.loc["construction", "change_mu"] == pytest.approx(400 / MU)
+    assert table.loc[("530112002", "farmland"), "change_mu"] == 0

@@ -24,7 +24,7 @@ from .judge import take_field_results as _take_field_results
 from .keys import VILLAGE_KEY
 from .landcover import class_name_zh
 from .sites import facility_sites, fragmentation
-from .village_plan import LakeZones, VillageReview, approximate_lake_zones, review_villages
+from .village_plan import LakeZones, VillageReview, approximate_lake_zones, landuse_by_village, review_villages
 from .villages import KEY as KEY_VILLAGE
 from .villages import layout_review, normalise_villages, village_profiles
 from .violations import ZERO_M2, ViolationResult, Zones, analyse_violations, build_zones, patches_from_pieces
@@ -315,7 +315,7 @@ def run_village_review(project: Project, villages: gpd.GeoDataFrame, *, lang: st
     """The plan review (:func:`~kmrv_geo.analysis.village_plan.review_villages`) on a loaded project."""
     plan = project.vectors.get("village_plan")
     settings = project.config.village_planning
-    return review_villages(
+    review = review_villages(
         villages[[VILLAGE_KEY, "village", "geometry"]], t0=project.vectors.get("landuse_t0"),
         t1=project.vectors["landuse_t1"],
         plan=(gpd.GeoDataFrame({"plan_code": plan[plan_fields.PLAN_CODE].to_numpy()}, geometry=plan.geometry.values,
@@ -324,6 +324,9 @@ def run_village_review(project: Project, villages: gpd.GeoDataFrame, *, lang: st
         udb=project.dissolved("udb"), lake_zones=lake_zones_of(project), classes=settings.classes,
         boundary_exempt=tuple(settings.boundary_exempt), measure=project.measure, lang=lang,
     )  # fmt: skip
+    review.landuse = landuse_by_village(villages, t0=project.vectors.get("landuse_t0"),
+                                        t1=project.vectors["landuse_t1"], measure=project.measure)
+    return review
 
 
 def permit_layers(project: Project) -> dict[str, PermitLayer]:

@@ -33,15 +33,16 @@ from .keys import VILLAGE_KEY
 logger = logging.getLogger(__name__)
 
 DEFAULT_PLAN_CLASSES: dict[str, tuple[str, ...]] = {
-    "construction": ("06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "16"),
-    "agricultural": ("01", "02"),
+    "construction": ("07", "08", "09", "10", "11", "12", "13", "14", "15", "16"),
+    "agricultural": ("01", "02", "06"),
     "ecological": ("03", "04", "05"),
     "water": ("17", "18", "19", "20", "21", "22"),
     "other": ("23", "24", "25"),
 }
-"""用地用海分类 (2023) level-1 codes per class (``shared/DOMAIN.md``): 06 农业设施建设用地 and 07–16 are construction,
-01 耕地 and 02 园地 agricultural, 03 林地, 04 草地 and 05 湿地 ecological, 17 陆地水域 (and the sea codes) water,
-23 其他土地 other. Config ``village_planning.classes`` replaces a class's list (longest prefix wins)."""
+"""用地用海分类 (2023) level-1 codes per class (``shared/DOMAIN.md``): 07–16 are construction; 01 耕地, 02 园地 and
+06 农业设施建设用地 (乡村道路, 种植/养殖设施: managed as agricultural land, as 三调 counts 1006 农村道路 and 1202
+设施农用地) agricultural; 03 林地, 04 草地 and 05 湿地 ecological; 17 陆地水域 (and the sea codes) water; 23 其他土地
+other. Config ``village_planning.classes`` replaces a class's list (longest prefix wins)."""
 FINDINGS = {
     "built_outside_boundary": ("村庄建设边界外现状建设", "built outside the village construction boundary"),
     "new_built_outside_boundary": ("村庄建设边界外新增建设",
@@ -58,9 +59,6 @@ NEEDS = {"built_outside_boundary": "boundary", "new_built_outside_boundary": "bo
          "planned_in_erl": "plan", "planned_in_udb": "plan", "planned_farmland_loss": "plan",
          "new_built_in_lake_zone1": "lake", "new_built_in_lake_zone2": "lake"}
 """What each finding needs of a village: its construction boundary, its plan, or the lake zones."""
-PLAN_FACILITY_CODES = ("1006", "1202")
-"""三调 codes the plan counts as construction (06 农业设施建设用地: 0601 乡村道路, 0602 种植设施 …) though 三调 counts
-them as agricultural land: added to the current construction land so that the two totals compare like with like."""
 REVIEW_COLUMNS = ["village_key", "village", "finding", "finding_text", "area_mu", "pbf_mu", "lake_zone_source"]
 VILLAGE_COLUMNS = ["village_key", "has_plan", "has_boundary", "lake_zone_source", *[f"{f}_mu" for f in FINDINGS],
                    "planned_construction_mu", "current_construction_mu", "construction_change_mu", "findings"]
@@ -100,6 +98,7 @@ class VillageReview:
     villages: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     given: tuple[str, ...] = ()
+    landuse: pd.DataFrame | None = None
 
 
 def plan_classes(codes, overrides: dict[str, list[str]] | None = None) -> np.ndarray:
@@ -164,7 +163,7 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
                     plan: gpd.GeoDataFrame | None = None, boundary: np.ndarray | None = None,
                     pbf: np.ndarray | None = None, erl: np.ndarray | None = None, udb: np.ndarray | None = None,
                     lake_zones: LakeZones | None = None, classes: dict[str, list[str]] | None = None,
-                    boundary_exempt=("10", "1109"), min_finding_m2: float = 1.0,
+                    boundary_exempt=("10", "1109", "1201"), min_finding_m2: float = 1.0,
                     measure: AreaMeasure | None = None, lang: str = "zh") -> VillageReview:
     """Review every village against its plan, its construction boundary, 三区三线 and the lake zones.
 
@@ -258,9 +257,12 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
     elif lake_zones is not None:
         warnings.append("no T0 land use: new construction in the lake zones is not given")
 
-    # the findings, one row per village and finding
+    # the findings, one row per village and finding — only for villages where the finding can be computed
+    computable = {"plan": has_plan, "boundary": has_boundary,
+                  "lake": np.full(len(keys), lake_zones is not None and t0_construction is not None)}
     rows = []
     for finding, frame in found.items():
+        frame = frame[frame[VILLAGE_KEY].isin(keys[computable[NEEDS[finding]]])]
         if frame.empty:
             continue
         geoms = np.asarray(frame.geometry.values, dtype=object)
@@ -288,16 +290,13 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
     # per village: each finding's 亩 (NaN where not computed), construction land planned vs current
     table = pd.DataFrame({VILLAGE_KEY: keys, "has_plan": has_plan, "has_boundary": has_boundary,
                           "lake_zone_source": lake_zones.source if lake_zones is not None else ""})
-    computable = {"plan": has_plan, "boundary": has_boundary,
-                  "lake": np.full(len(keys), lake_zones is not None and t0_construction is not None)}
-
     for finding in FINDINGS:
         mine = review[review["finding"] == finding].set_index(VILLAGE_KEY)["area_mu"]
         values = pd.Series(keys).map(mine).fillna(0.0).to_numpy()
         ok = computable[NEEDS[finding]] & (finding in found)
         table[f"{finding}_mu"] = np.where(ok, values, np.nan)
     table["findings"] = pd.Series(keys).map(review.groupby(VILLAGE_KEY).size()).fillna(0).astype(int).to_numpy()
-    current = t1_geoms[t1_construction | np.isin(t1_codes, PLAN_FACILITY_CODES)]
+    current = t1_geoms[t1_construction]
     table["current_construction_mu"] = _mu_by_village(current, villages, measure)
     if planned_construction is not None:
         planned = _mu_by_village(planned_construction, villages, measure)
@@ -321,3 +320,37 @@ def _mu_by_village(geoms: np.ndarray, villages: gpd.GeoDataFrame, measure: AreaM
     values = pd.Series(measure.m2(np.asarray(frame.geometry.values, dtype=object)) / M2_PER_MU,
                        index=frame[VILLAGE_KEY].to_numpy()) if len(frame) else pd.Series(dtype=float)
     return pd.Series(villages[VILLAGE_KEY].to_numpy()).map(values).fillna(0.0).to_numpy()
+
+
+def landuse_by_village(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, t1: gpd.GeoDataFrame,
+                       measure: AreaMeasure | None = None) -> pd.DataFrame:
+    """Land use by category inside each village at T0 and T1 — the before/after table of a village page.
+
+    Returns
+    -------
+    DataFrame
+        ``village_key``, ``category`` (farmland, other_agricultural, construction, other, unknown), ``t0_mu``
+        (NaN without T0), ``t1_mu``, ``change_mu``; every village × category that occurs at either date.
+    """
+    measure = measure or planar_measure(str(villages.crs))
+    zones = villages[villages.geometry.geom_type.isin(["Polygon", "MultiPolygon"])][[VILLAGE_KEY, "geometry"]]
+
+    def by_category(land: gpd.GeoDataFrame | None, column: str) -> pd.Series:
+        if land is None or zones.empty:
+            return pd.Series(dtype=float, name=column)
+        pieces = split_by_zones(land[["category", "geometry"]], zones, [VILLAGE_KEY], outside={VILLAGE_KEY: None})
+        pieces = pieces[pieces[VILLAGE_KEY].notna()]
+        mu = measure.m2(np.asarray(pieces.geometry.values, dtype=object)) / M2_PER_MU
+        return pd.Series(mu).groupby([pieces[VILLAGE_KEY].to_numpy(), pieces["category"].to_numpy()]).sum() \
+            .rename(column)
+
+    table = pd.concat([by_category(t0, "t0_mu"), by_category(t1, "t1_mu")], axis=1)
+    table.index.names = [VILLAGE_KEY, "category"]
+    table = table.reset_index()
+    if t0 is not None:
+        table["t0_mu"] = table["t0_mu"].fillna(0.0)
+    table["t1_mu"] = table["t1_mu"].fillna(0.0)
+    table["change_mu"] = table["t1_mu"] - table["t0_mu"]
+    order = {c: i for i, c in enumerate(landuse.CATEGORIES)}
+    return (table.assign(_o=table["category"].map(order)).sort_values([VILLAGE_KEY, "_o"])
+            .drop(columns="_o").reset_index(drop=True))

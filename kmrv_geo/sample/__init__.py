@@ -9,8 +9,9 @@ give the same attribute tables and geometries.
 Modules: :mod:`.geography` (extent, lake, terrain, townships, villages), :mod:`.tessellation`
 (parcels), :mod:`.landuse_model` (2022 codes), :mod:`.protection` (PBF, HSF), :mod:`.changes`
 (2023, approvals, truth), :mod:`.enforcement` (卫片执法: monitoring patches, filings, temporary use,
-supplement projects, ERL, UDB and the patches' truth), :mod:`.rasters` (land cover, NDVI), :mod:`.output`
-(files).
+supplement projects, ERL, UDB and the patches' truth), :mod:`.village_plans` (village themes, village plans
+and construction boundaries, Dianchi protection zones and their truth), :mod:`.rasters` (land cover, NDVI),
+:mod:`.output` (files).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import shapely
 from tqdm import tqdm
 
 from . import changes as _changes
-from . import enforcement, geography, landuse_model, protection, rasters, tessellation
+from . import enforcement, geography, landuse_model, protection, rasters, tessellation, village_plans
 from ._util import stream
 from .output import SYNTHETIC_NOTE, copy_config, ellipsoidal_m2, write_layers
 
@@ -66,6 +67,8 @@ class SampleInfo:
     patches : dict of str to int
         Monitoring patches (``monitoring_patches``) per expected verdict (``legal``, ``illegal``,
         ``to_check``), and ``decoys`` (unchanged farmland among them).
+    village_findings : dict of str to int
+        Rows of ``truth_village_review`` per finding (every one of :data:`.village_plans.FINDINGS`).
     n_parcels, seed : int
         The size asked for and the seed.
     seconds : float
@@ -81,6 +84,7 @@ class SampleInfo:
     abandoned: int = 0
     decoys: int = 0
     patches: dict[str, int] = field(default_factory=dict)
+    village_findings: dict[str, int] = field(default_factory=dict)
     n_parcels: int = 0
     seed: int = 0
     seconds: float = 0.0
@@ -127,7 +131,7 @@ def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 202
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    steps = tqdm(total=9, desc="示例数据 sample", unit="step", disable=not progress)
+    steps = tqdm(total=10, desc="示例数据 sample", unit="step", disable=not progress)
 
     def step(label: str) -> None:
         steps.set_postfix_str(label)
@@ -188,11 +192,17 @@ def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 202
                                                       rng=stream(seed, "enforcement"))
     steps.update()
 
+    step("village plans and Dianchi zones")
+    village_layers, themes = village_plans.make_village_plans(
+        villages, t0, t1, truth, on_pbf=on_pbf, ordinary=ordinary, erl=enforcement_layers["erl"],
+        udb=enforcement_layers["udb"], extent=extent, rng=stream(seed, "village_plans"))
+    steps.update()
+
     step("writing")
     layers = {
         "county": extent.counties,
         "township": townships.rename(columns={"county": "QXDM"}),
-        "villages": villages.drop(columns=["cx", "cy"]),
+        "villages": villages.drop(columns=["cx", "cy"]).assign(ZT=themes),
         "landuse_2022": t0,
         "landuse_2023": t1,
         "pbf": pbf,
@@ -203,6 +213,7 @@ def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 202
         "truth_changes": truth,
         "truth_abandoned": abandoned,
         **enforcement_layers,
+        **village_layers,
     }
     gpkg = out / "demo.gpkg"
     counts = write_layers(gpkg, layers)
@@ -217,10 +228,12 @@ def make_sample(out_dir: str | Path, *, n_parcels: int = 30_000, seed: int = 202
     patch_truth = enforcement_layers["truth_patches"]
     patch_counts = {v: int((patch_truth["expected_verdict"] == v).sum()) for v in ("legal", "illegal", "to_check")}
     patch_counts["decoys"] = int((patch_truth["kind"] == "decoy").sum())
+    review = village_layers["truth_village_review"]["finding"].value_counts()
+    village_counts = {k: int(review.get(k, 0)) for k in village_plans.FINDINGS}
     info = SampleInfo(
         out_dir=out, gpkg=gpkg, config_path=config_path, rasters=raster_paths, counts=counts, changes=change_counts,
         abandoned=int(low["abandoned"].sum()), decoys=int((~low["abandoned"]).sum()), patches=patch_counts,
-        n_parcels=int(n_parcels),
+        village_findings=village_counts, n_parcels=int(n_parcels),
         seed=int(seed), seconds=time.perf_counter() - start,
     )  # fmt: skip
     logger.info("sample: %d parcels, %d changes, done in %.1f s", counts["landuse_2022"], len(truth), info.seconds)

