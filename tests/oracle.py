@@ -10,7 +10,8 @@ Tables recomputed (one function each, the docstring states the definition):
 
 - :func:`violations_by_county` — change patches (非农化, 非粮化, new farmland …) per county;
 - :func:`coverage_by_county` — high-standard farmland (HSF) coverage of PBF and farmland per county;
-- :func:`villages_profile` — the area figures of the Dianchi village profiles.
+- :func:`villages_profile` — the area figures of the Dianchi village profiles;
+- :func:`village_review` — the village plan review's findings (planar m², per village).
 
 Conventions (the contract kmrv implements):
 
@@ -302,7 +303,8 @@ def _landuse(frame: gpd.GeoDataFrame, spec: dict) -> gpd.GeoDataFrame:
     return out
 
 
-VECTOR_ROLES = ("county", "township", "villages", "landuse_t0", "landuse_t1", "pbf", "hsf", "approvals")
+VECTOR_ROLES = ("county", "township", "villages", "landuse_t0", "landuse_t1", "pbf", "hsf", "approvals",
+                "village_plan", "village_boundary", "udb", "erl", "lake_zones")
 
 
 def load_project(config_path: str | Path) -> Project:
@@ -779,3 +781,65 @@ def all_tables(config_path: str | Path) -> dict[str, pd.DataFrame]:
         "coverage_by_county": coverage_by_county(project),
         "villages_profile": villages_profile(project, located),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Village plan review
+# --------------------------------------------------------------------------------------------------
+
+PLAN_CONSTRUCTION = tuple(f"{n:02d}" for n in range(7, 17))
+"""用地用海 level-1 codes of planned construction (07–16)."""
+PLAN_NON_AGRICULTURAL = PLAN_CONSTRUCTION + ("03", "04", "05") + tuple(f"{n}" for n in range(17, 26))
+"""Plan codes of a non-agricultural class (construction, ecological, water, other); 01, 02, 06 are agricultural."""
+BUILT_EXEMPT = ("10", "1109", "1201")
+"""T1 codes not counted as built for the construction-boundary finding (roads, water works, vacant land)."""
+
+
+def village_review(project: Project) -> pd.DataFrame:
+    """Planar m² per village (``village_key`` = the village code) and finding, for three findings:
+
+    - ``built_outside_boundary``: T1 construction (codes not starting with 10, 1109 or 1201) inside a
+      village reached by a construction boundary, minus every boundary;
+    - ``planned_in_udb``: plan polygons coded 07–16 ∩ the urban development boundary, in villages whose plan
+      covers at least half of them;
+    - ``planned_farmland_loss``: T1 farmland ∩ plan polygons of a non-agricultural code, same villages.
+
+    Returns
+    -------
+    DataFrame
+        ``village_key``, ``finding``, ``area_m2`` (rows above 1 m²).
+    """
+    layers, crs = project.layers, project.crs
+    code_field = project.specs["villages"].get("code", "CUNDM")
+    villages = gpd.GeoDataFrame({"village_key": layers["villages"][code_field].astype(str).to_numpy()},
+                                geometry=layers["villages"].geometry.to_numpy(), crs=crs)
+    t1 = layers["landuse_t1"]
+    plan = layers["village_plan"]
+    plan_code = plan[project.specs["village_plan"]["code"]].astype(str).str.strip()
+    rows = []
+
+    def add(finding: str, pieces: gpd.GeoDataFrame, eligible: set) -> None:
+        located = _overlay(pieces[["geometry"]], villages, "intersection")
+        located = located[located["village_key"].isin(eligible)]
+        for key, area in located.groupby("village_key").apply(lambda g: g.area.sum(), include_groups=False).items():
+            if area > 1.0:
+                rows.append({"village_key": key, "finding": finding, "area_m2": float(area)})
+
+    boundary = _union_frame(layers["village_boundary"], crs)
+    reached = _overlay(villages, boundary, "intersection")
+    with_boundary = set(reached.loc[reached.area > 1.0, "village_key"])
+    codes = t1["code"].fillna("")
+    built = t1[(t1["category"] == CONSTRUCTION) & ~codes.str.startswith(BUILT_EXEMPT)]
+    add("built_outside_boundary", _overlay(built[["geometry"]], boundary, "difference"), with_boundary)
+
+    covered = _overlay(villages, _union_frame(plan, crs), "intersection")
+    share = covered.set_index("village_key").area / villages.set_index("village_key").area.reindex(
+        covered["village_key"]).to_numpy()
+    with_plan = set(share[share >= 0.5].index)
+    construction = plan[plan_code.str.startswith(PLAN_CONSTRUCTION).to_numpy()]
+    add("planned_in_udb", _overlay(construction[["geometry"]], _union_frame(layers["udb"], crs), "intersection"),
+        with_plan)
+    non_agricultural = _union_frame(plan[plan_code.str.startswith(PLAN_NON_AGRICULTURAL).to_numpy()], crs)
+    farmland = t1[t1["category"] == FARMLAND]
+    add("planned_farmland_loss", _overlay(farmland[["geometry"]], non_agricultural, "intersection"), with_plan)
+    return pd.DataFrame(rows, columns=["village_key", "finding", "area_m2"])
