@@ -796,7 +796,7 @@ BUILT_EXEMPT = ("10", "1109", "1201")
 
 
 def village_review(project: Project) -> pd.DataFrame:
-    """Planar m² per village (``village_key`` = the village code) and finding, for three findings:
+    """Planar m² per village (``village_key`` = the village code) and finding, for three findings.
 
     - ``built_outside_boundary``: T1 construction (codes not starting with 10, 1109 or 1201) inside a
       village reached by a construction boundary, minus every boundary;
