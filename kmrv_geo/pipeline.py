@@ -23,6 +23,7 @@ from .project import Project, load_project
 from .registry import Engine, RunOptions
 from .report import localise, write_workbook
 from .webmap.build import map_context, write_maps
+from .webmap.village_package import pages_possible, write_villages_folder
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +237,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     extra["engine"] = {"name": engine.name, "scheduler": engine.scheduler, "workers": engine.workers}
     if results.judge is not None:
         write_fieldcheck(folder, project, results.judge, lang=lang, gcj02=gcj02)
+    if pages_possible(results):
+        write_villages_folder(folder, project, results, lang=lang)
     if maps_ctx is not None:
         write_maps(folder, project, results, maps_ctx)
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),

@@ -102,7 +102,9 @@ def build_maps(project: Project, results, ctx: MapContext) -> dict[str, folium.M
             county_code_field=code_field, county_name_field=name_field, villages=profiles,
             gaps=coverage.hsf_gaps if coverage else None)
     if profiles is not None and len(profiles):
-        maps["villages"] = villages_map(profiles, ctx, **context)
+        from .village_package import pages_possible
+
+        maps["villages"] = villages_map(profiles, ctx, page_links=pages_possible(results), **context)
     judged = getattr(results, "judge", None)
     if judged is not None:
         maps["judged_patches"] = judge_map(judged.patches, ctx, parts=judged.parts, not_judged=judged.not_judged,

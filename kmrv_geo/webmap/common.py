@@ -16,7 +16,7 @@ from folium.plugins import Fullscreen, MeasureControl
 from ..crs import WGS84, wgs84_to_gcj02
 from .basemaps import add_basemap, shifts_to_gcj02
 from .elements import CompactLayer, FitView, RawHtml, ReadyFlag, SearchControl, add_page_style
-from .encode import LOD_MIN_ZOOM, Field, encode_layer
+from .encode import LOD_MIN_ZOOM, Field, encode_layer, escape_text
 
 LABELS = {
     "zh": {"synthetic": "示例数据（合成，非真实调查数据）", "simplified": "图形已简化 {tol:g} 米显示", "notice": "说明",
@@ -133,17 +133,29 @@ def new_map(ctx: MapContext) -> folium.Map:
 
 def add_layer(fmap: folium.Map, frame: gpd.GeoDataFrame, ctx: MapContext, *, key: str, name: str,
               fields: Sequence[Field] = (), tooltip: Sequence[str] = (), popup: Sequence[str] | None = None,
-              show: bool = True, **encode) -> CompactLayer:
+              show: bool = True, link: dict | None = None, **encode) -> CompactLayer:
     """Encode a lon/lat layer and add it to the map.
 
-    ``popup`` defaults to every field (with ``name`` as the popup's heading); other options go to
-    :func:`~kmrv_geo.webmap.encode.encode_layer` (coordinate decimals and the density-cell label
+    ``popup`` defaults to every field but the link's (with ``name`` as the popup's heading); other options
+    go to :func:`~kmrv_geo.webmap.encode.encode_layer` (coordinate decimals and the density-cell label
     come from ``ctx``).
+
+    ``link={"column": ..., "label": ...}`` ends each feature's popup with a link: its text is ``label``, its
+    address the feature's value of ``column`` — a relative address of a page beside the map (such as
+    ``../villages/530112101001.html``; ``kmrv_layer.js`` makes the anchor with DOM calls and leaves out any
+    value that is not a plain relative ``.html`` path). Features without a value get no link.
     """
     encode = {"popup_title": name, "decimals": ctx.decimals, "lod_label": ctx.text["lod_cell"], **encode}
-    popup = [f.column for f in fields] if popup is None else popup
-    layer = CompactLayer(encode_layer(frame, fields=fields, tooltip=tooltip, popup=popup, **encode), key=key,
-                         name=name, show=show)
+    fields = list(fields)
+    link_column = None if link is None else link["column"]
+    popup = [f.column for f in fields if f.column != link_column] if popup is None else popup
+    if link_column is not None and link_column not in [f.column for f in fields]:
+        fields.append(Field(link_column, link.get("label", link_column)))
+    spec = encode_layer(frame, fields=fields, tooltip=tooltip, popup=popup, **encode)
+    if link_column is not None:
+        spec["link"] = {"column": [f.column for f in fields].index(link_column),
+                        "label": escape_text(link.get("label", ""))}
+    layer = CompactLayer(spec, key=key, name=name, show=show)
     layer.add_to(fmap)
     return layer
 

@@ -8,8 +8,10 @@
  *
  * Safety: every attribute string and label in the data was HTML-escaped in Python; this script puts
  * only those strings, numbers and its own markup into popups and tooltips, so an attribute is always
- * shown as text. The search works on the raw text (the escaping undone, exactly, by `rawText`): that is
- * what a user types, and its tips are made as text nodes (`textContent`), never as HTML.
+ * shown as text. A popup's page link (a layer's `link` column) is an anchor made with DOM calls, its
+ * address set only when it is a plain relative `.html` path and its label a text node. The search works
+ * on the raw text (the escaping undone, exactly, by `rawText`): that is what a user types, and its tips
+ * are made as text nodes (`textContent`), never as HTML.
  */
 (function () {
   "use strict";
@@ -59,6 +61,9 @@
    * search record shows a line break as a space, and a text as typed or pasted is compared without them. */
   function oneLine(text) { return text.replace(/\r\n|\r|\n/g, " "); }
   function noBreaks(text) { return text.replace(/[\r\n]/g, ""); }
+
+  /* A link a popup may carry: a relative path of a page (../villages/530112101001.html), nothing else. */
+  var SAFE_LINK = /^(?:\.\.?\/)*[A-Za-z0-9_][A-Za-z0-9_.\/-]*\.html$/;
 
   function table(rows) {
     var html = '<table class="kmrv-table">';
@@ -224,11 +229,28 @@
           return rows.length === 1 ? String(rows[0][1]) : table(rows);
         }, { sticky: spec.kind !== "point" });
       }
-      if (spec.popup && spec.popup.length) {
+      if ((spec.popup && spec.popup.length) || spec.link) {
         layer.bindPopup(function () {
-          return (spec.popup_title ? "<b>" + spec.popup_title + "</b>" : "") + table(self._rows(spec.popup, index));
+          var html = (spec.popup_title ? "<b>" + spec.popup_title + "</b>" : "") + table(self._rows(spec.popup || [], index));
+          return spec.link ? self._withLink(html, index) : html;
         }, { maxWidth: 420, maxHeight: 360 });
       }
+    },
+
+    /* The popup (escaped markup) with the feature's link below it, made with DOM calls: the address is
+     * the raw text of the link column, set as an attribute only when it is a plain relative .html path
+     * (no scheme, no host, no query), and the label is a text node. */
+    _withLink: function (html, index) {
+      var box = L.DomUtil.create("div", "kmrv-popup");
+      box.innerHTML = html;
+      var value = this._columns[this.spec.link.column][index];
+      var url = typeof value === "string" ? rawText(value) : "";
+      if (SAFE_LINK.test(url)) {
+        var a = L.DomUtil.create("a", "kmrv-link", L.DomUtil.create("div", "kmrv-link-row", box));
+        a.setAttribute("href", url);
+        a.textContent = rawText(this.spec.link.label || "");
+      }
+      return box;
     },
 
     /* Add this layer's search records to `records` (an object without prototype):
