@@ -115,3 +115,31 @@ def test_landuse_before_and_after_per_village():
     assert a.loc["farmland", "t1_mu"] == pytest.approx(19600 / MU)
     assert a.loc["construction", "change_mu"] == pytest.approx(400 / MU)
     assert table.loc[("530112002", "farmland"), "change_mu"] == 0
+
+
+def test_lake_zone_levels_are_read_in_any_usual_form_and_others_refused():
+    import pandas as pd
+
+    from kmrv_geo.errors import LayerError
+    from kmrv_geo.plan_fields import plan_codes, zone_levels
+
+    levels = zone_levels(pd.Series(["一级", "二级保护区", 3, "Ⅱ", "1", 2.0]), source="zones.shp", field="BHJB")
+    assert list(levels) == [1, 2, 3, 2, 1, 2]
+    with pytest.raises(LayerError, match=r"BHJB.*'核心区' ×2.*一级, 二级 or 三级"):
+        zone_levels(pd.Series(["核心区", "一级", "核心区"]), source="zones.shp", field="BHJB")
+    assert list(plan_codes(pd.Series([703, "0103", " ０７０３ ", None]))) == ["0703", "0103", "0703", ""]
+
+
+def test_village_pages_in_the_demo(demo_out):
+    import json
+
+    from kmrv_geo.webmap.village_pages import village_page_name
+
+    profile = gpd.read_file(demo_out / "results.gpkg", layer="villages_profile", engine="pyogrio")
+    pages = demo_out / "villages"
+    assert (pages / "index.html").exists()
+    assert all((pages / village_page_name(k)).exists() for k in profile["village_key"])
+    written = json.loads((demo_out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
+    assert "villages/index.html" in written
+    map_html = (demo_out / "maps" / "villages.html").read_text(encoding="utf-8")
+    assert village_page_name(profile["village_key"].iloc[0]) in map_html  # the popups link to the pages
