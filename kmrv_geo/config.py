@@ -593,6 +593,22 @@ def _validate_layers(raw_layers: Any, problems: list[str]) -> dict[str, BaseMode
     return layers
 
 
+def _nested_model(model: type[BaseModel], loc) -> type[BaseModel]:
+    """The model that holds the key at ``loc`` (e.g. ``village_planning`` → VillagePlanningSettings)."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            candidates = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type) and
+                          issubclass(a, BaseModel)]
+            if not candidates:
+                break
+            model = candidates[0]
+    return model
+
+
 def _pydantic_problems(exc: ValidationError, *, prefix: str, model: type[BaseModel]) -> list[str]:
     out = []
     for err in exc.errors():
@@ -600,9 +616,10 @@ def _pydantic_problems(exc: ValidationError, *, prefix: str, model: type[BaseMod
         where = f"{prefix}.{loc}" if loc else prefix
         if err["type"] == "extra_forbidden":
             key = str(err["loc"][-1])
-            near = difflib.get_close_matches(key, _model_keys(model).split(", "), n=1)
+            owner = _nested_model(model, err["loc"][:-1])
+            near = difflib.get_close_matches(key, _model_keys(owner).split(", "), n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
-            out.append(f"{where}: unknown key{hint}; allowed keys: {_model_keys(model)}")
+            out.append(f"{where}: unknown key{hint}; allowed keys: {_model_keys(owner)}")
         elif err["type"] == "missing":
             out.append(f"{where}: required but missing")
         else:
@@ -624,6 +641,25 @@ def _check_files(config: ProjectConfig, problems: list[str]) -> None:
                 listing = (f"; files in {folder}: {', '.join(there)}" if there
                            else f"; folder {folder} is missing or empty")
                 problems.append(f"layers.{role}.path: file {path} does not exist{listing}")
+
+
+def _planning_problems(config: ProjectConfig) -> list[str]:
+    """Village-planning settings that contradict the layers (one of two sources given twice, or a source missing)."""
+    settings, roles = config.village_planning, set(config.layers)
+    problems = []
+    if settings.boundary_from_plan is not None and "village_boundary" in roles:
+        problems.append("village_planning.boundary_from_plan: a village_boundary layer is configured too; keep one "
+                        "source of the construction boundary (remove one of them)")
+    if settings.boundary_from_plan is not None and "village_plan" not in roles:
+        problems.append("village_planning.boundary_from_plan: no village_plan layer to take the boundary from; "
+                        "configure layers: {village_plan: {path: ..., code: YDYHDM}}")
+    if settings.lake_zone_buffers_m is not None and "lake_zones" in roles:
+        problems.append("village_planning.lake_zone_buffers_m: a lake_zones layer is configured too; the official "
+                        "zones are used when given — remove lake_zone_buffers_m")
+    if settings.lake_zone_buffers_m is not None and "lake" not in roles:
+        problems.append("village_planning.lake_zone_buffers_m: the approximation buffers the lake outline, but no "
+                        "lake layer is configured; add layers: {lake: {path: ..., layer: dianchi}}")
+    return problems
 
 
 def load_config(path: str | Path, *, check_files: bool = True) -> ProjectConfig:
@@ -683,6 +719,9 @@ def config_from_dict(
         problems = [p.lstrip(".") for p in problems]
         raise ConfigError(join_problems(f"{where} has {len(problems)} problem(s):", problems))
     config = config.model_copy(update={"layers": layers})
+    problems.extend(_planning_problems(config))
+    if problems:
+        raise ConfigError(join_problems(f"{where} has {len(problems)} problem(s):", problems))
     if check_files:
         _check_files(config, problems)
         if problems:

@@ -347,8 +347,16 @@ def village_review_summary(review: VillageReview, profiles: pd.DataFrame, *, lan
     no_plan = int((~profiles["has_plan"].fillna(False).astype(bool)).sum()) if "has_plan" in profiles else 0
     no_theme = int(profiles["theme_missing"].sum()) if "theme_missing" in profiles else 0
     approx = (review.villages["lake_zone_source"] == "approximation").any()
-    parts = [f"{FINDINGS[k][0 if lang == 'zh' else 1]} {per[k]:.2f} {'亩' if lang == 'zh' else 'mu'}"
-             for k in FINDINGS if k in per.index]
+    new = f.groupby("finding")["new_mu"].sum()
+    unit = "亩" if lang == "zh" else "mu"
+
+    def part(k: str) -> str:
+        text = f"{FINDINGS[k][0 if lang == 'zh' else 1]} {per[k]:.2f} {unit}"
+        if k.startswith("planned_"):  # existing construction the plan keeps vs land it would newly build on
+            text += f"（其中规划新增 {new[k]:.2f} 亩）" if lang == "zh" else f" ({new[k]:.2f} mu of it not built today)"
+        return text
+
+    parts = [part(k) for k in FINDINGS if k in per.index]
     missing = [k for k in ("plan", "boundary", "lake") if k not in review.given]
     names = {"zh": {"plan": "村庄规划", "boundary": "村庄建设边界", "lake": "滇池保护分区"},
              "en": {"plan": "village plans", "boundary": "construction boundaries", "lake": "lake zones"}}[lang]

@@ -13,7 +13,6 @@ import re
 import numpy as np
 import pandas as pd
 
-from . import landuse
 from .errors import LayerError
 
 PLAN_CODE = "_plan_code"
@@ -21,9 +20,37 @@ LEVEL = "_level"
 _LEVEL_WORDS = {"一": 1, "二": 2, "三": 3, "1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3, "Ⅰ": 1, "Ⅱ": 2, "Ⅲ": 3}
 
 
-def plan_codes(values: pd.Series) -> np.ndarray:
-    """用地用海 codes as text: trimmed, full-width digits made plain, a lost leading zero restored ('' for blanks)."""
-    return landuse.normalise_codes(values).codes.fillna("").to_numpy(dtype=object)
+def _plan_code(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer()):
+        text = str(int(value))
+    else:
+        text = str(value).strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if text.isdigit() and len(text) % 2 == 1 and len(text) < 7:  # a number lost its leading zero: 703 → 0703
+        text = "0" + text
+    return text
+
+
+def plan_codes(values: pd.Series, *, source: str = "village_plan", field: str = "code") -> np.ndarray:
+    """用地用海 codes as text: trimmed, full-width digits made plain, a lost leading zero restored ('' for blanks).
+
+    Names are not turned into codes (a 用地用海 name is no GB/T 21010 name).
+
+    Raises
+    ------
+    LayerError
+        When most values are no codes (2–6 digits, e.g. ``0703``): the field holds names or something else.
+    """
+    codes = np.array([_plan_code(v) for v in values.astype("object")], dtype=object)
+    given = codes[codes != ""]
+    not_codes = pd.Series([c for c in given if not re.fullmatch(r"\d{2,6}", c)])
+    if len(given) == 0 or len(not_codes) > len(given) / 2:
+        shown = ", ".join(f"{v!r} ×{n}" for v, n in not_codes.value_counts().head(5).items()) or "(all blank)"
+        raise LayerError(f"{source} (village_plan): the code field {field} holds no 用地用海 codes ({shown}); name the "
+                         "field holding the codes, e.g. layers: {village_plan: {path: ..., code: YDYHDM}} — codes are "
+                         "2–6 digits such as 0703 (农村宅基地)")
+    return codes
 
 
 def _level_of(value) -> int | None:

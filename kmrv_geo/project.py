@@ -313,7 +313,7 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         elif role in permits.APPROVAL_ROLES or role == "patches":
             _add_permit_fields(project, role, frame, report, spec, read.source)
         elif role == "village_plan":
-            frame[plan_fields.PLAN_CODE] = plan_fields.plan_codes(frame[spec.code])
+            frame[plan_fields.PLAN_CODE] = plan_fields.plan_codes(frame[spec.code], source=read.source, field=spec.code)
         elif role == "lake_zones":
             frame[plan_fields.LEVEL] = plan_fields.zone_levels(frame[spec.level], source=read.source, field=spec.level)
         elif spec.code and spec.code in frame:  # admin and village codes are text, normalised once (530111.0 → 530111)

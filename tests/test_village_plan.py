@@ -66,6 +66,10 @@ def test_every_finding_by_hand():
         ("530112001", "planned_farmland_loss"): 15000 / MU,  # farmland x 50–100 and 200–300
         ("530112001", "new_built_in_lake_zone1"): 400 / MU,
     })
+    new = result.findings.set_index("finding")["new_mu"]
+    assert new["planned_on_pbf"] == pytest.approx(5000 / MU)  # farmland today: all of it would be new building
+    assert new["planned_in_udb"] == pytest.approx(0.0, abs=1e-9)  # the old house: existing construction kept
+    assert new["new_built_in_lake_zone1"] == pytest.approx(400 / MU) and np.isnan(new["built_outside_boundary"])
     loss = result.findings.set_index("finding").loc["planned_farmland_loss"]
     assert loss.pbf_mu == pytest.approx(5000 / MU) and loss.village == "甲村"
     a, b = result.villages.set_index("village_key").loc[["530112001", "530112002"]].to_dict("records")
@@ -83,6 +87,7 @@ def test_every_finding_by_hand():
 def test_without_layers_the_findings_they_need_are_not_given():
     result = review(plan=None, boundary=None, lake_zones=None)
     assert result.findings.empty
+    assert result.villages["has_plan"].isna().all() and result.villages["findings"].isna().all()
     assert result.villages[[c for c in result.villages if c.endswith("_mu") and "construction" not in c]
                            ].isna().all().all()
 
@@ -128,6 +133,8 @@ def test_lake_zone_levels_are_read_in_any_usual_form_and_others_refused():
     with pytest.raises(LayerError, match=r"BHJB.*'核心区' ×2.*一级, 二级 or 三级"):
         zone_levels(pd.Series(["核心区", "一级", "核心区"]), source="zones.shp", field="BHJB")
     assert list(plan_codes(pd.Series([703, "0103", " ０７０３ ", None]))) == ["0703", "0103", "0703", ""]
+    with pytest.raises(LayerError, match=r"YDYHMC holds no 用地用海 codes.*'农村宅基地' ×2"):
+        plan_codes(pd.Series(["农村宅基地", "河流水面", "农村宅基地"]), source="plan.gpkg", field="YDYHMC")
 
 
 def test_village_pages_in_the_demo(demo_out):

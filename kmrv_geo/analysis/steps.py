@@ -242,11 +242,18 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
                                measure=project.measure)
     levels = zone_levels(project)
     zone_spec = layers.get("protection_zones")
+    protection = project.vectors.get("protection_zones")
+    zone_name = zone_spec.name if zone_spec is not None else None
+    if protection is None and "lake_zones" in project.vectors:  # the Dianchi zones name each village's zone
+        lake_zones = project.vectors["lake_zones"]
+        protection = gpd.GeoDataFrame({"zone": lake_zones[plan_fields.LEVEL].map(
+            {1: "一级保护区", 2: "二级保护区", 3: "三级保护区"}).to_numpy()}, geometry=lake_zones.geometry.values,
+            crs=lake_zones.crs)
+        zone_name = "zone"
     profiles = village_profiles(
         villages, coverage=coverage, layout=layout, patches=violations.patches if violations is not None else None,
         sites=sites, fragmentation=frag, lake=project.vectors.get("lake"),
-        protection_zones=project.vectors.get("protection_zones"),
-        zone_name_field=zone_spec.name if zone_spec is not None else None,
+        protection_zones=protection, zone_name_field=zone_name,
         county=levels.get("county", (None,))[0], abandoned=abandoned, measure=project.measure,
     )  # fmt: skip
     if layout is not None:
@@ -258,10 +265,19 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
     profiles["theme_missing"] = ((frame["category"] == KEY_VILLAGE).to_numpy() & (frame["theme"] == "").to_numpy()
                                  & villages.has_theme)  # no theme field: nothing can be said missing
     review = None
-    if villages.polygons and t1 is not None and plan_review_configured(project):
-        review = run_village_review(project, frame, lang=lang)
-        warnings.extend(review.warnings)
-        profiles = profiles.merge(review.villages, on=VILLAGE_KEY, how="left", validate="1:1")
+    if plan_review_configured(project):
+        if not villages.polygons or t1 is None:
+            warnings.append("村庄规划审查需要村界（面图层）和后时相地类；未做 / the village plan review needs village "
+                            "polygons and T1 land use: not done")
+        else:
+            review = run_village_review(project, frame, lang=lang)
+            warnings.extend(review.warnings)
+            profiles = profiles.merge(review.villages, on=VILLAGE_KEY, how="left", validate="1:1")
+            review.findings = review.findings.merge(
+                profiles[[VILLAGE_KEY, "county_name", "township", "category"]], on=VILLAGE_KEY, how="left")
+            review.findings = review.findings[[VILLAGE_KEY, "village", "county_name", "township", "category",
+                                               *[c for c in review.findings.columns if c not in (
+                                                   VILLAGE_KEY, "village", "county_name", "township", "category")]]]
     return profiles, layout, warnings, review
 
 
@@ -278,7 +294,7 @@ def construction_boundary(project: Project) -> np.ndarray | None:
     """The village construction boundaries: the ``village_boundary`` layer, else the plan polygons that
     ``village_planning.boundary_from_plan`` marks, else ``None``.
     """
-    if "village_boundary" in project.vectors:
+    if "village_boundary" in project.vectors:  # the layer wins over boundary_from_plan (said at load)
         return np.asarray(project.vectors["village_boundary"].geometry.values, dtype=object)
     rule = project.config.village_planning.boundary_from_plan
     plan = project.vectors.get("village_plan")
@@ -294,6 +310,12 @@ def construction_boundary(project: Project) -> np.ndarray | None:
             raise LayerError(f"village_planning.boundary_from_plan.field {rule.field} is not a field of the plan "
                              f"layer; its fields are: {', '.join(c for c in plan.columns if not c.startswith('_'))}")
         chosen = plan[rule.field].astype(str).str.strip().isin(rule.values).to_numpy()
+    if not chosen.any():
+        from ..errors import LayerError
+
+        raise LayerError(f"village_planning.boundary_from_plan {list(rule.values)} matches no polygon of the plan "
+                         f"(field {rule.field or code_field}); give the codes or flag values that mark the village "
+                         "construction boundary, e.g. values: ['07'] for the plan's residential land")
     return np.asarray(plan.geometry.values, dtype=object)[chosen]
 
 
@@ -324,6 +346,12 @@ def run_village_review(project: Project, villages: gpd.GeoDataFrame, *, lang: st
         udb=project.dissolved("udb"), lake_zones=lake_zones_of(project), classes=settings.classes,
         boundary_exempt=tuple(settings.boundary_exempt), measure=project.measure, lang=lang,
     )  # fmt: skip
+    rule = settings.boundary_from_plan
+    if rule is not None and "village_boundary" not in project.vectors:
+        field = rule.field or project.config.layers["village_plan"].code
+        review.warnings.append(f"村庄建设边界取自村庄规划（{field} 为 {'、'.join(rule.values)} 的图斑），"
+                               "非单独的村庄建设边界图层 / construction boundaries taken from the plan "
+                               f"({field} in {rule.values})")
     review.landuse = landuse_by_village(villages, t0=project.vectors.get("landuse_t0"),
                                         t1=project.vectors["landuse_t1"], measure=project.measure)
     return review

@@ -59,7 +59,8 @@ NEEDS = {"built_outside_boundary": "boundary", "new_built_outside_boundary": "bo
          "planned_in_erl": "plan", "planned_in_udb": "plan", "planned_farmland_loss": "plan",
          "new_built_in_lake_zone1": "lake", "new_built_in_lake_zone2": "lake"}
 """What each finding needs of a village: its construction boundary, its plan, or the lake zones."""
-REVIEW_COLUMNS = ["village_key", "village", "finding", "finding_text", "area_mu", "pbf_mu", "lake_zone_source"]
+REVIEW_COLUMNS = ["village_key", "village", "finding", "finding_text", "area_mu", "new_mu", "pbf_mu",
+                  "lake_zone_source"]
 VILLAGE_COLUMNS = ["village_key", "has_plan", "has_boundary", "lake_zone_source", *[f"{f}_mu" for f in FINDINGS],
                    "planned_construction_mu", "current_construction_mu", "construction_change_mu", "findings"]
 
@@ -87,10 +88,13 @@ class VillageReview:
     Attributes
     ----------
     findings : GeoDataFrame
-        ``village_review``: one row per village and finding (:data:`REVIEW_COLUMNS`), its geometry.
+        ``village_review``: one row per village and finding (:data:`REVIEW_COLUMNS`), its geometry;
+        ``new_mu`` is the part not built today for the planned findings (the rest: existing construction the
+        plan keeps), the whole for the new-construction findings, empty for the boundary finding.
     villages : DataFrame
         One row per village (:data:`VILLAGE_COLUMNS`): each finding's 亩 (NaN where it could not be computed),
-        planned and current construction land and their difference, the number of findings.
+        planned and current construction land and their difference, the number of findings (NaN where nothing
+        could be checked); ``has_plan``/``has_boundary`` empty when the layer was not given at all.
     warnings : list of str
     """
 
@@ -232,6 +236,13 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
         plan_geoms = np.asarray(plan.geometry.values, dtype=object)
         plan_class = plan_classes(plan["plan_code"].to_numpy(), classes)
         unknown = pd.Series(plan["plan_code"].to_numpy()[plan_class == "unknown"]).value_counts()
+        if (plan_class == "unknown").all():
+            from ..errors import LayerError
+
+            listing = ", ".join(f"{c or '(blank)'} ×{n}" for c, n in unknown.head(5).items())
+            raise LayerError(f"no code of the village plan belongs to a class of the 用地用海 classification "
+                             f"({listing}); check the plan's code field, or map the codes with "
+                             "village_planning.classes")
         if len(unknown):
             listing = ", ".join(f"{c or '(blank)'} ×{n}" for c, n in unknown.head(10).items())
             warnings.append(f"plan codes of no class (not counted as construction or as non-agricultural use): "
@@ -257,6 +268,8 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
     elif lake_zones is not None:
         warnings.append("no T0 land use: new construction in the lake zones is not given")
 
+    t1_built = _union(t1_geoms[t1_construction]) if found else None
+
     # the findings, one row per village and finding — only for villages where the finding can be computed
     computable = {"plan": has_plan, "boundary": has_boundary,
                   "lake": np.full(len(keys), lake_zones is not None and t0_construction is not None)}
@@ -270,10 +283,16 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
         pbf_m2 = (area_inside(geoms, pbf, dissolved=True, measure=measure) if finding in extra_pbf
                   else np.full(len(frame), np.nan))
         keep = m2 >= min_finding_m2
+        if finding.startswith("planned_"):  # planned on land not built today (the rest is existing construction)
+            new_m2 = m2 - area_inside(geoms, t1_built, dissolved=True, measure=measure)
+        elif finding.startswith("new_"):
+            new_m2 = m2
+        else:
+            new_m2 = np.full(len(frame), np.nan)
         rows.append(gpd.GeoDataFrame({
             VILLAGE_KEY: frame[VILLAGE_KEY].to_numpy()[keep], "finding": finding,
             "finding_text": FINDINGS[finding][0 if lang == "zh" else 1], "area_mu": m2[keep] / M2_PER_MU,
-            "pbf_mu": pbf_m2[keep] / M2_PER_MU,
+            "new_mu": np.maximum(new_m2[keep], 0.0) / M2_PER_MU, "pbf_mu": pbf_m2[keep] / M2_PER_MU,
         }, geometry=geoms[keep], crs=crs))  # fmt: skip
     names = dict(zip(keys, villages["village"].to_numpy(), strict=True))
     review = (pd.concat(rows, ignore_index=True) if rows else
@@ -288,14 +307,20 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
                               crs=crs)
 
     # per village: each finding's 亩 (NaN where not computed), construction land planned vs current
-    table = pd.DataFrame({VILLAGE_KEY: keys, "has_plan": has_plan, "has_boundary": has_boundary,
+    plan_given = plan is not None and len(plan) > 0
+    boundary_given = boundary is not None and len(boundary) > 0
+    table = pd.DataFrame({VILLAGE_KEY: keys,  # unknown (empty) where the layer was not given at all
+                          "has_plan": pd.array(has_plan, dtype="boolean") if plan_given else pd.NA,
+                          "has_boundary": pd.array(has_boundary, dtype="boolean") if boundary_given else pd.NA,
                           "lake_zone_source": lake_zones.source if lake_zones is not None else ""})
     for finding in FINDINGS:
         mine = review[review["finding"] == finding].set_index(VILLAGE_KEY)["area_mu"]
         values = pd.Series(keys).map(mine).fillna(0.0).to_numpy()
         ok = computable[NEEDS[finding]] & (finding in found)
         table[f"{finding}_mu"] = np.where(ok, values, np.nan)
-    table["findings"] = pd.Series(keys).map(review.groupby(VILLAGE_KEY).size()).fillna(0).astype(int).to_numpy()
+    reviewed = has_plan | has_boundary | computable["lake"]
+    counts = pd.Series(keys).map(review.groupby(VILLAGE_KEY).size()).fillna(0).to_numpy(dtype=float)
+    table["findings"] = np.where(reviewed, counts, np.nan)  # a village nothing could be checked in: unknown, not 0
     current = t1_geoms[t1_construction]
     table["current_construction_mu"] = _mu_by_village(current, villages, measure)
     if planned_construction is not None:
@@ -306,10 +331,10 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
     table["construction_change_mu"] = table["planned_construction_mu"] - table["current_construction_mu"]
     missing = int((~has_plan).sum()) if plan is not None else len(keys)
     if plan is not None and missing:
-        shown = ", ".join(map(str, villages["village"].to_numpy()[~has_plan][:10]))
+        names_missing = villages["village"].to_numpy()[~has_plan]
+        shown = ", ".join(map(str, names_missing[:10])) + (" …" if len(names_missing) > 10 else "")
         warnings.append(f"{missing} villages have no plan (plan findings not given): {shown}")
-    given = tuple(k for k, v in (("plan", plan is not None and len(plan)),
-                                 ("boundary", boundary is not None and len(boundary)),
+    given = tuple(k for k, v in (("plan", plan_given), ("boundary", boundary_given),
                                  ("lake", lake_zones is not None)) if v)
     return VillageReview(findings=review, villages=table[VILLAGE_COLUMNS], warnings=warnings, given=given)
 

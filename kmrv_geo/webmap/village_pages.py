@@ -75,7 +75,7 @@ TEXT = {
            "dates": "数据时相", "t0": "前时相 {year} 年", "t1": "后时相 {year} 年", "legend": "图例",
            "figures": "村庄概况", "change": "土地利用变化", "category": "地类",
            "before": "前时相", "after": "后时相", "delta": "变化", "total": "合计", "no_change": "无土地利用统计",
-           "findings": "问题清单", "n_findings": "共 {n} 项，合计 {mu} 亩（点击一行在地图上查看）",
+           "findings": "问题清单", "n_findings": "共 {n} 项（各项可能重叠，不相加；点击一行在地图上查看）",
            "no_findings": "未发现问题", "not_checked": "未核查：{names}", "no": "序号", "finding": "问题",
            "finding_text": "说明", "no_plan": "该村暂无村庄规划：规划冲突（占永农、红线、开发边界、耕地）未核查",
            "missing_theme": "缺少主题", "yes": "有", "none": "无", "all": "全部", "has_findings": "只看有问题的村",
@@ -90,7 +90,7 @@ TEXT = {
            "figures": "Village profile", "change": "Land use before and after", "category": "category",
            "before": "before (T0)", "after": "after (T1)", "delta": "change", "total": "Total",
            "no_change": "no land-use figures", "findings": "Findings",
-           "n_findings": "{n} findings, {mu} mu in all (click a row to see it on the map)",
+           "n_findings": "{n} findings (they may overlap and are not added up; click a row to see it on the map)",
            "no_findings": "no findings", "not_checked": "not checked: {names}", "no": "no.", "finding": "finding",
            "finding_text": "details",
            "no_plan": "This village has no plan yet: plan conflicts (PBF, red line, urban boundary, farmland) "
@@ -383,8 +383,7 @@ def _findings_section(row, findings: gpd.GeoDataFrame, context: VillagePageConte
     not_checked = [finding_name(c, lang) for c in FINDINGS
                    if f"{c}_mu" in row.index and not _number(row.get(f"{c}_mu"))]
     if len(findings):
-        total = float(findings["area_mu"].fillna(0.0).sum())
-        parts.append(f'<p class="vp-count">{esc(text["n_findings"].format(n=len(findings), mu=f"{total:.2f}"))}</p>')
+        parts.append(f'<p class="vp-count">{esc(text["n_findings"].format(n=len(findings)))}</p>')
         body = "".join(
             f'<tr data-no="{int(f.no)}"><td class="num">{int(f.no)}</td>'
             f'<td><span class="vp-swatch" style="border-color:{finding_colour(f.finding)};background:'
