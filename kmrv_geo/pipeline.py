@@ -21,7 +21,7 @@ from .outputs import OutputFolder
 from .overlay import recording_recomputes
 from .project import Project, load_project
 from .registry import Engine, RunOptions
-from .report import localise, write_workbook
+from .report import AREA_NOTE, localise, write_workbook
 from .webmap.build import map_context, write_maps
 from .webmap.village_package import pages_possible, write_villages_folder
 
@@ -147,7 +147,8 @@ def _write_results(project: Project, results: Results, folder: OutputFolder, *, 
     if found.layers:
         folder.write_layers("results.gpkg", found.layers)
     if found.sheets:
-        folder.write_with("report.xlsx", lambda tmp: write_workbook(tmp, found.sheets), kind="report")
+        note = AREA_NOTE[lang].format(kind=project.measure.label(lang))
+        folder.write_with("report.xlsx", lambda tmp: write_workbook(tmp, found.sheets, note=note), kind="report")
     return found.lines
 
 

@@ -285,8 +285,45 @@ def wpzf_judged_sheet(judged: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame]) -> None:
-    """Write tables as sheets of one .xlsx (headings bold, columns sized, header row frozen).
+AREA_NOTE = {
+    "zh": "面积口径：{kind}；“扣除田坎”列为净面积（毛面积 ×（1 − 扣除地类系数）），其余为毛面积。"
+          "1 亩 = 10000/15 平方米。",
+    "en": "Areas: {kind}; columns 'net of ridges' are net (gross × (1 − ridge share)), the others gross. "
+          "1 mu = 10000/15 m².",
+}
+"""The note each sheet's print header and the workbook's 说明 sheet carry: what the figures measure."""
+
+
+def number_format(heading: str) -> str | None:
+    """The Excel number format of a column, from its heading: 亩 and m² with 2 decimals, shares as percent.
+
+    Examples
+    --------
+    >>> number_format("违法面积(亩·椭球)"), number_format("永农高标覆盖率"), number_format("区县")
+    ('#,##0.00', '0.0%', None)
+    """
+    text = str(heading)
+    if "(亩" in text or "(mu" in text or "(平方米)" in text or "(m²)" in text or text in ("MJ", "面积(亩)"):
+        return "#,##0.00"
+    if text.endswith(("率", "占比", "比例")) or "share" in text or "coverage" in text:
+        return "0.0%"
+    if text.endswith(("(米)", "(m)")):
+        return "#,##0"
+    return None
+
+
+def display_width(text: str) -> int:
+    """Width of ``text`` in Latin characters (a Chinese character counts two), for column widths."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))
+
+
+def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame], *, note: str | None = None) -> None:
+    """Write tables as sheets of one .xlsx that reads well: headings bold, header row frozen, an autofilter,
+    columns as wide as their Chinese headings and values, 亩 with 2 decimals, shares as percent, totals rows
+    (合计/Total) bold, and ``note`` (what the areas measure) in each sheet's print header and a first
+    说明 sheet. Values keep full precision (only the display is rounded).
 
     Parameters
     ----------
@@ -294,17 +331,43 @@ def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame]) -> None:
         The workbook to write (the caller makes the write atomic).
     sheets : dict
         Sheet name (≤ 31 characters) → table, already localised.
+    note : str, optional
+        What the figures measure (e.g. :data:`AREA_NOTE` filled in); without it no 说明 sheet.
     """
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
+    totals = set(TOTAL_LABEL.values())
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        if note:
+            pd.DataFrame({"说明 / notes": [note]}).to_excel(writer, sheet_name="说明", index=False)
+            writer.sheets["说明"].column_dimensions["A"].width = 120
+            writer.sheets["说明"]["A2"].alignment = Alignment(wrap_text=True, vertical="top")
         for name, table in sheets.items():
             title = clean_text(name)[:31]
             clean_frame(table)[0].to_excel(writer, sheet_name=title, index=False)
             sheet = writer.sheets[title]
+            n_rows, n_cols = len(table) + 1, max(len(table.columns), 1)
             sheet.freeze_panes = "A2"
+            if len(table.columns):
+                sheet.auto_filter.ref = f"A1:{get_column_letter(n_cols)}{n_rows}"
+            if note:
+                sheet.oddHeader.center.text = note[:250]
             for cell in sheet[1]:
                 cell.font = Font(bold=True)
-            for column_cells in sheet.columns:
-                width = max(len(str(c.value)) if c.value is not None else 0 for c in column_cells[:200])
-                sheet.column_dimensions[column_cells[0].column_letter].width = min(max(8, width * 1.6 + 2), 40)
+                cell.alignment = Alignment(wrap_text=True, vertical="center")
+            for j, heading in enumerate(table.columns, start=1):
+                letter = get_column_letter(j)
+                fmt = number_format(heading)
+                if fmt:
+                    for (cell,) in sheet.iter_rows(min_row=2, max_row=n_rows, min_col=j, max_col=j):
+                        cell.number_format = fmt
+                values = [display_width(v) for v in table.iloc[:200, j - 1].astype(str)] if len(table) else []
+                if fmt:  # numbers are shown rounded: their shown width, not their full precision
+                    values = [min(v, 14) for v in values]
+                width = max([display_width(heading), *values]) + 2
+                sheet.column_dimensions[letter].width = min(max(8, width), 45)
+            for r, row in enumerate(table.itertuples(index=False), start=2):
+                if any(isinstance(v, str) and v in totals for v in row):
+                    for cell in sheet[r]:
+                        cell.font = Font(bold=True)

@@ -52,3 +52,23 @@ def test_workbook_sheets(tmp_path):
     sheet = book["卫片执法图斑"]
     assert [c.value for c in sheet[1]][:3] == ["XZQDM", "XZQMC", "JCBH"]
     assert sheet.freeze_panes == "A2" and sheet.max_row == 4
+
+
+def test_workbook_reads_well(tmp_path):
+    """Number formats (亩 2 decimals, shares %), frozen header, autofilter, widths, bold totals, the area note."""
+    from kmrv_geo.report import AREA_NOTE
+
+    table = pd.DataFrame({"区县": ["官渡区", "合计"], "违法面积(亩·椭球)": [1.234567, 1.234567],
+                          "永农高标覆盖率": [0.5, 0.5], "违法图斑数": [3, 3]})
+    path = tmp_path / "r.xlsx"
+    note = AREA_NOTE["zh"].format(kind="椭球面积")
+    write_workbook(path, {"区县汇总": table}, note=note)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["说明", "区县汇总"] and "椭球面积" in book["说明"]["A2"].value
+    sheet = book["区县汇总"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:D3"
+    assert sheet["B2"].number_format == "#,##0.00" and sheet["C2"].number_format == "0.0%"
+    assert sheet["B2"].value == 1.234567  # full precision kept, only the display is rounded
+    assert sheet["A3"].font.bold and not sheet["A2"].font.bold  # the totals row
+    assert sheet.column_dimensions["B"].width >= 18  # 违法面积(亩·椭球): Chinese characters count double
+    assert "椭球面积" in sheet.oddHeader.center.text
