@@ -239,3 +239,48 @@ def test_bench_script_at_a_tiny_size(browser, sample_dir, tmp_path):
         assert seconds > 0
         assert bench.first_render(path, ready, timeout_s=30, browser=browser) is not None
     assert sizes["kmrv"] < sizes["plain"]
+
+
+def _view_bounds(page) -> list[float]:
+    """The map's first view as [west, south, east, north] (lon/lat)."""
+    return page.page.evaluate("(() => { const m = Object.values(kmrv.layers).find(l => l._map)._map;"
+                              " const b = m.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(),"
+                              " b.getNorth()]; })()")
+
+
+def test_maps_open_on_their_findings_with_totals(browser, demo_out, tmp_path):
+    """A violations map of a few local patches opens on them, not on the whole city; the statistics panel
+    gives their totals.
+    """
+    from kmrv_geo.webmap.violations import violations_map
+
+    gpkg = demo_out / "results.gpkg"
+    patches = gpd.read_file(gpkg, layer="change_patches", engine="pyogrio")
+    patches = patches[patches["source"] == "vector"]
+    local = patches[patches["county_code"] == patches["county_code"].mode().iloc[0]].head(3)
+    counties = gpd.read_file(demo_out / "data" / "demo.gpkg", layer="county", engine="pyogrio").to_crs(patches.crs)
+    fmap = violations_map(local, MapContext(basemap="none", synthetic=True), counties=counties,
+                          county_name_field="XZQMC")
+    save_offline(fmap, tmp_path / "local.html")
+    page = MapPage(browser, tmp_path / "local.html")
+    try:
+        west, south, east, north = _view_bounds(page)
+        x0, y0, x1, y1 = local.to_crs(4326).total_bounds
+        assert west <= x0 and south <= y0 and east >= x1 and north >= y1  # the findings are in view
+        cx0, cy0, cx1, cy1 = counties.to_crs(4326).total_bounds
+        assert (east - west) * (north - south) < 0.25 * (cx1 - cx0) * (cy1 - cy0)  # not the whole city
+        panel = page.page.locator(".kmrv-stats").inner_text()
+        assert "3" in panel and f"{local.loc[local['change_class'] == 'nonagri', 'area_mu'].sum():.2f}" in panel
+    finally:
+        page.close()
+    for name, layer in (("judged_patches", "judged_patches"), ("villages", "villages_profile")):
+        found = gpd.read_file(gpkg, layer=layer, engine="pyogrio").to_crs(4326)
+        page = MapPage(browser, demo_out / "maps" / f"{name}.html")
+        try:
+            west, south, east, north = _view_bounds(page)
+            x0, y0, x1, y1 = found.total_bounds
+            pad = 0.01  # the view fits the findings with Leaflet's padding
+            assert west <= x0 + pad and south <= y0 + pad and east >= x1 - pad and north >= y1 - pad, name
+            assert page.page.locator(".kmrv-stats").count() == 1
+        finally:
+            page.close()

@@ -56,6 +56,12 @@ def abandonment_map(parcels: gpd.GeoDataFrame, ctx: MapContext, *, counties: gpd
                             style_index=np.zeros(len(web), dtype=int) if on_pbf is None else on_pbf.astype(int),
                             search="parcel_id" if "parcel_id" in web else None, search_zoom=16))
     legend = [(STYLES[0]["fillColor"], text["off_pbf"]), (STYLES[1]["fillColor"], text["on_pbf"])]
+    unit = "亩" if ctx.lang == "zh" else "mu"
+    stats = [("疑似撂荒地块" if ctx.lang == "zh" else "abandoned parcels", f"{len(parcels)}"),
+             ("面积" if ctx.lang == "zh" else "area", f"{parcels['area_mu'].sum():.2f} {unit}")]
+    if "pbf_mu" in parcels:
+        stats.append(("其中永久基本农田" if ctx.lang == "zh" else "of it on PBF",
+                      f"{parcels['pbf_mu'].sum():.2f} {unit}"))
     return finish_map(fmap, ctx, title=text["title"], layers=layers, legend=legend,
                       search=["parcels"] if "parcel_id" in web else [], search_placeholder=text["search"],
-                      notes=[ctx.text["simplified"].format(tol=SIMPLIFY_M)])
+                      notes=[ctx.text["simplified"].format(tol=SIMPLIFY_M)], stats=stats)

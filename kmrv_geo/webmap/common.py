@@ -23,15 +23,16 @@ LABELS = {
            "date": "数据日期：{date}", "gcj02": "已转换为 GCJ-02 坐标以叠加高德底图",
            "lod": "{layer}共 {n} 个图斑：放大到 {zoom} 级及以上显示图斑，之前显示密度格网",
            "lod_cell": "{n} 个图斑，放大查看", "search": "搜索", "not_found": "未找到", "cancel": "取消",
-           "fullscreen": "全屏", "exit_fullscreen": "退出全屏", "legend": "图例", "yes": "是", "no": "否",
+           "fullscreen": "全屏", "exit_fullscreen": "退出全屏", "legend": "图例", "stats": "统计", "yes": "是",
+           "no": "否",
            "mu": "亩", "county": "区县"},
     "en": {"synthetic": "Synthetic sample data (not a real survey)",
            "simplified": "geometry simplified by {tol:g} m for display",
            "notice": "Notice", "date": "data date: {date}", "gcj02": "shifted to GCJ-02 to match the Gaode basemap",
            "lod": "{layer}: {n} features: drawn from zoom {zoom} on, a density grid before",
            "lod_cell": "{n} features, zoom in", "search": "Search", "not_found": "not found", "cancel": "cancel",
-           "fullscreen": "Full screen", "exit_fullscreen": "Exit full screen", "legend": "Legend", "yes": "yes",
-           "no": "no", "mu": "mu", "county": "Counties"},
+           "fullscreen": "Full screen", "exit_fullscreen": "Exit full screen", "legend": "Legend", "stats": "Totals",
+           "yes": "yes", "no": "no", "mu": "mu", "county": "Counties"},
 }  # fmt: skip
 COUNTY_STYLE = {"color": "#333333", "weight": 2, "fill": False}
 MU_PER_M2 = 0.0015
@@ -186,10 +187,19 @@ def county_outline(fmap: folium.Map, counties: gpd.GeoDataFrame | None, name_fie
                      styles=[COUNTY_STYLE])
 
 
+CONTEXT_LAYERS = ("county",)
+"""Layers drawn for orientation only: the first view fits the layers the map is about, not these."""
+
+
 def finish_map(fmap: folium.Map, ctx: MapContext, *, title: str, layers: Sequence[CompactLayer],
                legend: Sequence[tuple[str, str]] = (), search: Sequence[str] = (), notes: Sequence[str] = (),
-               search_placeholder: str | None = None) -> folium.Map:
-    """Add the search box, layer control, legend and notice, and fit the map to its layers.
+               search_placeholder: str | None = None, stats: Sequence[tuple[str, str]] = (),
+               fit_to: Sequence[str] | None = None) -> folium.Map:
+    """Add the search box, layer control, legend, statistics and notice, and fit the view to the findings.
+
+    The first view fits the layers the map is about (every layer but the county outlines of
+    :data:`CONTEXT_LAYERS`; hidden layers too), so a map of a few local patches opens on them, not on the
+    whole city; only a map with nothing else fits the counties.
 
     Parameters
     ----------
@@ -206,6 +216,10 @@ def finish_map(fmap: folium.Map, ctx: MapContext, *, title: str, layers: Sequenc
         Extra notice lines (e.g. the simplification tolerance).
     search_placeholder : str, optional
         Text in the empty search box.
+    stats : sequence of (label, value)
+        A compact statistics panel (totals of what is drawn), bottom left; escaped.
+    fit_to : sequence of str, optional
+        Keys of the layers the first view fits (default: all but :data:`CONTEXT_LAYERS`).
     """
     text = ctx.text
     if search:
@@ -214,6 +228,8 @@ def finish_map(fmap: folium.Map, ctx: MapContext, *, title: str, layers: Sequenc
     folium.LayerControl(collapsed=False).add_to(fmap)
     if legend:
         add_legend(fmap, text["legend"], list(legend))
+    if stats:
+        add_stats(fmap, text["stats"], list(stats))
     lines = [f"{ctx.name} · {title}" if ctx.name else title, ctx.notice or ""]
     if ctx.data_date:
         lines.append(text["date"].format(date=ctx.data_date))
@@ -225,7 +241,9 @@ def finish_map(fmap: folium.Map, ctx: MapContext, *, title: str, layers: Sequenc
     lines += [text["lod"].format(layer=layer.layer_name, n=layer.spec["n"], zoom=LOD_MIN_ZOOM)
               for layer in layers if layer.spec.get("lod")]
     add_notice(fmap, lines)
-    bounds = [layer.spec["bounds"] for layer in layers if layer.spec["n"]]
+    focus = (lambda key: key in fit_to) if fit_to is not None else (lambda key: key not in CONTEXT_LAYERS)
+    bounds = [layer.spec["bounds"] for layer in layers if layer.spec["n"] and focus(layer.key)]
+    bounds = bounds or [layer.spec["bounds"] for layer in layers if layer.spec["n"]]
     if bounds:
         b = np.asarray(bounds)
         FitView([[float(b[:, 1].min()), float(b[:, 0].min())],
@@ -260,6 +278,18 @@ def add_legend(fmap: folium.Map, title: str, entries: list[tuple[str, str]]) -> 
         '<div class="kmrv-legend" style="position:fixed;bottom:18px;right:10px;z-index:9999;'
         'background:rgba(255,255,255,.9);padding:6px 10px;border:1px solid #999;border-radius:4px;'
         f'font:13px sans-serif;"><b>{html.escape(title)}</b>{rows}</div>'
+    )
+    fmap.get_root().html.add_child(RawHtml(box))
+
+
+def add_stats(fmap: folium.Map, title: str, rows: list[tuple[str, str]]) -> None:
+    """Put a compact statistics box (bottom left, above the scale): (label, value) rows, escaped."""
+    body = "".join(f'<tr><td>{html.escape(str(label))}</td><td style="text-align:right;padding-left:8px">'
+                   f"<b>{html.escape(str(value))}</b></td></tr>" for label, value in rows)
+    box = (
+        '<div class="kmrv-stats" style="position:fixed;bottom:40px;left:10px;z-index:9999;'
+        'background:rgba(255,255,255,.9);padding:4px 8px;border:1px solid #999;border-radius:4px;'
+        f'font:12px sans-serif;"><b>{html.escape(title)}</b><table>{body}</table></div>'
     )
     fmap.get_root().html.add_child(RawHtml(box))
 

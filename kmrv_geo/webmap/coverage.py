@@ -98,6 +98,14 @@ def coverage_map(ctx: MapContext, *, counties: gpd.GeoDataFrame | None = None, c
     bins = [f"{BINS[i]:g}–{min(BINS[i + 1], 100):g} %" for i in range(len(COLOURS))]
     legend = [*zip(COLOURS, bins, strict=True), (NO_DATA, text["no_pbf"]), (GAP_STYLE["fillColor"], text["gaps"])]
     notes = [ctx.text["simplified"].format(tol=SIMPLIFY_M["village"])]
+    stats = []
+    if county_table is not None and len(county_table) and "pbf_mu" in county_table:
+        unit = "亩" if ctx.lang == "zh" else "mu"
+        pbf, hsf = county_table["pbf_mu"].sum(), county_table["hsf_on_pbf_mu"].sum()
+        stats = [("永久基本农田" if ctx.lang == "zh" else "PBF", f"{pbf:.2f} {unit}"),
+                 ("已建高标准农田" if ctx.lang == "zh" else "built as HSF", f"{hsf:.2f} {unit}"),
+                 ("覆盖率" if ctx.lang == "zh" else "coverage", f"{hsf / pbf:.1%}" if pbf > 0 else "—")]
     return finish_map(fmap, ctx, title=text["title"], layers=layers, legend=legend,
                       search=["village"] if any(layer.key == "village" for layer in layers) else [],
-                      search_placeholder=text["search"], notes=notes)
+                      search_placeholder=text["search"], notes=notes, stats=stats,
+                      fit_to=("county",) if any(layer.key == "county" for layer in layers) else None)

@@ -90,6 +90,14 @@ def judge_map(judged: gpd.GeoDataFrame, ctx: MapContext, *, parts: gpd.GeoDataFr
     present = set(judged["verdict"]) if judged is not None and len(judged) else set()
     legend = [(VERDICT_COLOURS[v], VERDICT_TEXT[ctx.lang][v]) for v in VERDICT_ORDER if v in present]
     legend.append((PBF_OUTLINE, text["pbf_flag"]))
+    stats = []
+    if judged is not None and len(judged):
+        unit = "亩" if ctx.lang == "zh" else "mu"
+        stats = [(VERDICT_TEXT[ctx.lang][v], f"{int((judged['verdict'] == v).sum())}") for v in VERDICT_ORDER]
+        stats += [("违法面积" if ctx.lang == "zh" else "illegal", f"{judged['illegal_mu'].sum():.2f} {unit}"),
+                  ("其中占永久基本农田" if ctx.lang == "zh" else "of it on PBF",
+                   f"{judged['illegal_pbf_mu'].sum():.2f} {unit}")]
     return finish_map(fmap, ctx, title=text["title"], layers=layers, legend=legend,
                       search=[k for k in ("patches", "not_judged") if any(layer.key == k for layer in layers)],
-                      search_placeholder=text["search"], notes=[ctx.text["simplified"].format(tol=SIMPLIFY_M)])
+                      search_placeholder=text["search"], notes=[ctx.text["simplified"].format(tol=SIMPLIFY_M)],
+                      stats=stats)

@@ -88,5 +88,11 @@ def villages_map(profiles: gpd.GeoDataFrame, ctx: MapContext, *, counties: gpd.G
                             search="village", search_zoom=15, cluster=CLUSTER, lod=False, popup_title=None,
                             link={"column": PAGE_LINK, "label": text["page"]} if links else None))
     legend = list(zip(colours, [str(c) for c in categories], strict=True))
+    zh = ctx.lang == "zh"
+    stats = [("村庄" if zh else "villages", f"{len(profiles)}")]
+    if "category" in profiles:
+        stats += [(str(c), f"{n}") for c, n in profiles["category"].value_counts().items() if str(c)]
+    if "findings" in profiles:
+        stats.append(("有规划审查发现的村" if zh else "with plan findings", f"{int((profiles['findings'] > 0).sum())}"))
     return finish_map(fmap, ctx, title=text["title"], layers=layers, legend=legend, search=["villages"],
-                      search_placeholder=text["search"])
+                      search_placeholder=text["search"], stats=stats)

@@ -98,5 +98,23 @@ def violations_map(patches: gpd.GeoDataFrame, ctx: MapContext, *, below_min: gpd
     return finish_map(fmap, ctx, title=text["title"], layers=layers, legend=legend,
                       search=[k for k in ("patches", "below_min", "raster") if any(layer.key == k for layer in layers)],
                       search_placeholder=text["search"],
-                      notes=[ctx.text["simplified"].format(tol=SIMPLIFY_M)])
+                      notes=[ctx.text["simplified"].format(tol=SIMPLIFY_M)],
+                      stats=patch_stats(patches if surveyed else raster, ctx.lang))
+
+
+def patch_stats(patches: gpd.GeoDataFrame | None, lang: str) -> list[tuple[str, str]]:
+    """Totals of the drawn change patches: count, converted 亩, illegal 亩 and its part on PBF, non-grain on PBF."""
+    if patches is None or patches.empty:
+        return []
+    unit = "亩" if lang == "zh" else "mu"
+    nonagri = patches.loc[patches["change_class"] == "nonagri", "area_mu"].sum()
+    rows = [("变化图斑" if lang == "zh" else "change patches", f"{len(patches)}"),
+            ("非农化" if lang == "zh" else "to construction", f"{nonagri:.2f} {unit}")]
+    if patches["illegal_mu"].notna().any():
+        rows += [("违法占用耕地" if lang == "zh" else "illegal", f"{patches['illegal_mu'].sum():.2f} {unit}"),
+                 ("其中占永久基本农田" if lang == "zh" else "of it on PBF",
+                  f"{patches['illegal_pbf_mu'].sum():.2f} {unit}")]
+    nongrain = patches.loc[patches["status"] == "nongrain_on_pbf", "pbf_mu"].sum()
+    rows.append(("永久基本农田非粮化" if lang == "zh" else "non-grain on PBF", f"{nongrain:.2f} {unit}"))
+    return rows
 
