@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from . import findings, registry
 from .config import ROLE_LABELS, ProjectConfig, load_config, with_patches
@@ -121,10 +122,18 @@ def missing_roles(project: Project, step: str) -> list[str]:
     return registry.BY_NAME[step].missing_roles(project) if step in registry.BY_NAME else []
 
 
+STEP_LABELS = {"violations": "非农化/非粮化", "landcover": "遥感变化", "coverage": "高标准农田覆盖",
+               "sites": "连片耕地", "abandonment": "撂荒", "judge": "卫片图斑判定", "villages": "村庄"}
+"""Chinese names of the steps, for the progress bar."""
+
+
 def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ...], results: Results, *,
-                  lang: str, options: RunOptions) -> list[str]:
-    """Run the analyses in order; return summary lines for asked-for steps skipped for missing roles."""
+                  lang: str, options: RunOptions, progress: bool = False) -> list[str]:
+    """Run the analyses in order (a progress bar over them unless quiet); return summary lines for asked-for
+    steps skipped for missing roles.
+    """
     lines = []
+    runnable = []
     for step in registry.STEPS:
         if step.name not in steps:
             continue
@@ -134,8 +143,13 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
                 lines.append((f"跳过 {step.name}：未配置 " if lang == "zh"
                               else f"{step.name} skipped, not configured: ") + ", ".join(missing))
             continue
+        runnable.append(step)
+    bar = tqdm(runnable, desc="分析 analyses", unit="step", disable=not progress)
+    for step in bar:
+        bar.set_postfix_str(f"{STEP_LABELS.get(step.name, step.name)} {step.name}")
         logger.info("analysis: %s", step.name)
         step.run(project, results, options)
+    bar.close()
     return lines
 
 
@@ -218,7 +232,7 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
                                columns={"role": "layer_role"}), lang))
     results = Results()
     with recording_recomputes() as recomputed:
-        skipped = _run_analyses(project, steps, asked, results, lang=lang, options=options)
+        skipped = _run_analyses(project, steps, asked, results, lang=lang, options=options, progress=progress)
     if recomputed:
         folder.write_table("tables/overlay_recomputed.csv", localise(pd.DataFrame(recomputed), lang))
         results.warnings.append(
@@ -237,9 +251,9 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     extra["warnings"] = results.warnings
     extra["engine"] = {"name": engine.name, "scheduler": engine.scheduler, "workers": engine.workers}
     if results.judge is not None:
-        write_fieldcheck(folder, project, results.judge, lang=lang, gcj02=gcj02)
+        write_fieldcheck(folder, project, results.judge, lang=lang, gcj02=gcj02, progress=progress)
     if pages_possible(results):
-        write_villages_folder(folder, project, results, lang=lang)
+        write_villages_folder(folder, project, results, lang=lang, progress=progress)
     if maps_ctx is not None:
         write_maps(folder, project, results, maps_ctx)
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),

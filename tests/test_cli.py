@@ -169,3 +169,13 @@ def test_violations_without_approvals_says_which_verdicts_were_not_given(tmp_pat
     assert "no PBF layer" not in result.output
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["verdicts_not_given"] == ["approvals"]
+
+
+def test_every_analysis_shows_progress_unless_quiet(tiny_project, tmp_path, capfd):
+    from kmrv_geo import pipeline
+
+    pipeline.run(tiny_project, tmp_path / "loud", progress=True, steps=("villages",))
+    loud = capfd.readouterr().err
+    assert "分析 analyses" in loud and "villages" in loud and "检查图层" in loud
+    pipeline.run(tiny_project, tmp_path / "quiet", progress=False, steps=("villages",))
+    assert "分析 analyses" not in capfd.readouterr().err

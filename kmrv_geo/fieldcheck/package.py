@@ -41,7 +41,8 @@ def page_context(project: Project, *, lang: str = "zh") -> PageContext:
     )  # fmt: skip
 
 
-def write_fieldcheck(folder, project: Project, result, *, lang: str = "zh", gcj02: bool = False) -> list[str]:
+def write_fieldcheck(folder, project: Project, result, *, lang: str = "zh", gcj02: bool = False,
+                     progress: bool = False) -> list[str]:
     """Write the KML, the check sheet and the patch pages of judged patches into ``folder/fieldcheck``.
 
     Parameters
@@ -52,6 +53,8 @@ def write_fieldcheck(folder, project: Project, result, *, lang: str = "zh", gcj0
     lang : {"zh", "en"}
     gcj02 : bool, default False
         Shift the KML to GCJ-02 (Gaode-based apps) instead of WGS84.
+    progress : bool, default False
+        A progress bar over the patch pages.
 
     Returns
     -------
@@ -68,7 +71,7 @@ def write_fieldcheck(folder, project: Project, result, *, lang: str = "zh", gcj0
         tmp, judged, lang=lang, title=config.name, notice=config.notice, synthetic=config.synthetic),
         kind="fieldcheck")
     written = [kml_name, f"{FOLDER}/{SHEET_NAME}"]
-    pages = write_patch_pages(folder.path(FOLDER), judged, page_context(project, lang=lang))
+    pages = write_patch_pages(folder.path(FOLDER), judged, page_context(project, lang=lang), verbose=progress)
     for path in pages:
         relpath = path.relative_to(folder.root).as_posix()
         folder.record(relpath, kind="page")

@@ -344,7 +344,7 @@ def write_patch_pages(out_dir: str | Path, judged: gpd.GeoDataFrame, context: Pa
     names = {label: page_name(i, judged.loc[label, "patch_id"]) for i, label in enumerate(order, start=1)}
     paths = []
     assets: dict[str, str] = {}
-    for i, label in enumerate(tqdm(order, disable=not verbose, desc="patch pages")):
+    for i, label in enumerate(tqdm(order, disable=not verbose, desc="图斑核查页 patch pages")):
         row = judged.loc[label]
         patch = judged.loc[[label]].copy()
         patch["verdict_words"] = verdict_words(row, context.lang)

@@ -87,8 +87,9 @@ def village_page_context(project: Project, results, *, lang: str = "zh") -> Vill
     )  # fmt: skip
 
 
-def write_villages_folder(folder, project: Project, results, *, lang: str = "zh") -> list[str]:
-    """Write ``villages/`` (index, one page per village, shared assets) into an output folder.
+def write_villages_folder(folder, project: Project, results, *, lang: str = "zh", progress: bool = False) -> list[str]:
+    """Write ``villages/`` (index, one page per village, shared assets) into an output folder (a progress bar
+    over the pages with ``progress``).
 
     Returns
     -------
@@ -98,7 +99,7 @@ def write_villages_folder(folder, project: Project, results, *, lang: str = "zh"
     review = getattr(results, "village_review", None)
     findings = review.findings if review is not None else None
     paths = write_village_pages(folder.path(FOLDER), results.village_profiles, findings,
-                                village_page_context(project, results, lang=lang))
+                                village_page_context(project, results, lang=lang), verbose=progress)
     written = []
     for path in paths:
         relpath = path.relative_to(folder.root).as_posix()

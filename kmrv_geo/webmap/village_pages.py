@@ -599,7 +599,7 @@ def write_village_pages(out_dir: str | Path, profiles: gpd.GeoDataFrame, review:
         review = review.to_crs(profiles.crs)
     paths, counts = [], {}
     assets: dict[str, str] = {}
-    for i, label in enumerate(tqdm(order, disable=not verbose, desc="village pages")):
+    for i, label in enumerate(tqdm(order, disable=not verbose, desc="村庄页面 village pages")):
         row = profiles.loc[label]
         findings = village_findings(review, keys[label], context.lang)
         counts[label] = len(findings) if review is not None else int(_number(row.get("findings"), 0) or 0)
