@@ -54,6 +54,8 @@ class Found:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     sheets: dict[str, pd.DataFrame] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    raw: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Key tables with English column keys and numbers, no totals rows (for the run page)."""
 
 
 def _t(lang: str, zh: str, en: str) -> str:
@@ -156,6 +158,8 @@ def _violations(found: Found, result: ViolationResult, project: Project, lang: s
     }  # fmt: skip
     found.lines += violation_summary(result, tables["by_county"], lang=lang, area_kind=kind)
     found.lines += pbf_conversion_summary(tables["pbf_conversion_by_county"], lang=lang)
+    found.raw["violations_by_county"] = _without_total(tables["by_county"], lang)
+    found.raw["balances_by_county"] = _without_total(tables["balances_by_county"], lang)
 
 
 def pbf_conversion_summary(table: pd.DataFrame, *, lang: str) -> list[str]:
@@ -205,8 +209,17 @@ def judge_summary(result: JudgeResult, *, lang: str) -> list[str]:
     return lines
 
 
+def _without_total(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A table without its totals row."""
+    label = TOTAL_LABEL[lang]
+    keep = ~table.apply(lambda row: any(isinstance(v, str) and v == label for v in row), axis=1) if len(table) \
+        else pd.Series(dtype=bool)
+    return table[keep].reset_index(drop=True) if len(table) else table
+
+
 def _judge(found: Found, result: JudgeResult, lang: str, kind: str) -> None:
     total = TOTAL_LABEL[lang]
+    found.raw["judged_by_county"] = judged_by_county(result.patches)
     found.layers["judged_patches"] = result.patches
     found.layers["judged_parts"] = result.parts
     found.layers["patches_not_judged"] = result.not_judged  # written when empty too: none were left out
@@ -272,6 +285,7 @@ def _coverage(found: Found, c: CoverageResult, lang: str, kind: str) -> None:
         found.tables[name] = localise(found.layers[name].drop(columns="geometry"), lang, area_kind=kind)
     if "coverage_by_county" in c.tables:
         found.sheets[_t(lang, "高标准农田覆盖", "HSF coverage")] = found.tables["coverage_by_county"]
+        found.raw["coverage_by_county"] = _without_total(c.tables["coverage_by_county"], lang)
     found.lines += coverage_summary(c, lang=lang)
 
 
@@ -319,6 +333,7 @@ def _abandonment(found: Found, result: AbandonmentResult, lang: str, kind: str) 
     layer = ab[ABANDONED_COLUMNS + year_columns + ["geometry"]]
     found.layers["abandoned_parcels"] = layer
     total = TOTAL_LABEL[lang]
+    found.raw["abandoned_by_county"] = abandonment_table(ab, ["county_code", "county_name"])
     by_county = with_total(abandonment_table(ab, ["county_code", "county_name"]), "county_name", total)
     by_village = with_total(abandonment_table(ab, ["county_code", "county_name", "village_key", "village"]),
                             "village", total)
@@ -389,6 +404,7 @@ def _villages(found: Found, results: Results, lang: str, kind: str) -> None:
         found.layers["village_construction"] = results.village_layout
     review = results.village_review
     if review is not None:
+        found.raw["village_review"] = review.findings.drop(columns="geometry")
         found.layers["village_review"] = review.findings
         found.tables["village_review"] = localise(review.findings.drop(columns="geometry"), lang, area_kind=kind)
         found.sheets[_t(lang, "村庄规划审查", "village plan review")] = found.tables["village_review"]

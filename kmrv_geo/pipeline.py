@@ -153,8 +153,8 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
     return lines
 
 
-def _write_results(project: Project, results: Results, folder: OutputFolder, *, lang: str) -> list[str]:
-    """Write results.gpkg, tables/*.csv and report.xlsx from whatever ran; return summary lines."""
+def _write_results(project: Project, results: Results, folder: OutputFolder, *, lang: str) -> findings.Found:
+    """Write results.gpkg, tables/*.csv and report.xlsx from whatever ran; return what was found."""
     found = findings.collect(project, results, lang=lang)
     for name, table in found.tables.items():
         folder.write_table(f"tables/{name}.csv", table)
@@ -163,7 +163,7 @@ def _write_results(project: Project, results: Results, folder: OutputFolder, *, 
     if found.sheets:
         note = AREA_NOTE[lang].format(kind=project.measure.label(lang))
         folder.write_with("report.xlsx", lambda tmp: write_workbook(tmp, found.sheets, note=note), kind="report")
-    return found.lines
+    return found
 
 
 def _write_tbmj_mismatch(project: Project, folder: OutputFolder, *, lang: str) -> None:
@@ -242,7 +242,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
             "(tables/overlay_recomputed.csv)")
     extra["overlay_recomputed"] = len(recomputed)
     summary.extend(skipped)
-    summary.extend(_write_results(project, results, folder, lang=lang))
+    found = _write_results(project, results, folder, lang=lang)
+    summary.extend(found.lines)
     judged = results.violations or results.landcover
     if results.violations is not None:
         extra["farmland_partition_m2"] = results.violations.farmland
