@@ -235,7 +235,7 @@ class OutputFolder:
             **info,
         )
 
-    def write_layers(self, relpath: str, layers: dict, **info) -> Path:
+    def write_layers(self, relpath: str, layers: dict, *, styles_lang: str | None = None, **info) -> Path:
         """Write several GeoDataFrames as layers of one GeoPackage, atomically, and record it.
 
         Parameters
@@ -244,12 +244,24 @@ class OutputFolder:
             E.g. ``results.gpkg``.
         layers : dict
             Layer name → GeoDataFrame (empty frames are written as empty layers).
+        styles_lang : {"zh", "en"}, optional
+            Also write a default QGIS style per layer (``layer_styles``, legend in that language; see
+            :mod:`kmrv_geo.qgis_styles`) into the same temporary file, before it is renamed into place.
         """
+        if styles_lang is not None:
+            from .qgis_styles import write_layer_styles  # imports the map modules (folium): only when asked
 
         def write(tmp: Path) -> None:
-            for name, frame in layers.items():
-                clean_frame(frame)[0].to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+            cleaned = {name: clean_frame(frame)[0] for name, frame in layers.items()}
+            for name, frame in cleaned.items():
+                # an empty layer keeps a polygon type, so QGIS opens it as a (styled) map layer, not a table
+                extra = {"geometry_type": "MultiPolygon"} if frame.empty else {}
+                frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", **extra)
+            if styles_lang is not None:
+                write_layer_styles(tmp, cleaned, lang=styles_lang)
 
+        if styles_lang is not None:
+            info = {"styles": styles_lang, **info}
         return self.write_with(relpath, write, layers={k: int(len(v)) for k, v in layers.items()}, **info)
 
     def finish(self, *, config: dict | None = None, inputs: dict | None = None, counts: dict | None = None,

@@ -159,7 +159,7 @@ def _write_results(project: Project, results: Results, folder: OutputFolder, *, 
     for name, table in found.tables.items():
         folder.write_table(f"tables/{name}.csv", table)
     if found.layers:
-        folder.write_layers("results.gpkg", found.layers)
+        folder.write_layers("results.gpkg", found.layers, styles_lang=lang)
     if found.sheets:
         note = AREA_NOTE[lang].format(kind=project.measure.label(lang))
         folder.write_with("report.xlsx", lambda tmp: write_workbook(tmp, found.sheets, note=note), kind="report")
