@@ -24,6 +24,8 @@ from .project import Project, load_project
 from .registry import Engine, RunOptions
 from .report import AREA_NOTE, localise, write_workbook
 from .webmap.build import map_context, write_maps
+from .webmap.run_page import INDEX as RUN_PAGE
+from .webmap.run_page import run_page_data, run_page_html
 from .webmap.village_package import pages_possible, write_villages_folder
 
 logger = logging.getLogger(__name__)
@@ -257,6 +259,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         write_villages_folder(folder, project, results, lang=lang, progress=progress)
     if maps_ctx is not None:
         write_maps(folder, project, results, maps_ctx)
+    # last: the run page links every file written before it
+    folder.write_text(RUN_PAGE, run_page_html(run_page_data(project, results, folder, lang=lang)), kind="page")
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
                   extra=extra)
     return RunResult(out=folder.root, project=project, files=sorted(folder.files), summary=summary)

@@ -320,3 +320,18 @@ def test_demo_village_review_finds_every_injected_conflict(demo_out):
     assert all(has_plan[k] == bool(v) for k, v in zip(meta["CUNDM"], meta["has_plan"], strict=True))
     missing_theme = set(profile.loc[profile["theme_missing"].astype(bool), "village_key"])
     assert missing_theme == set(meta.loc[(meta["LX"] == "重点村") & (meta["ZT"].fillna("") == ""), "CUNDM"])
+
+
+def test_demo_run_page_figures_equal_the_tables(demo_out):
+    """index.html of the demo: listed in the manifest, its headline figures equal the tables' totals."""
+    import re
+
+    manifest = json.loads((demo_out / "manifest.json").read_text(encoding="utf-8"))
+    assert "index.html" in manifest["outputs"]
+    page = (demo_out / "index.html").read_text(encoding="utf-8")
+    figures = {k: float(v) for k, v in re.findall(r'data-figure="([a-z_]+)" data-value="([-0-9.eE+]+)"', page)}
+    by_county = pd.read_csv(demo_out / "tables" / "violations_by_county.csv")
+    total = by_county[by_county["区县"] == "合计"].iloc[0]
+    assert figures["illegal_mu"] == pytest.approx(total["违法面积(亩·椭球)"], rel=1e-9)
+    assert figures["illegal_on_pbf_mu"] == pytest.approx(total["违法占永久基本农田(亩·椭球)"], rel=1e-9)
+    assert "maps/violations.html" in page and "report.xlsx" in page and "<script src" not in page
