@@ -214,3 +214,13 @@ def test_parts_add_up_to_the_patch_in_both_area_kinds():
     assert result.parts["area_mu"].sum() == pytest.approx(row.area_mu, rel=1e-9)
     assert row.legal_mu + row.illegal_mu + row.to_check_mu == pytest.approx(row.area_mu, rel=1e-9)
     assert row.area_mu == pytest.approx(row.area_mu_ellipsoidal) and row.area_mu_planar == pytest.approx(MU)
+
+
+def test_a_t0_parcel_without_a_code_is_in_the_survey_not_outside_it():
+    t0 = _land(["0103"])
+    t0["code"] = [None]
+    t0["category"] = ["unknown"]
+    result = judge_patches(_patches([PATCH], after=["0702"]), t0=t0)
+    row = _one(result)
+    assert row.outside_t0_mu == 0 and row.t0_classes == "?:2.40"
+    assert row.reasons == "unapproved_construction"  # not farmland as far as the survey says

@@ -277,7 +277,8 @@ def judge_patches(patches: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame, t1: gpd.Ge
         hit = np.zeros(len(patches), dtype=bool)
         hit[np.unique(tree.query(geoms, predicate="intersects")[0])] = True
         reason[~hit] = "outside_study_area"
-    t0z = gpd.GeoDataFrame({"t0_code": t0["code"].fillna("").to_numpy(),
+    t0_codes = t0["code"].fillna("").replace("", "?")  # a parcel without a code is in the survey: '?', not outside
+    t0z = gpd.GeoDataFrame({"t0_code": t0_codes.to_numpy(),
                             "t0_category": t0["category"].to_numpy(),
                             "ridge_share": t0["ridge_share"].to_numpy(dtype=float) if "ridge_share" in t0
                             else np.full(len(t0), np.nan)}, geometry=t0.geometry.values, crs=t0.crs)
