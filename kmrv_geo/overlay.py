@@ -140,6 +140,64 @@ def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "in
     return li[keep], ri[keep], pieces[keep]
 
 
+def identical_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of geometries that are the same shape: equal after normalising (ring start and orientation,
+    part and hole order), compared by their normalised WKB — exact, no tolerance.
+
+    Returns
+    -------
+    left_index, right_index : numpy.ndarray of int
+        Each left geometry matched to at most one right geometry (the first of equal ones).
+    """
+    def keys(geoms):
+        geoms = np.asarray(geoms, dtype=object)
+        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        out = np.full(len(geoms), None, dtype=object)
+        if ok.any():
+            out[ok] = shapely.to_wkb(shapely.normalize(geoms[ok]))
+        return out
+
+    right_keys = keys(right)
+    lookup: dict[bytes, int] = {}
+    for j, key in enumerate(right_keys):
+        if key is not None:
+            lookup.setdefault(key, j)
+    li, ri = [], []
+    for i, key in enumerate(keys(left)):
+        j = lookup.get(key) if key is not None else None
+        if j is not None:
+            li.append(i)
+            ri.append(j)
+    return np.asarray(li, dtype=np.intp), np.asarray(ri, dtype=np.intp)
+
+
+def intersect_partitions(left: np.ndarray, right: np.ndarray, *, min_area: float = MIN_PIECE_M2):
+    """:func:`intersect_pairs` for two layers that each cover land once (no overlaps within a layer), with
+    identical parcels matched first.
+
+    Two surveys of the same land keep most parcels unchanged: a parcel of ``left`` identical to one of
+    ``right`` (:func:`identical_pairs`) is its own piece, and since neither layer overlaps itself no other
+    parcel of the other layer shares area with either of the two — so only the remaining parcels go
+    through the spatial index and GEOS. The pieces are the same as :func:`intersect_pairs` gives (an
+    identical pair's intersection is the left geometry itself); the land-use checks at load refuse
+    self-overlapping layers, which this relies on.
+
+    Returns
+    -------
+    left_index, right_index, pieces
+        As :func:`intersect_pairs`, the identical pairs first.
+    """
+    left = np.asarray(left, dtype=object)
+    right = np.asarray(right, dtype=object)
+    same_l, same_r = identical_pairs(left, right)
+    rest_l = np.setdiff1d(np.arange(len(left)), same_l)
+    rest_r = np.setdiff1d(np.arange(len(right)), same_r)
+    li, ri, pieces = intersect_pairs(left[rest_l], right[rest_r], min_area=min_area)
+    keep = np.nan_to_num(shapely.area(left[same_l])) > min_area if same_l.size else np.zeros(0, dtype=bool)
+    return (np.concatenate([same_l[keep], rest_l[li]]), np.concatenate([same_r[keep], rest_r[ri]]),
+            np.concatenate([left[same_l][keep], pieces]))
+
+
 _RECOMPUTED: contextvars.ContextVar[list | None] = contextvars.ContextVar("kmrv_overlay_recomputed", default=None)
 ROBUST_GRID_M = 1e-6
 """Precision grid (m) of the last-resort recomputation of a pair GEOS could not intersect."""

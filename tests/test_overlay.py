@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from shapely.geometry import LineString, Point, box
 
@@ -52,3 +53,41 @@ def test_merge_contiguous_joins_edge_neighbours_not_corner_neighbours():
     d = box(50, 50, 60, 60)
     out = merge_contiguous(np.array([a, b, c, d], dtype=object))
     assert sorted(np.round(shapely.area(out), 9).tolist()) == [100.0, 100.0, 200.0]
+
+
+def test_identical_parcel_matching_gives_exactly_the_pieces_of_the_full_overlay():
+    """Four T0 farmland parcels: identical at T1; identical with its ring started elsewhere and turned the
+    other way; with an extra vertex on a straight edge (the same land, not the same bytes); truly changed.
+    """
+    import geopandas as gpd
+    from shapely.geometry import Polygon, box
+
+    from kmrv_geo.analysis.changes import change_pieces
+    from kmrv_geo.landuse import DEFAULT_CLASSES
+    from kmrv_geo.overlay import identical_pairs
+
+    x, y = 570_000.0, 2_770_000.0
+    a = box(x, y, x + 100, y + 100)
+    b = box(x + 100, y, x + 200, y + 100)
+    c = box(x + 200, y, x + 300, y + 100)
+    d = box(x + 300, y, x + 400, y + 100)
+    b_turned = Polygon([(x + 200, y + 100), (x + 200, y), (x + 100, y), (x + 100, y + 100)])  # other start, cw
+    c_extra = Polygon([(x + 200, y), (x + 250, y), (x + 300, y), (x + 300, y + 100), (x + 200, y + 100)])
+    d_changed = [box(x + 300, y, x + 350, y + 100), box(x + 350, y, x + 400, y + 100)]
+
+    def layer(codes, geoms):
+        frame = gpd.GeoDataFrame({"code": codes}, geometry=geoms, crs="EPSG:4543")
+        frame["category"] = DEFAULT_CLASSES.classify(frame["code"]).to_numpy()
+        return frame
+
+    t0 = layer(["0101"] * 4, [a, b, c, d])
+    t1 = layer(["0101", "0102", "0103", "0702", "0103"], [a, b_turned, c_extra, *d_changed])
+    li, ri = identical_pairs(t0.geometry.values, t1.geometry.values)
+    assert list(zip(li, ri, strict=True)) == [(0, 0), (1, 1)]  # the extra vertex is not the same bytes
+    fast = change_pieces(t0, t1, partitions=True)
+    full = change_pieces(t0, t1)
+    assert list(zip(fast["t0_pos"], fast["t1_pos"], strict=True)) == list(zip(full["t0_pos"], full["t1_pos"],
+                                                                           strict=True))
+    assert list(fast["change_class"]) == list(full["change_class"]) == ["kept", "kept", "kept", "nonagri", "kept"]
+    assert fast["area_m2"].to_numpy() == pytest.approx(full["area_m2"].to_numpy(), abs=1e-9)
+    assert all(g1.equals(g2) for g1, g2 in zip(fast.geometry, full.geometry, strict=True))

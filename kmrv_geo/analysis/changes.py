@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import MIN_PIECE_M2, intersect_pairs, polygonal_parts
+from ..overlay import MIN_PIECE_M2, intersect_pairs, intersect_partitions, polygonal_parts
 from ..ridges import RIDGE_SHARE
 
 KEPT, NONAGRI, NONGRAIN, OTHER, NO_T1_DATA, SUPPLEMENT = (
@@ -56,7 +56,7 @@ def _pieces_frame(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, li, ri, t0_pos, t1
     })  # fmt: skip
 
 
-def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, partitions: bool = False) -> gpd.GeoDataFrame:
     """Overlay T0 and T1 land use and class every piece of T0 farmland and of new farmland.
 
     Parameters
@@ -65,6 +65,11 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFram
         Checked land-use layers in the same projected CRS, with columns ``code`` and ``category``
         (see :func:`kmrv_geo.checks.check_vector`); ``ZZSXDM`` is used where both carry it, and
         ``ridge_share`` (田坎 share, :mod:`kmrv_geo.ridges`) where present.
+    partitions : bool, default False
+        Both layers are known to cover land once (the load checks refused self-overlaps): parcels identical
+        at both dates are then matched first and skip the overlay (:func:`~kmrv_geo.overlay.intersect_partitions`;
+        the same pieces). Without that guarantee every parcel goes through the overlay, so that overlapping
+        parcels show up as land counted twice.
 
     Returns
     -------
@@ -83,7 +88,8 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFram
     t1_all = np.arange(len(t1))
     t1_farm = np.flatnonzero(t1["category"].to_numpy() == landuse.FARMLAND)
 
-    li, ri, geoms = intersect_pairs(t0_geoms[t0_farm], t1_geoms)
+    overlay = intersect_partitions if partitions else intersect_pairs
+    li, ri, geoms = overlay(t0_geoms[t0_farm], t1_geoms)
     farm = _pieces_frame(t0, t1, li, ri, t0_farm, t1_all, geoms)
     farm["change_class"] = farm["t1_category"].map(_T1_CLASS).fillna(OTHER)
     farm["basis"] = "land_use"
@@ -113,7 +119,7 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> gpd.GeoDataFram
             "basis": "no_t1_data", "geometry": rest,
         })  # fmt: skip
 
-    li, ri, geoms = intersect_pairs(t0_geoms[t0_non], t1_geoms[t1_farm])
+    li, ri, geoms = overlay(t0_geoms[t0_non], t1_geoms[t1_farm])
     supplement = _pieces_frame(t0, t1, li, ri, t0_non, t1_farm, geoms)
     supplement["change_class"] = SUPPLEMENT
     supplement["basis"] = "land_use"
