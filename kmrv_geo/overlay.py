@@ -249,6 +249,13 @@ def _robust_one(a, b, operation: str):
     return None, "failed"
 
 
+def _degenerate_once(geoms: np.ndarray) -> np.ndarray:
+    """:func:`find_degenerate` of each distinct geometry object once (a parcel recurs in many pairs)."""
+    ids = np.fromiter((id(g) for g in geoms), dtype=np.int64, count=len(geoms))
+    _unique, first, back = np.unique(ids, return_index=True, return_inverse=True)
+    return find_degenerate(geoms[first])[back]
+
+
 def _robust_intersection(a: np.ndarray, b: np.ndarray, min_area: float) -> np.ndarray:
     """Polygonal ``a ∩ b`` of pairs whose interiors overlap; pairs that lose their area are recomputed."""
     try:
@@ -265,7 +272,7 @@ def _robust_intersection(a: np.ndarray, b: np.ndarray, min_area: float) -> np.nd
     # Neighbours that share an edge often overlap by a float sliver (no area either): only pairs where a
     # polygon has degenerate parts can have lost real area, so only they are recomputed.
     if lost.size:
-        lost = lost[find_degenerate(a[lost]) | find_degenerate(b[lost])]
+        lost = lost[_degenerate_once(a[lost]) | _degenerate_once(b[lost])]
     for k in lost:  # interiors overlap, yet no area: GEOS lost it on near-degenerate input
         result, method = _robust_one(a[k], b[k], "intersection")
         if result is not None and result.area > min_area:
