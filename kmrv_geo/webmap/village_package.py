@@ -107,6 +107,3 @@ def write_villages_folder(folder, project: Project, results, *, lang: str = "zh"
         written.append(relpath)
     logger.info("village pages: %d files", len(written))
     return written
-
-
-
