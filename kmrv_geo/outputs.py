@@ -191,6 +191,13 @@ class OutputFolder:
         self.root.mkdir()
         self.files: dict[str, dict] = {}
 
+    def public(self, text: str) -> str:
+        """``text`` with the staging folder's path replaced by the target's: files made inside the run (the
+        demo's sample) are named where they will be, not where they are while the run writes.
+        """
+        staging = str(self.root)
+        return text.replace(staging, str(self.target)) if staging != str(self.target) else text
+
     def abandon(self) -> None:
         """Remove the staging folder of a run that failed (the target keeps its previous results)."""
         if self.root != self.target:
@@ -219,8 +226,11 @@ class OutputFolder:
         return self.write_with(relpath, lambda tmp: tmp.write_text(text, encoding="utf-8"), **info)
 
     def write_json(self, relpath: str, data, **info) -> Path:
-        """Write JSON (UTF-8, Chinese kept readable, keys in given order) atomically and record it."""
-        return self.write_text(relpath, json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n", **info)
+        """Write JSON (UTF-8, Chinese kept readable, keys in given order) atomically and record it (paths
+        inside the staging folder named as in the target, :meth:`public`).
+        """
+        text = json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+        return self.write_text(relpath, self.public(text), **info)
 
     def write_table(self, relpath: str, frame: pd.DataFrame, **info) -> Path:
         """Write a CSV table atomically (UTF-8 with BOM, so Excel and WPS show Chinese) and record it.
@@ -228,6 +238,12 @@ class OutputFolder:
         Control characters are removed from its text (:mod:`kmrv_geo.text`).
         """
         frame = clean_frame(frame)[0]
+        staging = str(self.root)
+        text_columns = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+        if staging != str(self.target) and text_columns:  # sources made inside the run: named where they end up
+            frame = frame.copy()
+            for column in text_columns:
+                frame[column] = frame[column].map(lambda v: self.public(v) if isinstance(v, str) else v)
         return self.write_with(
             relpath,
             lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n"),

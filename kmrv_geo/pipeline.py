@@ -261,8 +261,10 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         write_maps(folder, project, results, maps_ctx)
     # last: the run page links every file written before it
     folder.write_text(RUN_PAGE, run_page_html(run_page_data(project, results, folder, lang=lang)), kind="page")
+    staging = folder.root
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
                   extra=extra)
+    summary = [line.replace(str(staging), str(folder.root)) for line in summary]
     return RunResult(out=folder.root, project=project, files=sorted(folder.files), summary=summary)
 
 

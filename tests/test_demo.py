@@ -40,6 +40,9 @@ def test_demo_writes_every_output(demo_out):
         assert (demo_out / name).stat().st_size > 0, name
     layers = {name for name, _ in pyogrio.list_layers(demo_out / "results.gpkg")}
     assert {"change_patches", "below_min_patches"} <= layers
+    # the sample is made inside the run: every file names it where it ended up, not in the staging folder
+    for name in ("check_report.json", "manifest.json", "tables/feature_accounting.csv", "cli_output.txt"):
+        assert ".kmrv-staging" not in (demo_out / name).read_text(encoding="utf-8-sig"), name
 
 
 def test_demo_patches_have_the_promised_fields_and_invariants(demo_out):
