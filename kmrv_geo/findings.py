@@ -334,7 +334,7 @@ def _abandonment(found: Found, result: AbandonmentResult, lang: str, kind: str) 
     found.layers["abandoned_parcels"] = layer
     total = TOTAL_LABEL[lang]
     found.raw["abandoned_by_county"] = abandonment_table(ab, ["county_code", "county_name"])
-    by_county = with_total(abandonment_table(ab, ["county_code", "county_name"]), "county_name", total)
+    by_county = with_total(found.raw["abandoned_by_county"], "county_name", total)
     by_village = with_total(abandonment_table(ab, ["county_code", "county_name", "village_key", "village"]),
                             "village", total)
     parcels = result.parcels

@@ -260,7 +260,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     if maps_ctx is not None:
         write_maps(folder, project, results, maps_ctx)
     # last: the run page links every file written before it
-    folder.write_text(RUN_PAGE, run_page_html(run_page_data(project, results, folder, lang=lang)), kind="page")
+    page = run_page_html(run_page_data(project, results, folder, lang=lang, tables=found.raw))
+    folder.write_text(RUN_PAGE, page, kind="page")
     staging = folder.root
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
                   extra=extra)

@@ -17,6 +17,8 @@ from .errors import LayerError
 
 PLAN_CODE = "_plan_code"
 LEVEL = "_level"
+LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
+"""The Dianchi protection levels in words (一级保护区 …)."""
 _LEVEL_WORDS = {"一": 1, "二": 2, "三": 3, "1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3, "Ⅰ": 1, "Ⅱ": 2, "Ⅲ": 3}
 
 

@@ -26,8 +26,9 @@ from .analysis.judge_rules import VERDICT_TEXT
 from .analysis.village_plan import FINDINGS
 from .analysis.villages import GREEN, KEY
 from .analysis.violations import STATUSES
-from .fieldcheck.labels import check_lang, text_of
+from .fieldcheck.labels import check_lang
 from .report import VALUES, headings
+from .text import text_of
 from .webmap import abandonment, coverage, judge, village_pagemap, villages, violations
 
 TABLE = "layer_styles"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .landuse import code_name
-from .text import clean_frame, clean_text
+from .text import clean_frame, clean_text, display_width
 
 HEADINGS = {
     "zh": {
@@ -311,12 +311,6 @@ def number_format(heading: str) -> str | None:
         return "#,##0"
     return None
 
-
-def display_width(text: str) -> int:
-    """Width of ``text`` in Latin characters (a Chinese character counts two), for column widths."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))
 
 
 def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame], *, note: str | None = None) -> None:

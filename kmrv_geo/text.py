@@ -9,7 +9,10 @@ is the same in every output. Tab, line feed and carriage return are kept (Excel 
 
 from __future__ import annotations
 
+import html
+import math
 import re
+import unicodedata
 
 import pandas as pd
 
@@ -53,3 +56,20 @@ def clean_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         out = out.rename(columns=names) if out is not frame else frame.rename(columns=names)
         cleaned["(field names)"] = len(names)
     return out, cleaned
+
+
+def text_of(value) -> str:
+    """A cell value as clean text: ``""`` for missing values, control characters removed."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return clean_text(str(value))
+
+
+def escape_html(value) -> str:
+    """A value as escaped HTML text (``""`` for missing values; control characters removed)."""
+    return html.escape(text_of(value), quote=True)
+
+
+def display_width(text) -> int:
+    """Width of ``text`` in Latin characters (a Chinese character counts two), for column widths."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))

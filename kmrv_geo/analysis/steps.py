@@ -247,9 +247,9 @@ def run_villages(project: Project, *, violations: ViolationResult | None, sites:
     zone_name = zone_spec.name if zone_spec is not None else None
     if protection is None and "lake_zones" in project.vectors:  # the Dianchi zones name each village's zone
         lake_zones = project.vectors["lake_zones"]
-        protection = gpd.GeoDataFrame({"zone": lake_zones[plan_fields.LEVEL].map(
-            {1: "一级保护区", 2: "二级保护区", 3: "三级保护区"}).to_numpy()}, geometry=lake_zones.geometry.values,
-            crs=lake_zones.crs)
+        names = {level: f"{word}保护区" for level, word in plan_fields.LEVEL_NAMES.items()}
+        protection = gpd.GeoDataFrame({"zone": lake_zones[plan_fields.LEVEL].map(names).to_numpy()},
+                                      geometry=lake_zones.geometry.values, crs=lake_zones.crs)
         zone_name = "zone"
     profiles = village_profiles(
         villages, coverage=coverage, layout=layout, patches=violations.patches if violations is not None else None,

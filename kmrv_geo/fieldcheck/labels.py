@@ -6,11 +6,7 @@ column and a verdict the same.
 
 from __future__ import annotations
 
-import math
-
-import pandas as pd
-
-from ..text import clean_text
+from ..text import text_of
 
 VERDICTS = ("illegal", "to_check", "legal")
 """Verdict codes in the order of urgency (the order of legends and of the index page)."""
@@ -43,12 +39,6 @@ HEADINGS = {
 
 REF_COLUMNS = ("approval_refs", "facility_refs", "temporary_refs", "supplement_refs")
 
-
-def text_of(value) -> str:
-    """A cell value as clean text: ``""`` for missing values, control characters removed."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return clean_text(str(value))
 
 
 def verdict_words(row, lang: str) -> str:

@@ -14,7 +14,6 @@ Every text from the data is HTML-escaped (map attributes by :func:`~kmrv_geo.web
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..landuse import code_name
+from ..text import escape_html as esc
 from ..webmap.assets import shared_assets_html
 from ..webmap.elements import RawHtml
 from .labels import (
@@ -131,10 +131,6 @@ SORT_JS = """
 })();
 """
 
-
-def esc(value) -> str:
-    """A value as escaped HTML text (``""`` for missing values)."""
-    return html.escape(text_of(value), quote=True)
 
 
 def page_name(number: int, patch_id) -> str:

@@ -6,14 +6,13 @@ once filled (in Excel or WPS, or on paper and typed in).
 
 from __future__ import annotations
 
-import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..text import clean_text
+from ..text import clean_text, display_width
 from .labels import (
     FIELD_COLUMNS,
     HEADINGS,
@@ -41,10 +40,6 @@ FORMULA_START = ("=", "+", "-", "@")
 """A text starting with one of these would be read as a formula when edited in Excel/WPS: written as text
 with Excel's quote prefix."""
 
-
-def display_width(text: str) -> int:
-    """Width of ``text`` in Latin characters (a Chinese character counts two), for column widths."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def sheet_table(judged: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:

@@ -98,6 +98,17 @@ def polygons_only(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return parts[keep], index[keep]
 
 
+
+def largest_part(geoms: np.ndarray) -> np.ndarray:
+    """The largest polygon of each geometry (an empty Polygon when none)."""
+    out = np.array([shapely.Polygon()] * len(geoms), dtype=object)
+    parts, index = polygons_only(geoms)
+    if parts.size:
+        order = np.lexsort((-shapely.area(parts), index))
+        first = order[np.unique(index[order], return_index=True)[1]]
+        out[index[first]] = parts[first]
+    return out
+
 def sorted_pairs(tree: shapely.STRtree, geoms: np.ndarray,
                  predicate: str = "intersects") -> tuple[np.ndarray, np.ndarray]:
     """Bulk STRtree query with the result pairs sorted (input index, then tree index): deterministic."""

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._util import choose, group_union, polygons_only, sorted_pairs
+from ._util import choose, group_union, largest_part, polygons_only, sorted_pairs
 from .changes import ZERO_M2, _rectangles
 from .geography import CITIES, CRS, Extent, short_name, to_gk
 
@@ -448,16 +448,6 @@ def _county_at(geoms: np.ndarray, t0: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
-def _largest_part(geoms: np.ndarray) -> np.ndarray:
-    """The largest polygon of each geometry (an empty Polygon when none)."""
-    out = np.array([shapely.Polygon()] * len(geoms), dtype=object)
-    parts, index = polygons_only(geoms)
-    if parts.size:
-        order = np.lexsort((-shapely.area(parts), index))
-        first = order[np.unique(index[order], return_index=True)[1]]
-        out[index[first]] = parts[first]
-    return out
-
 
 def _decoys(rng, t0, truth, n: int, blockers: list[gpd.GeoDataFrame]) -> np.ndarray:
     """Rows of ``n`` unchanged farmland parcels that touch no change and lie on none of ``blockers`` (PBF is
@@ -491,8 +481,8 @@ def _patches(rng, t0, truth, on_pbf, visible, covered, temporary, valid, in_erl,
         box = _rectangles(shapely.get_x(centre), shapely.get_y(centre),
                           shapely.area(parcel) * rng.uniform(0.3, 0.6, int(rect.sum())),
                           rng.uniform(0.6, 1.7, int(rect.sum())), rng.uniform(0, np.pi, int(rect.sum())))
-        decoy_geoms[rect] = _largest_part(shapely.intersection(parcel, box))
-    shapes = _largest_part(shapely.buffer(np.concatenate([pieces[real], decoy_geoms]), -SHRINK_M,
+        decoy_geoms[rect] = largest_part(shapely.intersection(parcel, box))
+    shapes = largest_part(shapely.buffer(np.concatenate([pieces[real], decoy_geoms]), -SHRINK_M,
                                           join_style="mitre"))
     n_real = real.size
 

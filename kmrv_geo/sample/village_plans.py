@@ -38,7 +38,7 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ._util import choose, group_union, polygonal, polygons_only, sorted_pairs
+from ._util import choose, group_union, largest_part, polygonal, sorted_pairs
 from .changes import ZERO_M2, _rectangles
 from .geography import CRS, LINES, RING_ROAD, VILLAGE_KINDS, Extent, to_gk
 
@@ -351,7 +351,7 @@ def _conflicts(rng: np.random.Generator, land: _Land, planned: np.ndarray) -> gp
             if not zone.is_empty:
                 region = shapely.difference(region, zone)
         region = shapely.difference(region, _gap_blockers(land, region))
-        region = _largest(region)
+        region = largest_part(region)
         shape = _patch(rng, region, strip=finding == "planned_in_erl")
         ok = np.flatnonzero(shapely.area(shape) >= MIN_CONFLICT_M2)[: N_CONFLICTS[finding]]
         used[idx[ok]] = True
@@ -387,16 +387,6 @@ def _gap_blockers(land: _Land, region: np.ndarray) -> np.ndarray:
     return out
 
 
-def _largest(geoms: np.ndarray) -> np.ndarray:
-    """The largest polygon of each geometry (an empty Polygon when none)."""
-    out = np.array([shapely.Polygon()] * len(geoms), dtype=object)
-    parts, index = polygons_only(geoms)
-    if parts.size:
-        order = np.lexsort((-shapely.area(parts), index))
-        first = order[np.unique(index[order], return_index=True)[1]]
-        out[index[first]] = parts[first]
-    return out
-
 
 def _patch(rng: np.random.Generator, region: np.ndarray, *, strip: bool) -> np.ndarray:
     """A rectangle (or a long strip) at a point inside each region, cut to the region (largest part)."""
@@ -412,7 +402,7 @@ def _patch(rng: np.random.Generator, region: np.ndarray, *, strip: bool) -> np.n
         aspect = rng.uniform(0.6, 1.7, n)
     rect = _rectangles(shapely.get_x(centre), shapely.get_y(centre), np.maximum(area, 1.0), aspect,
                        rng.uniform(0, np.pi, n))
-    return _largest(shapely.intersection(rect, region))
+    return largest_part(shapely.intersection(rect, region))
 
 
 def _plan(land: _Land, planned: np.ndarray, conflicts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -16,7 +16,6 @@ data of a pipeline run, :func:`write_run_page` writes the page into a folder.
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 import re
@@ -32,8 +31,10 @@ import pandas as pd
 import vl_convert as vlc
 
 from ..errors import MapError
-from ..fieldcheck.labels import SYNTHETIC, VERDICT_COLOURS, VERDICT_TEXT, VERDICTS, text_of
+from ..fieldcheck.labels import SYNTHETIC, VERDICT_COLOURS, VERDICT_TEXT, VERDICTS
 from ..report import headings
+from ..text import escape_html as esc
+from ..text import text_of
 
 __all__ = ["INDEX", "RunPageData", "output_files", "run_page_data", "run_page_html", "write_run_page"]
 
@@ -186,10 +187,6 @@ class RunPageData:
 
 
 # --- small helpers -----------------------------------------------------------------------------------------
-
-def esc(value) -> str:
-    """A value as escaped HTML text (``""`` for missing values; control characters removed)."""
-    return html.escape(text_of(value), quote=True)
 
 
 def _missing(value) -> bool:
@@ -764,25 +761,14 @@ def write_run_page(folder: str | Path, data: RunPageData) -> Path:
     return path
 
 
-def run_page_data(project, results, folder, *, lang: str = "zh") -> RunPageData:
-    """The data of ``index.html`` for a pipeline run, read from the run's results (English-keyed tables).
-
-    Parameters
-    ----------
-    project : kmrv_geo.project.Project
-    results : kmrv_geo.findings.Results
-    folder : kmrv_geo.outputs.OutputFolder
-        The open output folder (its files so far are linked; input paths inside the staging folder are
-        named where they end up, as in the manifest).
-    lang : {"zh", "en"}
-    """
+def _tables_of(project, results) -> dict[str, pd.DataFrame]:
+    """The key tables computed from a run's results (for callers without :attr:`kmrv_geo.findings.Found.raw`)."""
     from ..analysis import steps as analysis_steps
     from ..analysis.balances import balances_table, violations_table
     from ..analysis.judge import judged_by_county
     from ..findings import abandonment_table
-    from ..outputs import package_versions
 
-    config, keys = project.config, ["county_code", "county_name"]
+    keys = ["county_code", "county_name"]
     tables: dict[str, pd.DataFrame] = {}
     if results.violations is not None and keys[0] in results.violations.patches:
         patches = results.violations.patches
@@ -797,6 +783,30 @@ def run_page_data(project, results, folder, *, lang: str = "zh") -> RunPageData:
     if results.village_review is not None:
         tables["village_review"] = pd.DataFrame(results.village_review.findings.drop(columns="geometry",
                                                                                       errors="ignore"))
+    return tables
+
+
+def run_page_data(project, results, folder, *, lang: str = "zh",
+                  tables: dict[str, pd.DataFrame] | None = None) -> RunPageData:
+    """The data of ``index.html`` for a pipeline run, read from the run's results (English-keyed tables).
+
+    Parameters
+    ----------
+    project : kmrv_geo.project.Project
+    results : kmrv_geo.findings.Results
+    folder : kmrv_geo.outputs.OutputFolder
+        The open output folder (its files so far are linked; input paths inside the staging folder are
+        named where they end up, as in the manifest).
+    lang : {"zh", "en"}
+    tables : dict, optional
+        The key tables the run already made (:attr:`kmrv_geo.findings.Found.raw`: English keys, no totals
+        rows); computed from ``results`` when not given.
+    """
+    from ..outputs import package_versions
+
+    config = project.config
+    tables = ({name: table for name, table in tables.items() if name in TABLE_NAMES} if tables is not None
+              else _tables_of(project, results))
     dates = {}
     for label, role in (("T0", "landuse_t0"), ("T1", "landuse_t1")):
         year = getattr(config.layers.get(role), "year", None)

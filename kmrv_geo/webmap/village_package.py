@@ -23,7 +23,6 @@ from .village_pages import FOLDER, write_village_pages
 
 logger = logging.getLogger(__name__)
 
-LEVEL_WORDS = {1: "一级", 2: "二级", 3: "三级"}
 PLAN_NAME_FIELDS = ("YDYHMC", "GHDLMC", "DLMC")
 
 
@@ -69,10 +68,11 @@ def village_page_context(project: Project, results, *, lang: str = "zh") -> Vill
     zones = None
     if "lake_zones" in vectors:
         frame = vectors["lake_zones"]
-        zones = gpd.GeoDataFrame({"level": frame[plan_fields.LEVEL].map(LEVEL_WORDS).to_numpy()},
+        zones = gpd.GeoDataFrame({"level": frame[plan_fields.LEVEL].map(plan_fields.LEVEL_NAMES).to_numpy()},
                                  geometry=frame.geometry.values, crs=frame.crs)
     elif lake is not None:
-        zones = gpd.GeoDataFrame({"level": ["一级"] * len(lake.zone1) + ["二级"] * len(lake.zone2)},
+        words = plan_fields.LEVEL_NAMES
+        zones = gpd.GeoDataFrame({"level": [words[1]] * len(lake.zone1) + [words[2]] * len(lake.zone2)},
                                  geometry=np.concatenate([lake.zone1, lake.zone2]), crs=project.analysis_crs)
     review = getattr(results, "village_review", None)
     return VillagePageContext(

@@ -19,11 +19,11 @@ import pandas as pd
 import shapely
 
 from ..analysis.village_plan import FINDINGS as FINDING_TEXT
-from ..fieldcheck.labels import text_of
 from ..fieldcheck.patchmap import CATEGORY_COLOURS, ZONE_STYLES, clip_to
 from ..landuse import CATEGORIES, CATEGORY_LABELS, CONSTRUCTION, UNKNOWN
 from ..overlay import polygonal_parts
 from ..report import headings
+from ..text import text_of
 from .common import MapContext, add_layer, new_map, web_layer
 from .elements import FitView, ReadyFlag
 from .encode import Field

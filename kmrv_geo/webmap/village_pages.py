@@ -18,7 +18,6 @@ The villages map links each village's popup to its page (:func:`village_page_nam
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import re
 from pathlib import Path
@@ -29,9 +28,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..errors import MapError
-from ..fieldcheck.labels import SYNTHETIC, check_lang, text_of
+from ..fieldcheck.labels import SYNTHETIC, check_lang
 from ..landuse import CATEGORIES, CATEGORY_LABELS
 from ..report import AREA_KIND_SUFFIX, headings
+from ..text import escape_html as esc
+from ..text import text_of
 from .assets import shared_assets_html
 from .elements import RawHtml
 from .village_pagemap import (
@@ -233,10 +234,6 @@ def village_page_name(key) -> str:
     digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
     return f"_{safe}_{digest}.html" if safe else f"_{digest}.html"
 
-
-def esc(value) -> str:
-    """A value as escaped HTML text (``""`` for missing values)."""
-    return html.escape(text_of(value), quote=True)
 
 
 def _number(value, digits: int = 2, *, sign: bool = False) -> str:

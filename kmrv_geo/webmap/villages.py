@@ -6,7 +6,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
-from ..fieldcheck.labels import text_of
+from ..text import text_of
 from .common import MapContext, add_layer, finish_map, heading_fields, start_map, web_layer
 from .village_pages import FOLDER, village_page_name
 
