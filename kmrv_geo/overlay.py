@@ -140,47 +140,96 @@ def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "in
     return li[keep], ri[keep], pieces[keep]
 
 
+def _match_keys(left_keys: np.ndarray, right_keys: np.ndarray) -> np.ndarray:
+    """For each left key, the position of the first equal right key (−1: none); ``None`` keys never match."""
+    found = np.full(len(left_keys), -1, dtype=np.intp)
+    lk, rk = pd.Series(left_keys, dtype=object), pd.Series(right_keys, dtype=object)
+    right_ok = rk.notna().to_numpy()
+    left_ok = lk.notna().to_numpy()
+    if not right_ok.any() or not left_ok.any():
+        return found
+    positions = np.flatnonzero(right_ok)
+    unique = ~rk[right_ok].duplicated(keep="first").to_numpy()
+    index = pd.Index(rk[right_ok].to_numpy()[unique])
+    hit = index.get_indexer(lk[left_ok].to_numpy())
+    found[left_ok] = np.where(hit >= 0, positions[unique][np.maximum(hit, 0)], -1)
+    return found
+
+
+def _wkb_keys(geoms: np.ndarray, *, normalise: bool) -> np.ndarray:
+    """WKB of each geometry (normalised first if asked); ``None`` for missing and empty geometries."""
+    ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    out = np.full(len(geoms), None, dtype=object)
+    if ok.any():
+        subject = shapely.normalize(geoms[ok]) if normalise else geoms[ok]
+        out[ok] = threaded(shapely.to_wkb, subject)
+    return out
+
+
+def identical_twins(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The identical twin in ``right`` of each ``left`` geometry: the same shape, compared exactly.
+
+    Geometries are compared by their WKB, first as they are (two surveys of the same land mostly store an
+    unchanged parcel bit for bit) and then, for the rest, normalised (ring start and orientation, part and
+    hole order) — exact, no tolerance.
+
+    Parameters
+    ----------
+    left, right : numpy.ndarray of shapely geometries
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (len(left),)
+        Position in ``right`` of each left geometry's twin, −1 where it has none. Each left geometry has
+        at most one twin (the first of equal right ones); missing and empty geometries have none.
+    """
+    left = np.asarray(left, dtype=object)
+    right = np.asarray(right, dtype=object)
+    twin = _match_keys(_wkb_keys(left, normalise=False), _wkb_keys(right, normalise=False))
+    rest_l = np.flatnonzero(twin < 0)
+    rest_r = np.setdiff1d(np.arange(len(right)), twin[twin >= 0])
+    if rest_l.size and rest_r.size:
+        found = _match_keys(_wkb_keys(left[rest_l], normalise=True), _wkb_keys(right[rest_r], normalise=True))
+        twin[rest_l[found >= 0]] = rest_r[found[found >= 0]]
+    return twin
+
+
 def identical_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of geometries that are the same shape: equal after normalising (ring start and orientation,
-    part and hole order), compared by their normalised WKB — exact, no tolerance.
+    """Pairs of geometries that are the same shape (:func:`identical_twins`), as two position arrays.
 
     Returns
     -------
     left_index, right_index : numpy.ndarray of int
-        Each left geometry matched to at most one right geometry (the first of equal ones).
+        Each left geometry matched to at most one right geometry, in left order.
     """
-    def keys(geoms):
-        geoms = np.asarray(geoms, dtype=object)
-        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        out = np.full(len(geoms), None, dtype=object)
-        if ok.any():
-            out[ok] = shapely.to_wkb(shapely.normalize(geoms[ok]))
-        return out
-
-    right_keys = keys(right)
-    lookup: dict[bytes, int] = {}
-    for j, key in enumerate(right_keys):
-        if key is not None:
-            lookup.setdefault(key, j)
-    li, ri = [], []
-    for i, key in enumerate(keys(left)):
-        j = lookup.get(key) if key is not None else None
-        if j is not None:
-            li.append(i)
-            ri.append(j)
-    return np.asarray(li, dtype=np.intp), np.asarray(ri, dtype=np.intp)
+    twin = identical_twins(left, right)
+    matched = np.flatnonzero(twin >= 0)
+    return matched, twin[matched]
 
 
-def intersect_partitions(left: np.ndarray, right: np.ndarray, *, min_area: float = MIN_PIECE_M2):
+def intersect_partitions(left: np.ndarray, right: np.ndarray, *, min_area: float = MIN_PIECE_M2,
+                         left_twin: np.ndarray | None = None, right_twinned: np.ndarray | None = None):
     """:func:`intersect_pairs` for two layers that each cover land once (no overlaps within a layer), with
     identical parcels matched first.
 
     Two surveys of the same land keep most parcels unchanged: a parcel of ``left`` identical to one of
-    ``right`` (:func:`identical_pairs`) is its own piece, and since neither layer overlaps itself no other
+    ``right`` (:func:`identical_twins`) is its own piece, and since neither layer overlaps itself no other
     parcel of the other layer shares area with either of the two — so only the remaining parcels go
     through the spatial index and GEOS. The pieces are the same as :func:`intersect_pairs` gives (an
     identical pair's intersection is the left geometry itself); the land-use checks at load refuse
     self-overlapping layers, which this relies on.
+
+    Parameters
+    ----------
+    left, right : numpy.ndarray of shapely geometries
+    min_area : float
+        Pieces with a smaller area (m²) are dropped as slivers.
+    left_twin : numpy.ndarray of int, optional
+        Position in ``right`` of each left geometry's identical twin (−1: none) when the caller matched
+        whole layers once and passes subsets; default computed here.
+    right_twinned : numpy.ndarray of bool, optional
+        Right geometries that have an identical twin anywhere in the left geometries' whole layer (they
+        share area with nothing else); default: those that are some left geometry's twin.
 
     Returns
     -------
@@ -189,9 +238,14 @@ def intersect_partitions(left: np.ndarray, right: np.ndarray, *, min_area: float
     """
     left = np.asarray(left, dtype=object)
     right = np.asarray(right, dtype=object)
-    same_l, same_r = identical_pairs(left, right)
-    rest_l = np.setdiff1d(np.arange(len(left)), same_l)
-    rest_r = np.setdiff1d(np.arange(len(right)), same_r)
+    twin = identical_twins(left, right) if left_twin is None else np.asarray(left_twin, dtype=np.intp)
+    if right_twinned is None:
+        right_twinned = np.zeros(len(right), dtype=bool)
+        right_twinned[twin[twin >= 0]] = True
+    same_l = np.flatnonzero(twin >= 0)
+    same_r = twin[same_l]
+    rest_l = np.flatnonzero(twin < 0)
+    rest_r = np.flatnonzero(~np.asarray(right_twinned, dtype=bool))
     li, ri, pieces = intersect_pairs(left[rest_l], right[rest_r], min_area=min_area)
     keep = np.nan_to_num(shapely.area(left[same_l])) > min_area if same_l.size else np.zeros(0, dtype=bool)
     return (np.concatenate([same_l[keep], rest_l[li]]), np.concatenate([same_r[keep], rest_r[ri]]),

@@ -26,6 +26,7 @@ from .config import ROLE_LABELS, ProjectConfig, VectorLayerSpec
 from .errors import CrsError, LayerError, join_problems
 from .outputs import sha256_file
 from .rasters import check_ndvi_values, raster_layout
+from .units import ELLIPSOIDAL_M2_COLUMN
 
 logger = logging.getLogger(__name__)
 
@@ -400,10 +401,10 @@ def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: ch
     report.warnings.extend(warnings)
     project.ridge_fields[role] = fields
     if fields.parcel_area:
-        measure = project.measure
+        ellipsoidal_m2 = project.measure.ellipsoidal_m2(frame.geometry.values)
+        frame[ELLIPSOIDAL_M2_COLUMN] = ellipsoidal_m2  # measured once; whole-parcel pieces reuse it
         off = ridges.parcel_area_mismatches(
-            frame, fields, measure.ellipsoidal_m2(frame.geometry.values), id_field=spec.id,
-            tolerance=project.config.thresholds.tbmj_tolerance)
+            frame, fields, ellipsoidal_m2, id_field=spec.id, tolerance=project.config.thresholds.tbmj_tolerance)
         project.tbmj_mismatch[role] = off
         if len(off):
             shown = ", ".join(f"{r.parcel_id} ({r.difference_share:+.2%})" for r in off.head(5).itertuples())

@@ -95,6 +95,9 @@ KUNMING_CENTRE: tuple[float, float] = (102.9, 25.5)
 
 MAX_SEGMENT_M = 20.0
 """Edges are split into pieces of at most this length (m) before an ellipsoidal area is measured."""
+ELLIPSOIDAL_M2_COLUMN = "_ellipsoidal_m2"
+"""Column of a checked land-use layer holding each parcel's ellipsoidal area (m²) where the load measured it
+(the TBMJ check does): analyses reuse it for pieces that are a whole parcel instead of measuring again."""
 
 
 def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENTRE,

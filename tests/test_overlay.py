@@ -91,3 +91,49 @@ def test_identical_parcel_matching_gives_exactly_the_pieces_of_the_full_overlay(
     assert list(fast["change_class"]) == list(full["change_class"]) == ["kept", "kept", "kept", "nonagri", "kept"]
     assert fast["area_m2"].to_numpy() == pytest.approx(full["area_m2"].to_numpy(), abs=1e-9)
     assert all(g1.equals(g2) for g1, g2 in zip(fast.geometry, full.geometry, strict=True))
+
+
+def test_identical_twins_are_found_as_stored_and_normalised():
+    """Bit-identical parcels match first; the rest match after normalising; an extra vertex is another shape."""
+    from shapely.geometry import Polygon, box
+
+    from kmrv_geo.overlay import identical_twins
+
+    a, b, c = box(0, 0, 10, 10), box(10, 0, 20, 10), box(20, 0, 30, 10)
+    b_turned = Polygon([(20, 10), (20, 0), (10, 0), (10, 10)])
+    c_extra = Polygon([(20, 0), (25, 0), (30, 0), (30, 10), (20, 10)])
+    left = np.array([a, b, c, None, Polygon()], dtype=object)
+    right = np.array([c_extra, b_turned, shapely.Polygon(a.exterior.coords), Polygon()], dtype=object)
+    assert identical_twins(left, right).tolist() == [2, 1, -1, -1, -1]
+
+
+def test_unchanged_non_farmland_skips_the_new_farmland_overlay_and_gives_the_same_pieces():
+    """Whole-layer twins serve both overlays: a non-farmland parcel that stays non-farmland (same shape) is
+    looked at by neither; one that becomes farmland in the same shape is its own supplement piece; one
+    reshaped into farmland goes through GEOS. Pieces, classes and the whole-parcel flag equal the full overlay's.
+    """
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from kmrv_geo.analysis.changes import change_pieces
+    from kmrv_geo.landuse import DEFAULT_CLASSES
+
+    x, y = 570_000.0, 2_770_000.0
+    cells = [box(x + 100 * k, y, x + 100 * (k + 1), y + 100) for k in range(4)]
+    split = [box(x + 300, y, x + 340, y + 100), box(x + 340, y, x + 400, y + 100)]
+
+    def layer(codes, geoms):
+        frame = gpd.GeoDataFrame({"code": codes}, geometry=geoms, crs="EPSG:4543")
+        frame["category"] = DEFAULT_CLASSES.classify(frame["code"]).to_numpy()
+        return frame
+
+    t0 = layer(["0101", "0702", "0301", "0702"], cells)
+    t1 = layer(["0101", "0702", "0103", "0101", "0702"], cells[:3] + split)
+    fast = change_pieces(t0, t1, partitions=True)
+    full = change_pieces(t0, t1)
+    assert list(zip(fast["t0_pos"], fast["t1_pos"], fast["change_class"], strict=True)) == [
+        (0, 0, "kept"), (2, 2, "supplement"), (3, 3, "supplement")]
+    assert fast.drop(columns="geometry").equals(full.drop(columns="geometry"))
+    assert shapely.equals_identical(fast.geometry.values, full.geometry.values).all()
+    assert fast["t0_whole"].tolist() == [True, True, False]
+    assert fast["area_m2"].tolist() == [10_000.0, 10_000.0, 4_000.0]

@@ -223,3 +223,24 @@ def test_overlapping_new_farmland_parcels_are_a_clear_error():
     t1 = landuse_layer([("0101", sq(0, 0, 60, 100)), ("0103", sq(40, 0, 100, 100))])
     with pytest.raises(LayerError, match=r"New farmland would be counted twice \(2000\.00 m²\)"):
         run(t0, t1)
+
+
+def test_whole_parcel_pieces_reuse_the_parcel_area_measured_at_load():
+    """Pieces that are their whole T0 parcel take the parcel's ellipsoidal area the load measured (TBMJ check),
+    bit for bit what measuring the piece gives; cut pieces are measured.
+    """
+    from kmrv_geo.analysis.violations import farmland_partition, pieces_m2
+    from kmrv_geo.units import ELLIPSOIDAL_M2_COLUMN, AreaMeasure
+
+    t0 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0101", sq(100, 0, 200, 100)), ("0103", sq(200, 0, 300, 100))])
+    t1 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0702", sq(100, 0, 160, 100)), ("0101", sq(160, 0, 200, 100)),
+                        ("0103", sq(200, 0, 300, 100))])
+    measure = AreaMeasure(CRS)
+    pieces = change_pieces(t0, t1, partitions=True)
+    assert pieces["t0_whole"].tolist() == [True, False, False, True]
+    measured = measure.m2(pieces.geometry.values)
+    cached = t0.assign(**{ELLIPSOIDAL_M2_COLUMN: measure.ellipsoidal_m2(t0.geometry.values)})
+    assert pieces_m2(cached, pieces, measure).tolist() == measured.tolist()  # the same numbers, exactly
+    assert farmland_partition(cached, pieces, measure) == farmland_partition(t0, pieces, measure)
+    marked = cached.assign(**{ELLIPSOIDAL_M2_COLUMN: [1.0, 2.0, 3.0]})  # the cache is what whole pieces take
+    assert pieces_m2(marked, pieces, measure).tolist() == [1.0, *measured[1:3], 3.0]

@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import MIN_PIECE_M2, intersect_pairs, intersect_partitions, polygonal_parts
+from ..overlay import MIN_PIECE_M2, identical_twins, intersect_pairs, intersect_partitions, polygonal_parts
 from ..ridges import RIDGE_SHARE
 
 KEPT, NONAGRI, NONGRAIN, OTHER, NO_T1_DATA, SUPPLEMENT = (
@@ -40,7 +40,7 @@ _T1_CLASS = {
     landuse.UNKNOWN: OTHER,
 }
 PIECE_COLUMNS = ["t0_pos", "t1_pos", "t0_code", "t1_code", "t0_category", "t1_category", "change_class",
-                 "basis", "ridge_share", "area_m2"]
+                 "basis", "ridge_share", "area_m2", "t0_whole"]
 
 
 def _pieces_frame(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, li, ri, t0_pos, t1_pos, geoms) -> pd.DataFrame:
@@ -78,7 +78,9 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, partitions: boo
         :data:`FARMLAND_CLASSES`) partition T0 farmland exactly; ``supplement`` pieces are T0
         non-farmland that is farmland at T1. ``t0_pos``/``t1_pos`` are row positions (``-1``: none).
         ``ridge_share`` is the 田坎 share of the farmland parcel the piece belongs to (T0 parcel; T1
-        parcel for ``supplement``), NaN where the layer has none; ``area_m2`` is planar.
+        parcel for ``supplement``), NaN where the layer has none; ``area_m2`` is planar. ``t0_whole`` is
+        True where the piece is its T0 parcel's own geometry (the parcel lies whole in one T1 parcel): its
+        measured area is the parcel's (:func:`~kmrv_geo.analysis.violations.farmland_partition` reuses it).
     """
     crs = t0.crs
     t0_geoms = np.asarray(t0.geometry.values, dtype=object)
@@ -88,8 +90,26 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, partitions: boo
     t1_all = np.arange(len(t1))
     t1_farm = np.flatnonzero(t1["category"].to_numpy() == landuse.FARMLAND)
 
-    overlay = intersect_partitions if partitions else intersect_pairs
-    li, ri, geoms = overlay(t0_geoms[t0_farm], t1_geoms)
+    if partitions:  # match identical parcels of the whole layers once; both overlays take their share
+        twin = identical_twins(t0_geoms, t1_geoms)
+        t1_twinned = np.zeros(len(t1), dtype=bool)
+        t1_twinned[twin[twin >= 0]] = True
+        t1_farm_pos = np.full(len(t1), -1, dtype=np.intp)
+        t1_farm_pos[t1_farm] = np.arange(len(t1_farm))
+
+        def farm_overlay(left, right):
+            return intersect_partitions(left, right, left_twin=twin[t0_farm], right_twinned=t1_twinned)
+
+        # a T0 parcel whose twin is not T1 farmland shares no area with T1 farmland: no supplement to look for
+        t0_non = t0_non[(twin[t0_non] < 0) | (t1_farm_pos[np.maximum(twin[t0_non], 0)] >= 0)]
+
+        def supplement_overlay(left, right):
+            own = twin[t0_non]
+            return intersect_partitions(left, right, left_twin=np.where(own >= 0, t1_farm_pos[np.maximum(own, 0)], -1),
+                                        right_twinned=t1_twinned[t1_farm])
+    else:
+        farm_overlay = supplement_overlay = intersect_pairs
+    li, ri, geoms = farm_overlay(t0_geoms[t0_farm], t1_geoms)
     farm = _pieces_frame(t0, t1, li, ri, t0_farm, t1_all, geoms)
     farm["change_class"] = farm["t1_category"].map(_T1_CLASS).fillna(OTHER)
     farm["basis"] = "land_use"
@@ -119,7 +139,7 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, partitions: boo
             "basis": "no_t1_data", "geometry": rest,
         })  # fmt: skip
 
-    li, ri, geoms = overlay(t0_geoms[t0_non], t1_geoms[t1_farm])
+    li, ri, geoms = supplement_overlay(t0_geoms[t0_non], t1_geoms[t1_farm])
     supplement = _pieces_frame(t0, t1, li, ri, t0_non, t1_farm, geoms)
     supplement["change_class"] = SUPPLEMENT
     supplement["basis"] = "land_use"
@@ -131,10 +151,19 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, partitions: boo
     parts = [p for p in (farm, missing, supplement) if len(p)]
     pieces = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=farm.columns)
     result = gpd.GeoDataFrame(pieces, geometry="geometry", crs=crs)
-    result["area_m2"] = shapely.area(np.asarray(result.geometry.values, dtype=object)) if len(result) else []
+    piece_geoms = np.asarray(result.geometry.values, dtype=object)
+    result["area_m2"] = shapely.area(piece_geoms) if len(result) else []
+    result["t0_whole"] = _same_objects(piece_geoms, t0_geoms[result["t0_pos"].to_numpy(dtype=np.intp)])
     result["t0_pos"] = result["t0_pos"].astype("int64")
     result["t1_pos"] = result["t1_pos"].astype("int64")
     return canonical_order(result[PIECE_COLUMNS + ["geometry"]])
+
+
+def _same_objects(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise ``a[k] is b[k]`` (the same geometry object, not merely an equal one)."""
+    if not len(a):
+        return np.zeros(0, dtype=bool)
+    return np.fromiter((x is y for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
 
 
 def _shares(layer: gpd.GeoDataFrame, positions: np.ndarray) -> np.ndarray:

@@ -106,6 +106,7 @@ def landcover_pieces(landuse_t0: gpd.GeoDataFrame, is_farm: np.ndarray, polygons
             "ridge_share": (landuse_t0[RIDGE_SHARE].to_numpy(dtype=float)[fi] if on_farm and RIDGE_SHARE in landuse_t0
                             else np.nan),
             "area_m2": shapely.area(geoms),
+            "t0_whole": False,  # cut out of land-cover polygons: measured, never a parcel's own geometry
         }, geometry=geoms, crs=landuse_t0.crs))  # fmt: skip
     if not frames:
         return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=landuse_t0.crs)

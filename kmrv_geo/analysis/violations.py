@@ -21,7 +21,7 @@ from ..errors import LayerError
 from ..layers import FID
 from ..overlay import area_inside, difference_from, intersect_pairs, split_by_zones, zones_of
 from ..ridges import net_area_m2
-from ..units import M2_PER_MU, AreaMeasure, planar_measure
+from ..units import ELLIPSOIDAL, ELLIPSOIDAL_M2_COLUMN, M2_PER_MU, AreaMeasure, planar_measure
 from .changes import (
     CHANGE_CLASSES,
     FARMLAND_CLASSES,
@@ -427,6 +427,23 @@ def _overlap_message(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, sheet: dict
     )
 
 
+def pieces_m2(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, measure: AreaMeasure) -> np.ndarray:
+    """Measured area (m², ``measure``'s kind) of each change piece.
+
+    A piece that is its whole T0 parcel (``t0_whole``) takes the parcel's ellipsoidal area where the load
+    measured it (:data:`~kmrv_geo.units.ELLIPSOIDAL_M2_COLUMN`): the same geometry measured the same way,
+    so the same number; the other pieces are measured.
+    """
+    geoms = np.asarray(pieces.geometry.values, dtype=object)
+    area = np.empty(len(pieces))
+    whole = np.zeros(len(pieces), dtype=bool)
+    if measure.kind == ELLIPSOIDAL and ELLIPSOIDAL_M2_COLUMN in t0 and "t0_whole" in pieces:
+        whole = pieces["t0_whole"].to_numpy(dtype=bool)
+        area[whole] = t0[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float)[pieces["t0_pos"].to_numpy()[whole]]
+    area[~whole] = measure.m2(geoms[~whole])
+    return area
+
+
 def farmland_partition(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, measure: AreaMeasure) -> dict:
     """T0 farmland by class in the run's area kind, gross and net of 田坎 (m²), for the manifest.
 
@@ -438,7 +455,7 @@ def farmland_partition(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, measure: 
         ``{class}_net_m2``.
     """
     farm = pieces[pieces["change_class"].isin(FARMLAND_CLASSES)]
-    area = measure.m2(np.asarray(farm.geometry.values, dtype=object))
+    area = pieces_m2(t0, farm, measure)
     out: dict = {"total_m2": float(area.sum())}
     share = farm["ridge_share"].to_numpy(dtype=float)
     with_net = bool(np.isfinite(share).any())
