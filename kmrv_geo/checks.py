@@ -75,6 +75,17 @@ class LayerReport:
             "duplicate_ids": self.duplicate_ids.to_dict("records"), "codes": self.codes, "warnings": self.warnings,
         }  # fmt: skip
 
+    @classmethod
+    def from_dict(cls, data: dict) -> LayerReport:
+        """The report :meth:`to_dict` gave (e.g. kept with land-use partitions)."""
+        frames = {key: pd.DataFrame(data.get(key) or [], columns=getattr(cls(role="", source="", declared_crs=None),
+                                                                           key).columns)
+                  for key in ("rejected", "repaired", "duplicate_ids")}
+        return cls(role=data["role"], source=data["source"], declared_crs=data.get("declared_crs"),
+                   n_in=data["n_in"], n_kept=data["n_kept"], n_repaired=data["n_repaired"],
+                   n_rejected=data["n_rejected"], codes=data.get("codes") or {},
+                   warnings=list(data.get("warnings") or []), **frames)
+
     def summary_lines(self, lang: str = "zh") -> list[str]:
         """A short human summary: the accounting line, then one line per finding."""
         if lang == "zh":

@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .analysis.changes import PIECE_COLUMNS, canonical_order, change_pieces
+from .analysis.changes import CHANGE_CLASSES, FARMLAND_CLASSES, PIECE_COLUMNS, canonical_order, change_pieces
+from .analysis.violations import checked_balance_sheet, farmland_partition
 from .errors import KmrvError
+from .partitions import POSITION
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2):
     """A ``distributed.Client``: connected to ``scheduler``, or to a new LocalCluster of ``n_workers``."""
     from distributed import Client, LocalCluster
 
+    # the scheduler of a LocalCluster runs in this process: its INFO chatter is not for our users
+    logging.getLogger("distributed").setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
     if scheduler:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
@@ -119,3 +123,100 @@ def dask_change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, scheduler:
     pieces = pd.concat(parts, ignore_index=True)
     pieces = canonical_order(pieces)
     return gpd.GeoDataFrame(pieces[PIECE_COLUMNS + ["geometry"]], geometry="geometry", crs=crs)
+
+
+def _partition_findings(part: gpd.GeoDataFrame, t1_parts: list, crs: str, measure) -> dict:
+    """The violation analysis's work on one T0 partition (runs on a worker, which read the partitions).
+
+    Change pieces of the partition's parcels against the T1 parcels reaching into its bounding box (read
+    from the T1 partitions whose boxes meet it), the overlap checks and the farmland figures of these
+    parcels; only the changed pieces travel back, with the parcels' positions in the whole layers.
+    """
+    t0 = gpd.GeoDataFrame(part.reset_index(drop=True), geometry="geometry", crs=crs)
+    t1 = gpd.GeoDataFrame(pd.concat(t1_parts, ignore_index=True) if t1_parts else part.iloc[:0], geometry="geometry",
+                          crs=crs)
+    near = t1.iloc[np.sort(t1.sindex.query(shapely.box(*t0.total_bounds), predicate="intersects"))]
+    near = near.reset_index(drop=True)
+    pieces = change_pieces(t0, near, partitions=True)
+    sheet = checked_balance_sheet(t0, pieces)
+    figures = farmland_partition(t0, pieces, measure)
+    changed = pd.DataFrame(pieces[pieces["change_class"].isin(CHANGE_CLASSES)])
+    t0_global = t0[POSITION].to_numpy()
+    t1_global = near[POSITION].to_numpy()
+    t1_pos = changed["t1_pos"].to_numpy()
+    changed["t0_pos"] = t0_global[changed["t0_pos"].to_numpy()]
+    changed["t1_pos"] = np.where(t1_pos >= 0, t1_global[np.maximum(t1_pos, 0)], -1) if len(near) else -1
+    return {"changed": changed, "sheet": sheet, "figures": figures}
+
+
+def _summed(parts: list[dict]) -> dict:
+    """Key-wise sums of per-partition figures (a key missing from a partition counts as 0)."""
+    keys = list(dict.fromkeys(k for part in parts for k in part))
+    return {k: float(sum(part.get(k, 0.0) for part in parts)) for k in keys}
+
+
+def partitioned_violations(partitions, *, zones, approvals=None, pbf=None, min_patch_m2: dict[str, float],
+                           measure, scheduler: str | None = None, n_workers: int = 2):
+    """The violation analysis with land use read by the Dask workers from GeoParquet partitions.
+
+    Each task reads one T0 partition and the T1 partitions whose bounding boxes meet it, computes the change
+    pieces, runs the overlap checks and measures the farmland there (:func:`_partition_findings`); the client
+    receives only the changed pieces and per-partition sums, so its memory follows the amount of change, not
+    the size of the layers. It then merges the pieces into patches across partition edges, locates them and
+    gives verdicts exactly as the local engine does (the same pieces in the same canonical order: the same
+    patches, ids and areas).
+
+    Parameters
+    ----------
+    partitions : kmrv_geo.partitions.Partitions
+        Opened (and checked against the project file) by :func:`kmrv_geo.partitions.open_partitions`.
+    zones, approvals, pbf, min_patch_m2, measure
+        As for :func:`kmrv_geo.analysis.violations.analyse_violations`.
+    scheduler : str, optional
+        Address of a running Dask scheduler (its workers must reach the partitions folder under the same
+        path, e.g. on a shared file system); default a LocalCluster of ``n_workers`` processes.
+    n_workers : int, default 2
+
+    Returns
+    -------
+    ViolationResult
+        ``pieces`` holds the changed pieces only.
+
+    Raises
+    ------
+    LayerError
+        Land-use parcels overlap each other (found on a worker; the message names the T0 parcels).
+    EngineError
+        The scheduler cannot be reached.
+    """
+    import dask
+    import dask_geopandas
+
+    from .analysis.violations import patches_from_pieces
+    from .partitions import PartitionError
+
+    crs = partitions.analysis_crs
+    frames = {role: dask_geopandas.read_parquet(partitions.path(role)) for role in ("landuse_t0", "landuse_t1")}
+    boxes = {role: frame.spatial_partitions for role, frame in frames.items()}
+    if any(b is None for b in boxes.values()):
+        raise PartitionError(f"the partitions in {partitions.folder} carry no bounding boxes (GeoParquet metadata); "
+                             "write them again with 'kmrv partition'")
+    t0_parts, t1_parts = frames["landuse_t0"].to_delayed(), frames["landuse_t1"].to_delayed()
+    tasks = []
+    for i, part in enumerate(t0_parts):
+        near = np.flatnonzero(boxes["landuse_t1"].intersects(boxes["landuse_t0"].iloc[i]).to_numpy())
+        tasks.append(dask.delayed(_partition_findings)(part, [t1_parts[j] for j in near], crs, measure))
+    with dask_client(scheduler, n_workers=n_workers) as client:
+        logger.info("dask engine: %d T0 partitions read on the workers of %s", len(tasks), client.scheduler.address)
+        found = client.gather(client.compute(tasks))
+    changed = [f["changed"] for f in found if len(f["changed"])]
+    columns = PIECE_COLUMNS + ["geometry"]
+    pieces = canonical_order(pd.concat(changed, ignore_index=True)) if changed else pd.DataFrame(columns=columns)
+    pieces = gpd.GeoDataFrame(pieces[columns], geometry="geometry", crs=crs)
+    sheet = _summed([{k: v for k, v in f["sheet"].items() if k != "relative_error"} for f in found])
+    parts = sum(sheet.get(c, 0.0) for c in FARMLAND_CLASSES)
+    sheet["relative_error"] = abs(parts - sheet["total"]) / sheet["total"] if sheet.get("total", 0) > 0 else 0.0
+    result = patches_from_pieces(pieces, zones=zones, approvals=approvals, pbf=pbf, min_patch_m2=min_patch_m2,
+                                 source="vector", measure=measure)
+    result.farmland = sheet | _summed([f["figures"] for f in found])
+    return result

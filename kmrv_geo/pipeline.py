@@ -16,10 +16,12 @@ from tqdm.auto import tqdm
 
 from . import findings, registry
 from .config import ROLE_LABELS, ProjectConfig, load_config, with_patches
+from .errors import ConfigError
 from .fieldcheck.package import write_fieldcheck
 from .findings import Results
 from .outputs import OutputFolder
 from .overlay import recording_recomputes
+from .partitions import open_partitions
 from .project import Project, load_project
 from .registry import Engine, RunOptions
 from .report import AREA_NOTE, localise, write_workbook
@@ -178,6 +180,29 @@ def _write_tbmj_mismatch(project: Project, folder: OutputFolder, *, lang: str) -
     folder.write_table("tables/tbmj_mismatch.csv", localise(table.rename(columns={"role": "layer_role"}), lang))
 
 
+def _partitions_for(config: ProjectConfig, engine: Engine, steps: tuple[str, ...]):
+    """The land-use partitions the engine reads (``None`` without ``--partitions``), opened and checked.
+
+    Raises
+    ------
+    ConfigError
+        ``--partitions`` without ``--engine dask``, or with steps other than the violation analysis (the other
+        analyses need the whole land use on this machine).
+    PartitionError
+        The partitions do not match the project file (:func:`kmrv_geo.partitions.open_partitions`).
+    """
+    if not engine.partitions:
+        return None
+    if engine.name != "dask":
+        raise ConfigError("--partitions is read by the Dask workers: add --engine dask (with --scheduler for a "
+                          "cluster), or leave out --partitions to read the land use here")
+    others = [step for step in steps if step != "violations"]
+    if others:
+        raise ConfigError(f"--partitions serves the violation analysis ('kmrv violations'); {', '.join(others)} "
+                          "need the whole land use on this machine: run them without --partitions")
+    return open_partitions(engine.partitions, config)
+
+
 def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = False, lang: str = "zh",
              steps: tuple[str, ...] = STEPS, basemap: str | None = None,
              engine: Engine = LOCAL, field_results: str | Path | None = None, gcj02: bool = False) -> RunResult:
@@ -208,9 +233,10 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     """
     options = RunOptions(engine=engine, lang=lang, field_results=Path(field_results) if field_results else None,
                          gcj02=gcj02)
-    project = load_project(config, progress=progress)
     asked = tuple(steps)
     steps = with_prerequisites(asked)
+    partitions = _partitions_for(config, engine, steps)
+    project = load_project(config, progress=progress, partitions=partitions)
     maps_ctx = map_context(project, lang=lang, basemap=basemap) if "maps" in steps else None
     folder.write_json("check_report.json", project.check_report())
     for name, table in accounting_tables(project, lang=lang).items():
@@ -253,6 +279,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         extra["verdicts_not_given"] = judged.missing_verdicts
     extra["warnings"] = results.warnings
     extra["engine"] = {"name": engine.name, "scheduler": engine.scheduler, "workers": engine.workers}
+    if partitions is not None:
+        extra["engine"]["partitions"] = partitions.to_dict()
     if results.judge is not None:
         write_fieldcheck(folder, project, results.judge, lang=lang, gcj02=gcj02, progress=progress)
     if pages_possible(results):

@@ -113,6 +113,9 @@ class Project:
     tbmj_mismatch: dict = field(default_factory=dict)
     permit_fields: dict[str, dict[str, str]] = field(default_factory=dict)
     date_problems: list = field(default_factory=list)
+    partitions: object | None = None
+    """The land-use partitions a dask run reads on its workers (:class:`kmrv_geo.partitions.Partitions`); the
+    land-use layers are then not in :attr:`vectors`."""
     _dissolved: dict = field(default_factory=dict, repr=False)
     derived: dict = field(default_factory=dict, repr=False)
     """Derived data computed once per project and shared by the steps (e.g. the admin zones)."""
@@ -251,7 +254,7 @@ def _check_raster_values(config: ProjectConfig, role: str, info: RasterInfo) -> 
         check_ndvi_values(info.path, band, scale=spec.scale, year=year)
 
 
-def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
+def load_project(config: ProjectConfig, *, progress: bool = False, partitions=None) -> Project:
     """Read, check and reproject every configured layer.
 
     Parameters
@@ -260,6 +263,10 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         A validated project config (see :func:`kmrv_geo.config.load_config`).
     progress : bool, default False
         Show a progress bar over the layers.
+    partitions : kmrv_geo.partitions.Partitions, optional
+        Land use already checked and written as partitions (``kmrv partition``): the land-use layers are not
+        read here (the dask workers read them); their reports, checksums and analysis CRS come from the
+        partitions.
 
     Returns
     -------
@@ -284,6 +291,10 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         raster_specs += [(f"ndvi:{year}", config.resolve(p), ndvi.crs) for year, p in ndvi.paths().items()]
 
     vector_specs = config.vector_layers()
+    if partitions is not None:
+        from .partitions import ROLES as PARTITIONED
+
+        vector_specs = {role: spec for role, spec in vector_specs.items() if role not in PARTITIONED}
     steps = tqdm(total=len(vector_specs) * 2 + len(raster_specs), desc="检查图层 checking layers",
                  disable=not progress, unit="layer")
     reads: dict[str, tuple[layer_io.ReadResult, VectorLayerSpec]] = {}
@@ -299,8 +310,12 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         inputs.setdefault(str(path), sha256_file(path))
         steps.update()
 
-    analysis_crs = choose_analysis_crs(config, reads, rasters)
-    project = Project(config=config, analysis_crs=analysis_crs, rasters=rasters, inputs=inputs)
+    analysis_crs = partitions.analysis_crs if partitions is not None else choose_analysis_crs(config, reads, rasters)
+    project = Project(config=config, analysis_crs=analysis_crs, rasters=rasters, inputs=inputs, partitions=partitions)
+    if partitions is not None:  # checked when the partitions were written
+        project.reports.update(partitions.reports())
+        project.inputs.update(partitions.inputs())
+        project.tbmj_mismatch.update(partitions.tbmj_mismatch())
     geometry_kind = {"villages": "any"}
     for role, (read, spec) in reads.items():
         frame, report = checks.check_vector(
@@ -326,6 +341,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False) -> Project:
         steps.update()
     steps.close()
 
+    if partitions is not None:  # in the project file's order, as without partitions
+        project.reports = {role: project.reports[role] for role in config.layers if role in project.reports}
     problems = checks.check_overlap(project.vectors)
     if problems:
         raise CrsError(join_problems("layers do not overlap each other; one of them probably has a wrong CRS:",

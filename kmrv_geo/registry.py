@@ -26,11 +26,15 @@ class Engine:
     scheduler : str, optional
         Dask scheduler address (``tcp://host:8786``); default a LocalCluster of ``workers`` processes.
     workers : int
+    partitions : str, optional
+        A land-use partitions folder (``kmrv partition``) the dask workers read the land use from; the
+        client then never holds the land-use layers (violation analysis only).
     """
 
     name: str = "local"
     scheduler: str | None = None
     workers: int = 2
+    partitions: str | None = None
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,91 @@ def test_unreachable_scheduler_is_one_clear_error(sample_dir, tmp_path):
     assert result.exit_code == 2, result.output
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def partitions_dir(project, tmp_path_factory):
+    """The sample's land use written as seven spatial partitions of at most 300 parcels each (about 2,000 parcels)."""
+    from kmrv_geo.partitions import write_partitions
+
+    out = tmp_path_factory.mktemp("parts") / "landuse"
+    manifest = write_partitions(project, out, parcels_per_partition=300)
+    assert manifest["roles"]["landuse_t0"]["partitions"] == 7
+    return out
+
+
+def test_partitioned_dask_engine_reads_land_use_on_the_workers_and_equals_the_local_engine(project, sample_dir,
+                                                                                           partitions_dir):
+    """The client never loads the land use; the 2-worker LocalCluster reads the GeoParquet partitions and the
+    patches (ids, areas, every column) are the local engine's exactly.
+    """
+    from kmrv_geo.partitions import open_partitions
+
+    config = load_config(sample_dir / "demo.yml")
+    client_side = load_project(config, partitions=open_partitions(partitions_dir, config))
+    assert "landuse_t0" not in client_side.vectors and "landuse_t1" not in client_side.vectors
+    assert list(client_side.reports) == list(project.reports)  # the checks made at partitioning, in order
+    assert client_side.feature_counts() == project.feature_counts()
+    local = steps.run_violations(project)
+    distributed = steps.run_violations(client_side, engine="dask", n_workers=2)
+    for a, b in ((local.patches, distributed.patches), (local.below_min, distributed.below_min)):
+        assert len(a) and a["patch_id"].tolist() == b["patch_id"].tolist()
+        pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"), check_exact=True)
+        assert shapely.equals_identical(a.geometry.values, b.geometry.values).all()
+    changed = local.pieces[local.pieces["change_class"] != "kept"].reset_index(drop=True)
+    np.testing.assert_array_equal(distributed.pieces["t0_pos"], changed["t0_pos"])
+    assert distributed.farmland == pytest.approx(local.farmland, rel=1e-12)
+
+
+def test_partitioned_run_writes_the_local_runs_tables(sample_dir, partitions_dir, tmp_path):
+    """``kmrv violations --engine dask --partitions`` writes byte-identical tables to a local run."""
+    from click.testing import CliRunner
+
+    from kmrv_geo.cli.main import cli
+
+    config = str(sample_dir / "demo.yml")
+    runs = {"local": [], "dask": ["--engine", "dask", "--partitions", str(partitions_dir)]}
+    for name, extra in runs.items():
+        result = CliRunner().invoke(cli, ["violations", config, "--out", str(tmp_path / name), "-q", *extra])
+        assert result.exit_code == 0, result.output
+    tables = sorted(p.name for p in (tmp_path / "local" / "tables").glob("*.csv"))
+    assert "violations_by_county.csv" in tables
+    for name in tables:
+        assert (tmp_path / "dask" / "tables" / name).read_bytes() == (tmp_path / "local" / "tables" / name).read_bytes()
+    import json
+
+    engine = json.loads((tmp_path / "dask" / "manifest.json").read_text(encoding="utf-8"))["engine"]
+    assert engine["partitions"]["partitions"]["landuse_t0"] == 7
+
+
+def test_partitions_made_from_other_inputs_are_refused(sample_dir, partitions_dir, tmp_path):
+    """A changed land-use file (or the --partitions of a local run, or other steps) is one clear error, exit 2."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from kmrv_geo.cli.main import cli
+
+    copy = tmp_path / "project"
+    shutil.copytree(sample_dir, copy)
+    parts = tmp_path / "parts"
+    shutil.copytree(partitions_dir, parts)
+    gpkg = next(p for p in copy.glob("*.gpkg") if p.name.startswith("demo"))
+    with open(gpkg, "ab") as handle:  # any change of the file's bytes
+        handle.write(b"\0")
+    cases = {
+        "changed": (["violations", str(copy / "demo.yml"), "--engine", "dask", "--partitions", str(parts)],
+                    "do not match the project file: landuse_t0: content changed"),
+        "local": (["violations", str(sample_dir / "demo.yml"), "--partitions", str(parts)], "add --engine dask"),
+        "steps": (["run", str(sample_dir / "demo.yml"), "--engine", "dask", "--partitions", str(parts)],
+                  "run them without --partitions"),
+        "missing": (["violations", str(sample_dir / "demo.yml"), "--engine", "dask", "--partitions",
+                     str(tmp_path / "none")], "holds no land-use partitions"),
+    }
+    for name, (args, expected) in cases.items():
+        result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / f"out-{name}"), "-q"])
+        assert result.exit_code == 2, (name, result.output)
+        assert expected in result.output and "Traceback" not in result.output, (name, result.output)
+        assert not (tmp_path / f"out-{name}").exists()
+    refused = CliRunner().invoke(cli, ["partition", str(sample_dir / "demo.yml"), "--out", str(parts), "-q"])
+    assert refused.exit_code == 2 and "--overwrite" in refused.output

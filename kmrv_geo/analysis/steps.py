@@ -39,19 +39,27 @@ def run_violations(project: Project, *, engine: str = "local", scheduler: str | 
     """The violation analysis on a loaded project (see :func:`analyse_violations`).
 
     ``engine="dask"`` computes the change pieces on a Dask cluster (:mod:`kmrv_geo.dask_engine`;
-    ``scheduler`` address or a LocalCluster of ``n_workers``); the results are the same.
+    ``scheduler`` address or a LocalCluster of ``n_workers``); the results are the same. A project loaded
+    with land-use partitions (:attr:`Project.partitions`) runs the dask engine's partitioned analysis: the
+    workers read the land use (:func:`~kmrv_geo.dask_engine.partitioned_violations`).
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    levels = zone_levels(project)
+    zones = Zones(*(levels.get(level, (None, None))[0] for level in ("county", "township", "village")))
+    min_patch = project.config.thresholds.min_patch_m2.model_dump()
+    if project.partitions is not None:
+        from ..dask_engine import partitioned_violations
+
+        return partitioned_violations(
+            project.partitions, zones=zones, approvals=project.dissolved("approvals"), pbf=project.dissolved("pbf"),
+            min_patch_m2=min_patch, measure=project.measure, scheduler=scheduler, n_workers=n_workers)
     # the load checks refused self-overlapping land use: identical parcels can skip the overlay
     pieces_engine = partial(change_pieces, partitions=True)
     if engine == "dask":
         from ..dask_engine import dask_change_pieces
 
         pieces_engine = partial(dask_change_pieces, scheduler=scheduler, n_workers=n_workers)
-    levels = zone_levels(project)
-    zones = Zones(*(levels.get(level, (None, None))[0] for level in ("county", "township", "village")))
-    min_patch = project.config.thresholds.min_patch_m2.model_dump()
     return analyse_violations(
         project.vectors["landuse_t0"], project.vectors["landuse_t1"], zones=zones,
         approvals=project.dissolved("approvals"), pbf=project.dissolved("pbf"), min_patch_m2=min_patch,

@@ -390,15 +390,29 @@ def analyse_violations(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, zones: Zon
         parcels concerned. Never silently passed on.
     """
     pieces = pieces_engine(t0, t1)
+    sheet = checked_balance_sheet(t0, pieces)
+    result = patches_from_pieces(pieces, zones=zones, approvals=approvals, pbf=pbf, min_patch_m2=min_patch_m2,
+                                 source=source, measure=measure)
+    result.farmland = sheet | farmland_partition(t0, pieces, measure or planar_measure(str(t0.crs)))
+    return result
+
+
+def checked_balance_sheet(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame) -> dict:
+    """The T0 farmland balance sheet (:func:`~kmrv_geo.analysis.changes.farmland_balance_sheet`), refused where
+    land would be counted twice.
+
+    Raises
+    ------
+    LayerError
+        If the pieces of T0 farmland do not add up to it (relative error ≥ 1e-9), or new farmland pieces add up
+        to more than their T0 parcel: land-use parcels overlap each other; the message names the T0 parcels.
+    """
     sheet = farmland_balance_sheet(t0, pieces)
     if sheet["relative_error"] >= 1e-9:
         raise LayerError(_overlap_message(t0, pieces, sheet))
     if len(_overcounted(t0, pieces[pieces["change_class"] == SUPPLEMENT])):  # overlapping T1 farmland
         raise LayerError(_overlap_message(t0, pieces[pieces["change_class"] == SUPPLEMENT], {}))
-    result = patches_from_pieces(pieces, zones=zones, approvals=approvals, pbf=pbf, min_patch_m2=min_patch_m2,
-                                 source=source, measure=measure)
-    result.farmland = sheet | farmland_partition(t0, pieces, measure or planar_measure(str(t0.crs)))
-    return result
+    return sheet
 
 
 def _overcounted(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame) -> pd.Series:

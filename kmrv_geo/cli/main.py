@@ -8,6 +8,7 @@ from .. import __version__
 from .check import check
 from .demo import demo
 from .judge import judge
+from .partition import partition
 from .steps import STEP_COMMANDS, map_command, run
 
 
@@ -25,5 +26,6 @@ cli.add_command(check)
 cli.add_command(run)
 cli.add_command(map_command)
 cli.add_command(judge)
+cli.add_command(partition)
 for command in STEP_COMMANDS:
     cli.add_command(command)

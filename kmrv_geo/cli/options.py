@@ -67,6 +67,14 @@ def engine_options(func):
     return func
 
 
+def partitions_option(func):
+    """Add ``--partitions DIR`` (land use read by the Dask workers from ``kmrv partition``'s folder)."""
+    return click.option("--partitions", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                        help="With --engine dask: the workers read the land use from this folder written by "
+                             "'kmrv partition' (the violation analysis only; this machine never holds the whole "
+                             "land use).")(func)
+
+
 def settings() -> dict:
     """The shared settings of the running command (verbose, quiet, debug, lang)."""
     return _settings(click.get_current_context())
