@@ -9,7 +9,11 @@ For each size the synthetic sample (示例数据, seed 2023) is made once (cache
 measurement runs in a fresh process (spawned) that loads and checks the layers (not timed), then runs
 one engine (timed), reports its peak resident memory (``ru_maxrss``, which includes the loaded
 layers) and keeps its patches (``OUT/runs/n{size}-{engine}/patches.parquet``, not timed). ``e2e`` times
-``kmrv violations`` end to end (read, check, analyse, write). Written: ``OUT/results.json`` and
+``kmrv violations`` end to end (read, check, analyse, write); ``run`` times ``kmrv run`` (every analysis, report,
+pages and maps) and lists the run's own per-step timings. ``dask`` is the partitioned Dask engine on a
+LocalCluster of :data:`DASK_WORKERS` processes: the sample's land use is partitioned once (``kmrv partition``,
+cached next to the sample, not timed), the measuring process (the client) loads everything but the land use, and
+its peak RSS is the client's (the workers are other processes). Written: ``OUT/results.json`` and
 ``OUT/results.md`` (wall times, ratios, peak RSS, scaling exponents, patches per status, and the agreement).
 
 The baseline is deliberately plain geopandas (``overlay``, ``dissolve``, ``explode``, ``to_crs``, ``.area``)
@@ -258,13 +262,25 @@ def _job(args: tuple) -> dict:
         start = time.perf_counter()
         pipeline.run(config_path, out_dir, overwrite=True, steps=("violations",))
         return {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb()}
-    project = load_project(load_config(config_path))
+    if engine == "run":  # every analysis, report, pages and maps, with the run's own per-step timings
+        start = time.perf_counter()
+        pipeline.run(config_path, out_dir, overwrite=True)
+        seconds = time.perf_counter() - start
+        manifest = json.loads((Path(out_dir) / "manifest.json").read_text(encoding="utf-8"))
+        return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "steps_s": manifest.get("timings_s", {})}
+    config = load_config(config_path)
+    if engine == "dask":  # the client never loads the land use: the workers read the partitions
+        from kmrv_geo.partitions import open_partitions
+
+        project = load_project(config, partitions=open_partitions(partitions_folder(config_path), config))
+    else:
+        project = load_project(config)
     loaded_mb = peak_rss_mb()
     start = time.perf_counter()
     if engine == "kmrv":
         patches = steps.run_violations(project).patches
     elif engine == "dask":
-        patches = steps.run_violations(project, engine="dask").patches
+        patches = steps.run_violations(project, engine="dask", n_workers=DASK_WORKERS).patches
     else:
         patches = baseline_violations(project)
     seconds = time.perf_counter() - start
@@ -274,6 +290,31 @@ def _job(args: tuple) -> dict:
     patches[PATCH_FILE_COLUMNS].to_parquet(patch_file)
     return {"seconds": seconds, "peak_rss_mb": peak, "loaded_rss_mb": loaded_mb, "area_kind": project.config.area,
             "totals": totals(patches), "patch_file": str(patch_file)}
+
+
+DASK_WORKERS = 2
+"""Worker processes of the LocalCluster the ``dask`` engine is measured on."""
+
+
+def partitions_folder(config_path) -> Path:
+    """Where a sample's land-use partitions for the ``dask`` engine are kept (next to the sample)."""
+    return Path(config_path).parent / "partitions"
+
+
+def _partition_job(config_path: str) -> float:
+    """Write the sample's land-use partitions (``kmrv partition``) unless current ones exist; seconds taken."""
+    from kmrv_geo.config import load_config
+    from kmrv_geo.partitions import PartitionError, open_partitions, write_partitions
+    from kmrv_geo.project import load_project
+
+    config = load_config(config_path)
+    try:
+        open_partitions(partitions_folder(config_path), config)
+        return 0.0
+    except PartitionError:
+        start = time.perf_counter()
+        write_partitions(load_project(config), partitions_folder(config_path), overwrite=True)
+        return time.perf_counter() - start
 
 
 def measure(engine: str, config_path: Path, out_dir: Path) -> dict:
@@ -545,6 +586,12 @@ def markdown(results: dict) -> str:
                     counts = m["totals"]["counts"]
                     lines.append(f"| {int(size):,} | {engine} | " + " | ".join(str(counts.get(s, 0)) for s in statuses)
                                  + " |")
+    runs = [(size, m) for size, row in results["sizes"].items() for engine, m in row.items()
+            if engine == "run" and isinstance(m, dict) and m.get("steps_s")]
+    for size, m in runs:
+        lines += ["", f"`kmrv run` at {int(size):,} parcels, per step (s, the run's own timings):", "",
+                  "| " + " | ".join(m["steps_s"]) + " |", "|" + " ---: |" * len(m["steps_s"]),
+                  "| " + " | ".join(f"{v:.1f}" for v in m["steps_s"].values()) + " |"]
     lines += ["", "Agreement = per-status sums of " + ", ".join(TOTAL_COLUMNS) + f" within a relative {AGREEMENT:g}, "
               "equal patch counts per status, and per status a symmetric difference of the patches' unions within "
               f"{GEOMETRY_RELATIVE:g} of the status's area (or {GEOMETRY_ABSOLUTE_M2:g} m²)."]
@@ -563,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000, 1_000_000])
     parser.add_argument("--engines", nargs="+", default=["kmrv", "baseline", "e2e"],
-                        choices=["kmrv", "baseline", "e2e", "dask"])
+                        choices=["kmrv", "baseline", "e2e", "dask", "run"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     parser.add_argument("--data", type=Path, default=None, help="where the samples are cached (default OUT/data)")
     parser.add_argument("--seed", type=int, default=2023)
@@ -585,6 +632,11 @@ def main(argv: list[str] | None = None) -> int:
             make_sample(folder, n_parcels=size, seed=args.seed)
         row: dict = {}
         for engine in args.engines:
+            if engine == "dask":  # partitioned once, not timed (as 'kmrv partition' runs once per survey)
+                with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+                    made = pool.submit(_partition_job, str(folder / "demo.yml")).result()
+                if made:
+                    print(f"  partitions written in {made:.1f} s", flush=True)
             print(f"{size:,} parcels: {engine} …", flush=True)
             row[engine] = measure(engine, folder / "demo.yml", out / "runs" / f"n{size}-{engine}")
             print(f"  {row[engine]['seconds']:.1f} s, peak {row[engine]['peak_rss_mb']:.0f} MB", flush=True)

@@ -24,10 +24,13 @@ def load_bench():
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
-    """``scripts/bench.py --sizes 1000 2000 --engines kmrv baseline`` run once: (bench module, output folder)."""
+    """``scripts/bench.py --sizes 1000 2000 --engines kmrv baseline dask`` run once: (bench module, output folder).
+
+    ``dask`` is the partitioned engine on a 2-worker LocalCluster (the sample partitioned first).
+    """
     bench = load_bench()
     out = tmp_path_factory.mktemp("bench") / "bench"
-    assert bench.main(["--sizes", "1000", "2000", "--engines", "kmrv", "baseline", "--out", str(out)]) == 0
+    assert bench.main(["--sizes", "1000", "2000", "--engines", "kmrv", "baseline", "dask", "--out", str(out)]) == 0
     return bench, out
 
 
@@ -36,6 +39,11 @@ def test_bench_runs_and_the_engines_agree(bench_run):
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     for size in ("1000", "2000"):
         row = results["sizes"][size]
+        dask = row["agreement"]["dask"]  # the partitioned Dask engine: the same patches again
+        assert dask["agrees"] and dask["max_relative_difference"] == 0.0
+        assert dask["symmetric_difference_m2"] == row["agreement"]["kmrv"]["symmetric_difference_m2"]
+        assert row["dask"]["totals"] == row["kmrv"]["totals"]
+        assert (Path(out) / "data" / f"n{size}-s2023" / "partitions" / "partitions.json").exists()
         agreement = row["agreement"]["kmrv"]
         # same patches: as many per status, the same land per status, the same totals of every figure
         assert agreement["agrees"], agreement
