@@ -126,6 +126,9 @@ def resolve_crs(read: ReadResult, *, role: str, crs: str | None, study_area: crs
     """
     declared = CRS.from_user_input(crs) if crs else (CRS(read.frame.crs) if read.frame.crs is not None else None)
     if declared is None:
+        if read.crs_fix:  # the source says how to set it (a PostGIS column without SRID)
+            raise CrsError(f"{read.source} ({role}) has no CRS: {read.crs_fix}, e.g. layers: {{{role}: {{path: ..., "
+                           "crs: EPSG:4543}}")
         raise CrsError(f"{read.source} ({role}) has no CRS; {_crs_error_fix(role)} (EPSG:4490 for lon/lat degrees, "
                        "EPSG:4543 for CGCS2000 3-degree Gauss-Kruger CM 102°E)")
     geoms = read.frame.geometry

@@ -54,9 +54,12 @@ class VectorLayerSpec(_Strict):
     Attributes
     ----------
     path : str
-        File path (relative to the config file's folder): .gpkg, .shp, .geojson, .parquet, .gdb.
+        File path (relative to the config file's folder): .gpkg, .shp, .geojson, .parquet, .gdb; or a PostGIS
+        database, ``postgresql://USER@HOST:5432/DB`` or GDAL's ``PG:host=… dbname=… user=…`` — never with a
+        password (libpq takes it from ``PGPASSWORD`` or ``~/.pgpass``; see :mod:`kmrv_geo.postgis`).
     layer : str, optional
-        Layer name inside a multi-layer file (GeoPackage, FileGDB).
+        Layer name inside a multi-layer file (GeoPackage, FileGDB); for a database the table,
+        ``schema.table``.
     encoding : str, optional
         Text encoding of a Shapefile without ``.cpg`` when detection is not wanted (e.g. GBK).
     crs : str, optional
@@ -580,6 +583,7 @@ def _validate_layers(raw_layers: Any, problems: list[str]) -> dict[str, BaseMode
         except ValidationError as exc:
             problems.extend(_pydantic_problems(exc, prefix=f"layers.{role}", model=model))
             continue
+        problems.extend(_database_problems(role, spec))
         required = VECTOR_ROLES.get(role, ())
         missing = [key for key in required if not getattr(spec, key, None)]
         if missing:
@@ -591,6 +595,22 @@ def _validate_layers(raw_layers: Any, problems: list[str]) -> dict[str, BaseMode
             )
         layers[role] = spec
     return layers
+
+
+def _database_problems(role: str, spec: BaseModel) -> list[str]:
+    """A database layer: a connection without password that libpq can read, and a table to read."""
+    from .postgis.connection import is_database, parse
+
+    if not isinstance(spec, VectorLayerSpec) or not is_database(spec.path):
+        return []
+    try:
+        conn = parse(spec.path, where=f"layers.{role}.path")
+    except ConfigError as exc:
+        return [str(exc)]
+    if not spec.layer and not conn.table:
+        return [f"layers.{role}: a database layer needs the table, e.g. {role}: {{path: {conn.label}, layer: "
+                "public.TABLE}"]
+    return []
 
 
 def _nested_model(model: type[BaseModel], loc) -> type[BaseModel]:
@@ -631,7 +651,11 @@ def _pydantic_problems(exc: ValidationError, *, prefix: str, model: type[BaseMod
 
 def _check_files(config: ProjectConfig, problems: list[str]) -> None:
     """Add a problem for every configured file that does not exist."""
+    from .postgis.connection import is_database
+
     for role, spec in config.layers.items():
+        if is_database(spec.path):
+            continue  # a database table is looked up when it is read
         paths = spec.paths().values() if isinstance(spec, NdviSpec) else [spec.path]
         for rel in dict.fromkeys(paths):
             path = config.resolve(rel)
@@ -740,8 +764,19 @@ def with_patches(config: ProjectConfig, path: str | Path, *, layer: str | None =
     Raises
     ------
     ConfigError
-        If the file does not exist.
+        If the file does not exist (or a database connection holds a password).
     """
+    from .postgis.connection import is_database, parse
+
+    if is_database(path):
+        parse(str(path), where="patches")
+        old = config.layers.get("patches")
+        keep = old.model_dump(exclude={"path", "layer"}) if isinstance(old, VectorLayerSpec) and \
+            old.path == str(path) and old.layer == layer else {}
+        if crs is not None:
+            keep["crs"] = crs
+        spec = VectorLayerSpec(path=str(path), layer=layer, **keep)
+        return config.model_copy(update={"layers": {**config.layers, "patches": spec}})
     target = Path(path).expanduser().resolve()
     if not target.exists():
         raise ConfigError(f"patch layer {target} does not exist; give the path of the monitoring patches "

@@ -48,3 +48,7 @@ def join_problems(header: str, problems: list[str]) -> str:
 
 class MapError(KmrvError, ValueError):
     """A map cannot be made: unknown basemap, a basemap key missing, an asset no installed package ships."""
+
+
+class DatabaseError(KmrvError, ConnectionError):
+    """A PostgreSQL server cannot be reached, refuses the login, or lacks the database or PostGIS."""

@@ -40,27 +40,37 @@ class ReadResult:
     ----------
     frame : GeoDataFrame
         The features, with column ``_fid`` (source feature id).
-    path : Path
+    path : Path or str
+        The file, or for a database table the connection (``postgresql://user@host:port/db``, no password).
     layer : str or None
-        The layer read (``None`` for single-layer files).
+        The layer read (``None`` for single-layer files; ``schema.table`` for a database table).
     driver : str
     encoding : str or None
         Text encoding used (Shapefiles) and how it was chosen, e.g. ``"GB18030 (detected)"``.
     unreadable : list of (int, str)
         Features that could not be read at all: (feature id, reason).
+    crs_fix : str or None
+        How to give the layer a CRS where its source says how (a PostGIS column without SRID), added to the
+        no-CRS message of the checks.
+    checksum : str or None
+        sha256 of what was read, where it is not the file's (a database table: see
+        :func:`kmrv_geo.postgis.read.frame_checksum`).
     """
 
     frame: gpd.GeoDataFrame
-    path: Path
+    path: Path | str
     layer: str | None
     driver: str
     encoding: str | None = None
     unreadable: list[tuple[int, str]] = field(default_factory=list)
+    crs_fix: str | None = None
+    checksum: str | None = None
 
     @property
     def source(self) -> str:
-        """``path`` or ``path (layer NAME)`` for messages."""
-        return f"{self.path}" + (f" (layer {self.layer})" if self.layer else "")
+        """``path``, ``path (layer NAME)`` or ``connection (table schema.table)`` for messages."""
+        kind = "table" if self.driver == "PostgreSQL" else "layer"
+        return f"{self.path}" + (f" ({kind} {self.layer})" if self.layer else "")
 
 
 def _missing_file_message(path: Path) -> str:
@@ -233,9 +243,11 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
     Parameters
     ----------
     path : str or Path
-        .gpkg, .shp, .geojson/.json, .parquet, .gdb (folder), or anything else GDAL reads.
+        .gpkg, .shp, .geojson/.json, .parquet, .gdb (folder), or anything else GDAL reads; or a PostGIS
+        database, ``postgresql://USER@HOST:PORT/DB`` or ``PG:…`` (read by :func:`kmrv_geo.postgis.read.read_table`).
     layer : str, optional
-        Layer name (required to pick one of several layers; the first is read otherwise).
+        Layer name (required to pick one of several layers; the first is read otherwise); for a database
+        ``schema.table``.
     encoding : str, optional
         Text encoding for Shapefiles without a usable .cpg (e.g. ``GBK``).
     columns : list of str, optional
@@ -253,7 +265,15 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
     LayerError
         Missing file, unknown layer (the message lists the layers), empty layer (unless ``allow_empty``),
         non-spatial table or unreadable file.
+    DatabaseError
+        A database that cannot be reached or refuses the login.
     """
+    from .postgis.connection import is_database
+
+    if is_database(path):
+        from .postgis.read import read_table
+
+        return read_table(str(path), layer=layer, columns=columns, allow_empty=allow_empty)
     path = Path(path)
     if not path.exists():
         raise LayerError(_missing_file_message(path))

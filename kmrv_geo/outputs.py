@@ -171,6 +171,11 @@ class OutputFolder:
     """
 
     def __init__(self, root: str | Path, *, overwrite: bool = False):
+        from .postgis.connection import is_database, redact
+
+        if is_database(root):
+            raise OutputError(f"--out {redact(str(root))} is a database; this command writes into a folder (a database "
+                              "--out is for kmrv run, judge and the step commands, with --maps-out)")
         self.target = Path(root).absolute()
         if self.target.exists() and not self.target.is_dir():
             raise OutputError(f"output folder {self.target} is a file; give a folder path with --out")
@@ -232,10 +237,9 @@ class OutputFolder:
         text = json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
         return self.write_text(relpath, self.public(text), **info)
 
-    def write_table(self, relpath: str, frame: pd.DataFrame, **info) -> Path:
-        """Write a CSV table atomically (UTF-8 with BOM, so Excel and WPS show Chinese) and record it.
-
-        Control characters are removed from its text (:mod:`kmrv_geo.text`).
+    def public_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A table as written: control characters removed (:mod:`kmrv_geo.text`), paths inside the staging folder
+        named as in the target (:meth:`public`).
         """
         frame = clean_frame(frame)[0]
         staging = str(self.root)
@@ -244,6 +248,23 @@ class OutputFolder:
             frame = frame.copy()
             for column in text_columns:
                 frame[column] = frame[column].map(lambda v: self.public(v) if isinstance(v, str) else v)
+        return frame
+
+    @property
+    def database(self) -> str | None:
+        """Where result layers and tables go besides the folder (a database schema), ``None`` for a folder."""
+        return None
+
+    def summary_lines(self, lang: str = "zh") -> list[str]:
+        """Lines for the run's summary about where results went besides this folder (none for a folder)."""
+        return []
+
+    def write_table(self, relpath: str, frame: pd.DataFrame, **info) -> Path:
+        """Write a CSV table atomically (UTF-8 with BOM, so Excel and WPS show Chinese) and record it.
+
+        Control characters are removed from its text (:mod:`kmrv_geo.text`).
+        """
+        frame = self.public_frame(frame)
         return self.write_with(
             relpath,
             lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n"),

@@ -56,12 +56,16 @@ class RunResult:
         Files written, relative to ``out``.
     summary : list of str
         Short human summary lines (in the run's language).
+    database : str or None
+        Where the result layers and tables went when ``--out`` was a database (connection without password
+        and schema), else ``None``.
     """
 
     out: Path
     project: Project
     files: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
+    database: str | None = None
 
 
 def accounting_tables(project: Project, *, lang: str = "zh") -> dict[str, pd.DataFrame]:
@@ -293,14 +297,46 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     staging = folder.root
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
                   extra=extra)
-    summary = [line.replace(str(staging), str(folder.root)) for line in summary]
-    return RunResult(out=folder.root, project=project, files=sorted(folder.files), summary=summary)
+    summary = [line.replace(str(staging), str(folder.root)) for line in summary] + folder.summary_lines(lang)
+    return RunResult(out=folder.root, project=project, files=sorted(folder.files), summary=summary,
+                     database=folder.database)
+
+
+def open_output(out: str | Path, *, maps_out: str | Path | None = None, overwrite: bool = False) -> OutputFolder:
+    """The output of a run: a folder, or for a database ``out`` the schema plus the local folder ``maps_out``.
+
+    Parameters
+    ----------
+    out : str or Path
+        An output folder, or ``postgresql://USER@HOST:PORT/DB?schema=NAME`` (result layers and tables go into
+        that schema: :class:`kmrv_geo.postgis.write.DatabaseOutput`).
+    maps_out : str or Path, optional
+        The local folder of maps, pages, report and manifest; required with a database ``out``, refused without.
+    overwrite : bool, default False
+
+    Raises
+    ------
+    OutputError
+        ``maps_out`` missing with a database ``out`` or given with a folder ``out``; the outputs' own refusals.
+    """
+    from .errors import OutputError
+    from .postgis.connection import is_database
+
+    if is_database(out):
+        from .postgis.write import DatabaseOutput
+
+        return DatabaseOutput(str(out), maps_out=maps_out, overwrite=overwrite)
+    if maps_out is not None:
+        raise OutputError(f"--maps-out is for a database --out (postgresql://…?schema=NAME); --out {out} is a folder "
+                          "that holds the maps itself: leave --maps-out out")
+    return OutputFolder(out, overwrite=overwrite)
 
 
 def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, progress: bool = False,
         lang: str = "zh", steps: tuple[str, ...] = STEPS, basemap: str | None = None,
         engine: Engine = LOCAL, patches: str | Path | None = None, patches_layer: str | None = None,
-        patches_crs: str | None = None, field_results: str | Path | None = None, gcj02: bool = False) -> RunResult:
+        patches_crs: str | None = None, field_results: str | Path | None = None, gcj02: bool = False,
+        maps_out: str | Path | None = None) -> RunResult:
     """Load a project file and run the whole pipeline into ``out``.
 
     Parameters
@@ -308,7 +344,8 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     config_path : str or Path
         The project YAML.
     out : str or Path
-        Output folder (refused if it holds results and ``overwrite`` is False).
+        Output folder (refused if it holds results and ``overwrite`` is False), or a PostGIS schema
+        ``postgresql://USER@HOST:PORT/DB?schema=NAME`` for the result layers and tables (with ``maps_out``).
     overwrite : bool, default False
     progress : bool, default False
     lang : {"zh", "en"}
@@ -323,6 +360,8 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
         layer and its CRS when the file has none.
     field_results, gcj02
         As for :func:`run_into`.
+    maps_out : str or Path, optional
+        With a database ``out``: the local folder of maps, pages, report, CSV tables and manifest.
 
     Returns
     -------
@@ -331,7 +370,7 @@ def run(config_path: str | Path, out: str | Path, *, overwrite: bool = False, pr
     config = load_config(config_path)
     if patches is not None:
         config = with_patches(config, patches, layer=patches_layer, crs=patches_crs)
-    folder = OutputFolder(out, overwrite=overwrite)
+    folder = open_output(out, maps_out=maps_out, overwrite=overwrite)
     try:
         return run_into(config, folder, progress=progress, lang=lang, steps=steps, basemap=basemap, engine=engine,
                         field_results=field_results, gcj02=gcj02)

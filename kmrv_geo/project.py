@@ -25,6 +25,7 @@ from .analysis.keys import code_text
 from .config import ROLE_LABELS, ProjectConfig, VectorLayerSpec
 from .errors import CrsError, LayerError, join_problems
 from .outputs import sha256_file
+from .postgis.connection import is_database
 from .rasters import check_ndvi_values, raster_layout
 from .units import ELLIPSOIDAL_M2_COLUMN
 
@@ -90,7 +91,8 @@ class Project:
     rasters : dict of str to RasterInfo
         Raster role (``landcover_t0``…, ``ndvi:YEAR``) → checked raster.
     inputs : dict of str to str
-        Input file path → sha256.
+        Input file path → sha256; a database table as ``connection (table schema.table)`` (no password) → sha256
+        of what was read.
     measure : AreaMeasure
         How every figure is measured (config ``area:``; ellipsoidal by default).
     ridge_fields : dict of str to RidgeFields
@@ -299,10 +301,13 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
                  disable=not progress, unit="layer")
     reads: dict[str, tuple[layer_io.ReadResult, VectorLayerSpec]] = {}
     for role, spec in vector_specs.items():
-        path = config.resolve(spec.path)
-        reads[role] = (layer_io.read_vector(path, layer=spec.layer, encoding=spec.encoding,
-                                            allow_empty=role in MAY_BE_EMPTY), spec)
-        inputs.setdefault(str(path), sha256_file(path))
+        path = spec.path if is_database(spec.path) else config.resolve(spec.path)
+        read = layer_io.read_vector(path, layer=spec.layer, encoding=spec.encoding, allow_empty=role in MAY_BE_EMPTY)
+        reads[role] = (read, spec)
+        if read.checksum is not None:  # a database table: what was read (the connection without password)
+            inputs.setdefault(read.source, read.checksum)
+        else:
+            inputs.setdefault(str(path), sha256_file(path))
         steps.update()
     for role, path, crs_override in raster_specs:
         rasters[role] = check_raster(role, path, crs_override=crs_override, study_area=study_area)
@@ -484,8 +489,7 @@ def load_single_layer(path: str | Path, *, layer: str | None = None, role: str =
         (checked GeoDataFrame in the auto analysis CRS, LayerReport, analysis CRS).
     """
     study_area = study_area or crs_rules.StudyArea()
-    path = Path(path)
-    read = layer_io.read_vector(path, layer=layer, encoding=encoding)
+    read = layer_io.read_vector(path if is_database(path) else Path(path), layer=layer, encoding=encoding)
     declared = CRS.from_user_input(crs) if crs else read.frame.crs
     target = crs_rules.auto_analysis_crs(study_area.bbox)
     if declared is not None and not read.frame.geometry.isna().all():

@@ -95,3 +95,30 @@ def browser():
                                      args=["--host-resolver-rules=MAP * ~NOTFOUND", "--no-proxy-server"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def postgis_server():
+    """A throwaway PostgreSQL + PostGIS cluster on 127.0.0.1 for the session (``tests/pg_cluster.py``): yields the
+    :class:`pg_cluster.Cluster` (``dsn`` without password; the password is in ``PGPASSFILE``, set for the session).
+    Skipped with the reason when the server binaries or PostGIS are missing; under CI that is a failure.
+    """
+    import pg_cluster
+
+    reason = pg_cluster.missing_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run the PostGIS tests: .ci/run installs postgresql and postgresql-postgis)")
+        pytest.skip(reason)
+    cluster = pg_cluster.start()
+    saved = {key: os.environ.pop(key, None) for key in ("PGPASSWORD", "PGPASSFILE", "PGSERVICE")}
+    os.environ["PGPASSFILE"] = str(cluster.pgpass)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _normalise(spec: str) -> tuple[str, str]:
-    match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", spec)
+    """(name, bound) of a requirement; pip extras are dropped (``psycopg[binary]`` is conda-forge's ``psycopg``)."""
+    match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:\[[^\]]*\])?\s*(.*)$", spec)
     name, bound = match.group(1), match.group(2).replace(" ", "")
     return re.sub(r"[-_.]+", "-", name).lower(), bound
 

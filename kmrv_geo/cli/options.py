@@ -48,6 +48,17 @@ def basemap_option(func):
                              "every overlay to GCJ-02; tianditu needs KMRV_TIANDITU_KEY or tianditu_key:.")(func)
 
 
+OUT_HELP = ("Output folder; or a PostGIS schema, postgresql://USER@HOST:5432/DB?schema=NAME, for the result layers "
+            "and tables (no password: PGPASSWORD or ~/.pgpass), with --maps-out.")
+
+
+def maps_out_option(func):
+    """Add ``--maps-out`` (the local folder of maps, pages, report and manifest when ``--out`` is a database)."""
+    return click.option("--maps-out", type=click.Path(file_okay=False), default=None,
+                        help="With a database --out: the local folder for the maps, pages, report.xlsx, CSV tables "
+                             "and manifest.json (required then).")(func)
+
+
 def common_options(func):
     """Add -v/-q/--debug/--lang to a command."""
     for option in (lang_opt, debug_opt, quiet_opt, verbose_opt):

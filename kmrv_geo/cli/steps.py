@@ -13,7 +13,16 @@ from __future__ import annotations
 import click
 
 from .. import pipeline, registry
-from .options import basemap_option, common_options, engine_options, handle_errors, partitions_option, settings
+from .options import (
+    OUT_HELP,
+    basemap_option,
+    common_options,
+    engine_options,
+    handle_errors,
+    maps_out_option,
+    partitions_option,
+    settings,
+)
 from .summary import echo_result
 
 
@@ -24,18 +33,19 @@ def pipeline_command(name: str, steps: tuple[str, ...], help_text: str) -> click
 
     @click.command(name=name, help=help_text)
     @click.argument("config", type=click.Path(dir_okay=False))
-    @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
+    @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help=OUT_HELP)
+    @maps_out_option
     @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in --out.")
     @engine_options
     @partitions_option
     @common_options
     @handle_errors
-    def command(config: str, out: str, overwrite: bool, engine: str, scheduler: str | None, workers: int,
-                partitions: str | None, basemap: str | None = None) -> None:
+    def command(config: str, out: str, maps_out: str | None, overwrite: bool, engine: str, scheduler: str | None,
+                workers: int, partitions: str | None, basemap: str | None = None) -> None:
         s = settings()
         result = pipeline.run(config, out, overwrite=overwrite, progress=not s["quiet"], lang=s["lang"],
                               steps=steps, basemap=basemap,
-                              engine=pipeline.Engine(engine, scheduler, workers, partitions))
+                              engine=pipeline.Engine(engine, scheduler, workers, partitions), maps_out=maps_out)
         echo_result(result, lang=s["lang"], quiet=s["quiet"])
 
     return basemap_option(command) if "maps" in steps else command

@@ -15,6 +15,9 @@ def echo_result(result: RunResult, *, lang: str, quiet: bool) -> None:
         maps = [f for f in result.files if f.startswith("maps/")]
         if maps:
             click.echo(("地图" if lang == "zh" else "maps") + ": " + ", ".join(str(result.out / m) for m in maps))
+    if quiet and result.database:  # the summary (not shown) says it otherwise
+        click.echo(("成果图层和表已写入数据库" if lang == "zh" else "result layers and tables written to")
+                   + f" {result.database}")
     click.echo(("结果已写入" if lang == "zh" else "results written to") + f" {result.out} "
                + (f"（{len(result.files)} 个文件，见 manifest.json）" if lang == "zh"
                   else f"({len(result.files)} files, see manifest.json)"))
