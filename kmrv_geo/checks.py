@@ -400,8 +400,32 @@ SELF_OVERLAP_MIN_M2 = 0.01
 float slivers of shared edges."""
 
 
+def apart_by_twins(twin: np.ndarray, n_checked: int) -> np.ndarray:
+    """Features identical to distinct features of a layer known to have no overlaps (``checked``).
+
+    Two such features are copies of two parcels that do not overlap, so they do not overlap each other
+    either; features identical to the same parcel (duplicates of each other) are not counted.
+
+    Parameters
+    ----------
+    twin : numpy.ndarray of int
+        Each feature's identical twin in ``checked`` (−1: none; :func:`kmrv_geo.overlay.identical_twins`).
+    n_checked : int
+        Features in ``checked``.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (len(twin),)
+    """
+    matched = twin >= 0
+    values, counts = np.unique(twin[matched], return_counts=True)
+    once = np.zeros(n_checked, dtype=bool)
+    once[values[counts == 1]] = True
+    return matched & once[np.maximum(twin, 0)]
+
+
 def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
-                  min_m2: float = SELF_OVERLAP_MIN_M2) -> pd.DataFrame:
+                  min_m2: float = SELF_OVERLAP_MIN_M2, known_apart: np.ndarray | None = None) -> pd.DataFrame:
     """Pairs of features of one layer whose interiors overlap (a land-use layer must partition the land).
 
     Parameters
@@ -412,6 +436,10 @@ def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
         Feature id field shown (default the source feature id ``_fid``).
     min_m2 : float
         Smallest overlap (m²) reported.
+    known_apart : numpy.ndarray of bool, optional
+        Features known not to overlap each other, so pairs of two of them are not tested: e.g. parcels
+        identical to distinct parcels of the other survey date, whose layer passed this check
+        (:func:`apart_by_twins`). Pairs with one other feature are tested as ever.
 
     Returns
     -------
@@ -426,6 +454,8 @@ def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
     # on threads; nothing is prepared for the whole layer (that took 2 GB at 200k parcels).
     i, j = shapely.STRtree(geoms).query(geoms)
     pair = i < j
+    if known_apart is not None:
+        pair &= ~(known_apart[i] & known_apart[j])
     i, j = i[pair], j[pair]
     inner = threaded(lambda a, b: shapely.relate_pattern(a, b, "T********"), geoms[i], geoms[j]) if i.size \
         else np.zeros(0, dtype=bool)

@@ -12,6 +12,11 @@ client as in the local engine — so ``change_patches`` (ids, areas) are identic
 
 ``scheduler=None`` starts a :class:`distributed.LocalCluster` on this machine; ``tcp://host:8786``
 connects to a running scheduler (workers need kmrv-geo installed).
+
+With land-use partitions (``kmrv partition``, :mod:`kmrv_geo.partitions`) the client does not hold the land use
+at all: :func:`partitioned_violations` has every task read one T0 partition and the T1 partitions whose
+bounding boxes meet it, run the overlay, the overlap checks and the farmland figures there, and send back only
+the changed pieces; merging, location and verdicts then run on the client over the changed land only.
 """
 
 from __future__ import annotations

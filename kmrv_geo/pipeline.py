@@ -25,6 +25,7 @@ from .partitions import open_partitions
 from .project import Project, load_project
 from .registry import Engine, RunOptions
 from .report import AREA_NOTE, localise, write_workbook
+from .timing import Stopwatch
 from .webmap.build import map_context, write_maps
 from .webmap.run_page import INDEX as RUN_PAGE
 from .webmap.run_page import run_page_data, run_page_html
@@ -136,10 +137,11 @@ STEP_LABELS = {"violations": "非农化/非粮化", "landcover": "遥感变化",
 
 
 def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ...], results: Results, *,
-                  lang: str, options: RunOptions, progress: bool = False) -> list[str]:
-    """Run the analyses in order (a progress bar over them unless quiet); return summary lines for asked-for
-    steps skipped for missing roles.
+                  lang: str, options: RunOptions, progress: bool = False, watch: Stopwatch | None = None) -> list[str]:
+    """Run the analyses in order (a progress bar over them unless quiet), each timed on ``watch``; return summary
+    lines for asked-for steps skipped for missing roles.
     """
+    watch = watch or Stopwatch()
     lines = []
     runnable = []
     for step in registry.STEPS:
@@ -156,7 +158,8 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
     for step in bar:
         bar.set_postfix_str(f"{STEP_LABELS.get(step.name, step.name)} {step.name}")
         logger.info("analysis: %s", step.name)
-        step.run(project, results, options)
+        with watch.part(step.name):
+            step.run(project, results, options)
     bar.close()
     return lines
 
@@ -240,7 +243,9 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     asked = tuple(steps)
     steps = with_prerequisites(asked)
     partitions = _partitions_for(config, engine, steps)
-    project = load_project(config, progress=progress, partitions=partitions)
+    watch = Stopwatch()
+    with watch.part("load"):
+        project = load_project(config, progress=progress, partitions=partitions)
     maps_ctx = map_context(project, lang=lang, basemap=basemap) if "maps" in steps else None
     folder.write_json("check_report.json", project.check_report())
     for name, table in accounting_tables(project, lang=lang).items():
@@ -264,7 +269,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
                                columns={"role": "layer_role"}), lang))
     results = Results()
     with recording_recomputes() as recomputed:
-        skipped = _run_analyses(project, steps, asked, results, lang=lang, options=options, progress=progress)
+        skipped = _run_analyses(project, steps, asked, results, lang=lang, options=options, progress=progress,
+                                watch=watch)
     if recomputed:
         folder.write_table("tables/overlay_recomputed.csv", localise(pd.DataFrame(recomputed), lang))
         results.warnings.append(
@@ -274,7 +280,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
             "(tables/overlay_recomputed.csv)")
     extra["overlay_recomputed"] = len(recomputed)
     summary.extend(skipped)
-    found = _write_results(project, results, folder, lang=lang)
+    with watch.part("results"):
+        found = _write_results(project, results, folder, lang=lang)
     summary.extend(found.lines)
     judged = results.violations or results.landcover
     if results.violations is not None:
@@ -286,14 +293,20 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     if partitions is not None:
         extra["engine"]["partitions"] = partitions.to_dict()
     if results.judge is not None:
-        write_fieldcheck(folder, project, results.judge, lang=lang, gcj02=gcj02, progress=progress)
+        with watch.part("fieldcheck"):
+            write_fieldcheck(folder, project, results.judge, lang=lang, gcj02=gcj02, progress=progress)
     if pages_possible(results):
-        write_villages_folder(folder, project, results, lang=lang, progress=progress)
+        with watch.part("village_pages"):
+            write_villages_folder(folder, project, results, lang=lang, progress=progress)
     if maps_ctx is not None:
-        write_maps(folder, project, results, maps_ctx)
+        with watch.part("maps"):
+            write_maps(folder, project, results, maps_ctx)
     # last: the run page links every file written before it
-    page = run_page_html(run_page_data(project, results, folder, lang=lang, tables=found.raw))
-    folder.write_text(RUN_PAGE, page, kind="page")
+    with watch.part("run_page"):
+        page = run_page_html(run_page_data(project, results, folder, lang=lang, tables=found.raw))
+        folder.write_text(RUN_PAGE, page, kind="page")
+    extra["timings_s"] = watch.rounded()
+    summary.append(watch.summary_line(lang))
     staging = folder.root
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
                   extra=extra)

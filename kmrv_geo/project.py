@@ -25,6 +25,7 @@ from .analysis.keys import code_text
 from .config import ROLE_LABELS, ProjectConfig, VectorLayerSpec
 from .errors import CrsError, LayerError, join_problems
 from .outputs import sha256_file
+from .overlay import identical_twins
 from .postgis.connection import is_database
 from .rasters import check_ndvi_values, raster_layout
 from .units import ELLIPSOIDAL_M2_COLUMN
@@ -329,8 +330,14 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
             required_fields=spec.fields(), classes=classes,
         )  # fmt: skip
         if role.startswith("landuse"):
-            _add_ridges(project, role, frame, report, spec, read.source)
-            _refuse_self_overlaps(role, frame, spec, read.source)
+            # the other date's land use when it already passed its checks: unchanged parcels are not measured
+            # or tested for overlaps again
+            checked = next((project.vectors[r] for r in ("landuse_t0", "landuse_t1") if r in project.vectors), None)
+            twin = identical_twins(np.asarray(frame.geometry.values, dtype=object),
+                                   np.asarray(checked.geometry.values, dtype=object)) if checked is not None else None
+            _add_ridges(project, role, frame, report, spec, read.source, checked=checked, twin=twin)
+            _refuse_self_overlaps(role, frame, spec, read.source,
+                                  apart=checks.apart_by_twins(twin, len(checked)) if twin is not None else None)
         elif role in permits.APPROVAL_ROLES or role == "patches":
             _add_permit_fields(project, role, frame, report, spec, read.source)
         elif role == "village_plan":
@@ -399,9 +406,14 @@ def _add_permit_fields(project: Project, role: str, frame: gpd.GeoDataFrame, rep
                                    f"tables/unreadable_dates.csv): {shown}; write them as YYYY-MM-DD")
 
 
-def _refuse_self_overlaps(role: str, frame: gpd.GeoDataFrame, spec: VectorLayerSpec, source: str) -> None:
-    """A land-use layer whose parcels overlap would count land twice: stop, naming the parcels."""
-    overlaps = checks.self_overlaps(frame, id_field=spec.id)
+def _refuse_self_overlaps(role: str, frame: gpd.GeoDataFrame, spec: VectorLayerSpec, source: str, *,
+                          apart: np.ndarray | None = None) -> None:
+    """A land-use layer whose parcels overlap would count land twice: stop, naming the parcels.
+
+    ``apart``: parcels known not to overlap each other (unchanged copies of distinct parcels of the other date's
+    land use, which passed; :func:`~kmrv_geo.checks.apart_by_twins`) are not tested against each other.
+    """
+    overlaps = checks.self_overlaps(frame, id_field=spec.id, known_apart=apart)
     if len(overlaps):
         shown = "; ".join(f"{r.id_a} and {r.id_b} ({r.overlap_m2:.2f} m²)" for r in overlaps.head(10).itertuples())
         id_name = spec.id or "feature id"
@@ -413,8 +425,13 @@ def _refuse_self_overlaps(role: str, frame: gpd.GeoDataFrame, spec: VectorLayerS
 
 
 def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: checks.LayerReport,
-                spec: VectorLayerSpec, source: str) -> None:
-    """Add the 田坎 share column to a land-use layer and list parcels whose TBMJ is off their geometry."""
+                spec: VectorLayerSpec, source: str, *, checked: gpd.GeoDataFrame | None = None,
+                twin: np.ndarray | None = None) -> None:
+    """Add the 田坎 share column to a land-use layer and list parcels whose TBMJ is off their geometry.
+
+    A parcel identical to parcel ``twin`` of the other date's land use (``checked``), already measured, takes
+    that parcel's ellipsoidal area instead of being measured again.
+    """
     configured = {key: getattr(spec, key) for key in ridges.STANDARD_FIELDS}
     fields = ridges.find_fields(frame.columns, configured)
     farmland = frame["category"].to_numpy() == landuse.FARMLAND
@@ -423,7 +440,13 @@ def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: ch
     report.warnings.extend(warnings)
     project.ridge_fields[role] = fields
     if fields.parcel_area:
-        ellipsoidal_m2 = project.measure.ellipsoidal_m2(frame.geometry.values)
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        ellipsoidal_m2 = np.empty(len(frame))
+        reuse = np.zeros(len(frame), dtype=bool)
+        if twin is not None and ELLIPSOIDAL_M2_COLUMN in checked:
+            reuse = twin >= 0
+            ellipsoidal_m2[reuse] = checked[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float)[twin[reuse]]
+        ellipsoidal_m2[~reuse] = project.measure.ellipsoidal_m2(geoms[~reuse])
         frame[ELLIPSOIDAL_M2_COLUMN] = ellipsoidal_m2  # measured once; whole-parcel pieces reuse it
         off = ridges.parcel_area_mismatches(
             frame, fields, ellipsoidal_m2, id_field=spec.id, tolerance=project.config.thresholds.tbmj_tolerance)

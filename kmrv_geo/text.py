@@ -42,7 +42,9 @@ def clean_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         if column == getattr(frame, "_geometry_column_name", None) or not (
                 pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
             continue
-        is_text = series.map(lambda v: isinstance(v, str))
+        # a string column holds text or nothing; an object column may mix types
+        is_text = series.notna() if pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(
+            series) else series.map(lambda v: isinstance(v, str))
         if not is_text.any():
             continue
         dirty = is_text & series.where(is_text, "").str.contains(CONTROL_RE, regex=True)

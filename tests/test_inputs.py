@@ -203,3 +203,48 @@ def test_map_popups_name_the_area_kind_like_the_tables(tmp_path):
     pipeline.run(config, tmp_path / "out", steps=("violations", "maps"), basemap="none")
     html = (tmp_path / "out" / "maps" / "violations.html").read_text(encoding="utf-8")
     assert "面积(亩·平面)" in html and "面积(亩)" not in html
+
+
+@pytest.mark.parametrize("extra, shown", [
+    (lambda: sq(1, 0), "2 and 9 (10000.00 m²)"),  # a second copy of unchanged parcel 2
+    (lambda: box(X0 + 150, Y0 + 100, X0 + 250, Y0 + 200), "6 and 9 (5000.00 m²)"),  # a new parcel over 6 and 7
+])
+def test_unchanged_parcels_skip_the_overlap_test_but_copies_and_new_overlaps_are_refused(tmp_path, extra, shown):
+    """T1 parcels identical to distinct T0 parcels (which passed) are not tested against each other; a duplicate
+    of one T0 parcel, or a new parcel over unchanged ones, still stops the run naming the parcels.
+    """
+    config = write_project(tmp_path)
+    t0 = gpd.read_file(tmp_path / "data.gpkg", layer="t0")
+    t1 = pd.concat([t0, gpd.GeoDataFrame({"BSM": [9], "DLBM": ["0103"]}, geometry=[extra()], crs=CRS)],
+                   ignore_index=True)
+    t1.to_file(tmp_path / "data.gpkg", layer="t1", driver="GPKG")
+    result = CliRunner().invoke(cli, ["check", str(config), "--lang", "en"])
+    assert result.exit_code == 2, result.output
+    assert "landuse_t1" in result.output and shown in result.output, result.output
+
+
+def test_unchanged_parcels_take_the_area_measured_at_the_other_date_and_tbmj_is_still_checked(tmp_path):
+    """The TBMJ check measures each geometry once: a T1 parcel identical to a T0 parcel takes its ellipsoidal
+    area (the same number as measuring it), and a wrong TBMJ on such a parcel is still listed.
+    """
+    from kmrv_geo.config import load_config
+    from kmrv_geo.project import load_project
+    from kmrv_geo.units import ELLIPSOIDAL_M2_COLUMN, AreaMeasure
+
+    config = write_project(tmp_path)
+    t0 = gpd.read_file(tmp_path / "data.gpkg", layer="t0")
+    t0["TBMJ"] = AreaMeasure(CRS).ellipsoidal_m2(t0.geometry.values).round(2)
+    t1 = t0.copy()
+    t1.loc[t1["BSM"] == 3, "TBMJ"] = 9000.0  # geometry unchanged, attribute wrong
+    t1.loc[t1["BSM"] == 8, "geometry"] = box(X0 + 300, Y0 + 100, X0 + 350, Y0 + 200)  # reshaped: measured
+    t1.loc[t1["BSM"] == 8, "TBMJ"] = round(float(AreaMeasure(CRS).ellipsoidal_m2(t1.geometry.values[-1:])[0]), 2)
+    t0.to_file(tmp_path / "data.gpkg", layer="t0", driver="GPKG")
+    t1.to_file(tmp_path / "data.gpkg", layer="t1", driver="GPKG")
+    project = load_project(load_config(config))
+    got0 = project.vectors["landuse_t0"][ELLIPSOIDAL_M2_COLUMN].to_numpy()
+    got1 = project.vectors["landuse_t1"][ELLIPSOIDAL_M2_COLUMN].to_numpy()
+    measured1 = project.measure.ellipsoidal_m2(project.vectors["landuse_t1"].geometry.values)
+    assert got1.tolist() == measured1.tolist() and got1[:7].tolist() == got0[:7].tolist()
+    assert got1[7] == pytest.approx(5000.0, rel=1e-3)
+    off = project.tbmj_mismatch["landuse_t1"]
+    assert off["parcel_id"].astype(str).tolist() == ["3"]
