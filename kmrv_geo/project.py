@@ -323,31 +323,34 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
         project.inputs.update(partitions.inputs())
         project.tbmj_mismatch.update(partitions.tbmj_mismatch())
     geometry_kind = {"villages": "any"}
-    for role, (read, spec) in reads.items():
+    for role in list(reads):
+        read, spec = reads.pop(role)  # the layer as read is let go once checked: one copy of a layer at a time
         frame, report = checks.check_vector(
             read, role=role, geometry=geometry_kind.get(role, "polygon"), crs=spec.crs, target_crs=analysis_crs,
             study_area=study_area, id_field=spec.id, code_field=spec.code if role.startswith("landuse") else None,
             required_fields=spec.fields(), classes=classes,
         )  # fmt: skip
+        source = read.source
+        del read
         if role.startswith("landuse"):
             # the other date's land use when it already passed its checks: unchanged parcels are not measured
             # or tested for overlaps again
             checked = next((project.vectors[r] for r in ("landuse_t0", "landuse_t1") if r in project.vectors), None)
             twin = identical_twins(np.asarray(frame.geometry.values, dtype=object),
                                    np.asarray(checked.geometry.values, dtype=object)) if checked is not None else None
-            _add_ridges(project, role, frame, report, spec, read.source, checked=checked, twin=twin)
-            _refuse_self_overlaps(role, frame, spec, read.source,
+            _add_ridges(project, role, frame, report, spec, source, checked=checked, twin=twin)
+            _refuse_self_overlaps(role, frame, spec, source,
                                   apart=checks.apart_by_twins(twin, len(checked)) if twin is not None else None)
         elif role in permits.APPROVAL_ROLES or role == "patches":
-            _add_permit_fields(project, role, frame, report, spec, read.source)
+            _add_permit_fields(project, role, frame, report, spec, source)
         elif role == "village_plan":
-            frame[plan_fields.PLAN_CODE] = plan_fields.plan_codes(frame[spec.code], source=read.source, field=spec.code)
+            frame[plan_fields.PLAN_CODE] = plan_fields.plan_codes(frame[spec.code], source=source, field=spec.code)
         elif role == "lake_zones":
-            frame[plan_fields.LEVEL] = plan_fields.zone_levels(frame[spec.level], source=read.source, field=spec.level)
+            frame[plan_fields.LEVEL] = plan_fields.zone_levels(frame[spec.level], source=source, field=spec.level)
         elif spec.code and spec.code in frame:  # admin and village codes are text, normalised once (530111.0 → 530111)
             frame[spec.code] = code_text(frame[spec.code])
         if report.n_in == 0:
-            report.warnings.append(f"{read.source} has no features: no {ROLE_LABELS.get(role, role)} in the area")
+            report.warnings.append(f"{source} has no features: no {ROLE_LABELS.get(role, role)} in the area")
         project.vectors[role] = frame
         project.reports[role] = report
         steps.update()

@@ -95,6 +95,8 @@ KUNMING_CENTRE: tuple[float, float] = (102.9, 25.5)
 
 MAX_SEGMENT_M = 20.0
 """Edges are split into pieces of at most this length (m) before an ellipsoidal area is measured."""
+MEASURE_CHUNK = 100_000
+"""Geometries densified and reprojected at a time when measuring (bounds the memory of the copies)."""
 ELLIPSOIDAL_M2_COLUMN = "_ellipsoidal_m2"
 """Column of a checked land-use layer holding each parcel's ellipsoidal area (m²) where the load measured it
 (the TBMJ check does): analyses reuse it for pieces that are a whole parcel instead of measuring again."""
@@ -133,9 +135,14 @@ def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENT
         return np.zeros(0)
     crs = CRS.from_user_input(geoseries.crs)
     step = max_segment_m if crs.is_projected else max_segment_m / 111_000.0
-    projected = gpd.GeoSeries(densify(np.asarray(geoseries.values, dtype=object), step), crs=crs).to_crs(
-        equal_area_crs(*centre))
-    return np.nan_to_num(shapely.area(np.asarray(projected.values)).astype("float64"), nan=0.0)
+    geoms = np.asarray(geoseries.values, dtype=object)
+    target = equal_area_crs(*centre)
+    out = np.empty(len(geoms))
+    for start in range(0, len(geoms), MEASURE_CHUNK):  # the densified copies of one chunk at a time
+        chunk = geoms[start:start + MEASURE_CHUNK]
+        projected = gpd.GeoSeries(densify(chunk, step), crs=crs).to_crs(target)
+        out[start:start + len(chunk)] = shapely.area(np.asarray(projected.values)).astype("float64")
+    return np.nan_to_num(out, nan=0.0)
 
 
 def densify(geoms: np.ndarray, step: float) -> np.ndarray:
