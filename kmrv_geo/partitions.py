@@ -22,6 +22,7 @@ Layout::
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -39,8 +40,11 @@ from .config import ProjectConfig
 from .errors import KmrvError, OutputError
 from .layers import FID
 from .outputs import sha256_file
+from .postgis.connection import is_database
 from .ridges import RIDGE_SHARE
 from .units import ELLIPSOIDAL_M2_COLUMN
+
+logger = logging.getLogger(__name__)
 
 ROLES = ("landuse_t0", "landuse_t1")
 """The layers written as partitions (the rest of a project stays small enough for the client)."""
@@ -59,11 +63,18 @@ class PartitionError(KmrvError, ValueError):
     """A partitions folder is missing, unreadable, or was made from other inputs than the project's."""
 
 
-def _identity(config: ProjectConfig, role: str, inputs: dict[str, str]) -> dict:
-    """What a role's partitions depend on: the layer spec, the input file's checksum, the land-use classes."""
+def _identity(config: ProjectConfig, role: str, inputs: dict[str, str], source: str | None = None) -> dict:
+    """What a role's partitions depend on: the layer spec, the input's checksum, the land-use classes.
+
+    A file's checksum is its bytes' (computed here when ``inputs`` lacks it); a database table's is the checksum
+    of what the load read (``inputs[source]``; ``None`` when not given: a table is not read again to compare).
+    """
     spec = config.layers[role]
-    path = str(config.resolve(spec.path))
     classes = config.landuse_classes.model_dump(mode="json") if config.landuse_classes is not None else None
+    if is_database(spec.path):
+        return {"spec": spec.model_dump(mode="json"), "input": source, "sha256": inputs.get(source or ""),
+                "landuse_classes": classes, "database": True}
+    path = str(config.resolve(spec.path))
     return {"spec": spec.model_dump(mode="json"), "input": path,
             "sha256": inputs.get(path) or sha256_file(path), "landuse_classes": classes}
 
@@ -128,7 +139,8 @@ def write_partitions(project, out: str | Path, *, overwrite: bool = False,
             report = project.reports[role]
             mismatch = project.tbmj_mismatch.get(role)
             manifest["roles"][role] = {
-                **_identity(config, role, project.inputs), "features": int(len(table)), "partitions": int(n),
+                **_identity(config, role, project.inputs, project.reports[role].source), "features": int(len(table)),
+                "partitions": int(n),
                 "report": report.to_dict(),
                 "tbmj_mismatch": {"columns": [str(c) for c in mismatch.columns],
                                   "rows": mismatch.astype(object).where(mismatch.notna(), None).to_numpy().tolist()}
@@ -233,8 +245,15 @@ def open_partitions(folder: str | Path, config: ProjectConfig) -> Partitions:
                                  "land-use layers configured")
         recorded = manifest["roles"][role]
         now = _identity(config, role, {})
-        # the same bytes under another path (a copied project) are the same land use
-        for key, what in (("spec", "layer settings"), ("landuse_classes", "landuse_classes"), ("sha256", "content")):
+        # the same bytes under another path (a copied project) are the same land use; a database table is not
+        # read again here (that is what partitions spare): its settings must match, its content is trusted
+        keys = (("spec", "layer settings"), ("landuse_classes", "landuse_classes"), ("sha256", "content"))
+        if recorded.get("database"):
+            keys = keys[:2]
+            logger.warning("%s: the table %s is not read again to check it is unchanged since the partitions were "
+                           "written (%s); run 'kmrv partition' again after editing it", role, recorded["input"],
+                           manifest.get("written_at"))
+        for key, what in keys:
             if now[key] != recorded[key]:
                 changed.append(f"{role}: {what} changed ({now['input']})" if key == "sha256"
                                else f"{role}: {what} changed")

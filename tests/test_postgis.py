@@ -368,3 +368,19 @@ def test_gdal_connection_and_a_table_made_by_hand(world, postgis_server):
     assert frame.crs.to_epsg() == 4543 and frame.geometry.iloc[1] is None
     assert frame.geometry.iloc[0].equals(box(560000, 2760000, 560100, 2760100).intersection(
         frame.geometry.iloc[0]))
+
+
+def test_land_use_partitioned_from_postgis_gives_the_geopackage_runs_figures(world, tmp_path):
+    """``kmrv partition`` reads the land use from the database; the Dask workers then read the partitions and the
+    violation tables equal the GeoPackage run's byte for byte."""
+    parts = tmp_path / "parts"
+    result = invoke("partition", world / "db.yml", "--out", parts, "-q")
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((parts / "partitions.json").read_text(encoding="utf-8"))["roles"]["landuse_t0"]
+    assert recorded["database"] and recorded["sha256"] and "src.landuse_2022" in recorded["input"]
+    result = invoke("violations", world / "db.yml", "--out", tmp_path / "out", "--engine", "dask", "--partitions",
+                    parts, "-q")
+    assert result.exit_code == 0, result.output
+    for name in ("violations_by_county.csv", "balances_by_county.csv"):
+        assert filecmp.cmp(world / "out_file" / "tables" / name, tmp_path / "out" / "tables" / name,
+                           shallow=False), name
