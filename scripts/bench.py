@@ -22,8 +22,9 @@ agree when (1) the per-status sums of :data:`TOTAL_COLUMNS` match to a relative 
 as many patches, and (3) per status the union of one engine's patches and the union of the other's differ
 (symmetric difference, planar m²) by at most 1e-9 of the status's area or 1e-3 m². Where they do not, every
 patch without a twin in the other engine is listed by reason (:func:`explain`) in the markdown and the JSON.
-Where a PostGIS server is reachable (``KMRV_BENCH_POSTGIS`` = a libpq connection string) it is noted;
-the PostGIS variant itself is not implemented yet.
+``postgis`` is the same analysis in SQL on a PostGIS server (``scripts/bench_postgis.py``: the layers copied into
+a scratch schema with GiST indexes, then ``ST_Intersection``/``ST_Difference``/``ST_Union``; copying is timed; the
+server's memory is not in the peak RSS); it runs where ``KMRV_BENCH_POSTGIS`` names a server.
 """
 
 from __future__ import annotations
@@ -230,15 +231,27 @@ def baseline_violations(project):
     patches["approved_mu"] = approved_m2 / M2_PER_MU
     patches["illegal_mu"] = illegal_m2 / M2_PER_MU
     patches["illegal_pbf_mu"] = illegal_pbf_m2 / M2_PER_MU
+    patches["status"] = status_of(patches["change_class"].to_numpy(), has_approvals=approvals is not None,
+                                  approved_m2=approved_m2, illegal_m2=illegal_m2, pbf_m2=pbf_m2)
+    return patches
+
+
+def status_of(change_class, *, has_approvals: bool, approved_m2, illegal_m2, pbf_m2):
+    """Each patch's verdict from its class and measured parts (m²), as kmrv defines it (any part of at most
+    0.01 m² counts as none): construction without approvals data ``unverified``, else ``approved`` /
+    ``illegal`` / ``partly_approved``; non-grain use on PBF ``nongrain_on_pbf``, else ``nongrain``; new farmland
+    ``supplement``; the rest ``other``. Shared by the baseline and the PostGIS variant.
+    """
+    import numpy as np
+
     zero_m2 = 0.01
-    cls = patches["change_class"].to_numpy()
-    status = np.select(
-        [nonagri & (approvals is None), nonagri & (illegal_m2 <= zero_m2), nonagri & (approved_m2 <= zero_m2), nonagri,
+    cls = np.asarray(change_class)
+    nonagri = cls == "nonagri"
+    return np.select(
+        [nonagri & (not has_approvals), nonagri & (illegal_m2 <= zero_m2), nonagri & (approved_m2 <= zero_m2), nonagri,
          (cls == "nongrain") & (np.nan_to_num(pbf_m2) > zero_m2), cls == "nongrain", cls == "supplement"],
         ["unverified", "approved", "illegal", "partly_approved", "nongrain_on_pbf", "nongrain", "supplement"],
         default="other")
-    patches["status"] = status
-    return patches
 
 
 def totals(patches) -> dict:
@@ -281,6 +294,10 @@ def _job(args: tuple) -> dict:
         patches = steps.run_violations(project).patches
     elif engine == "dask":
         patches = steps.run_violations(project, engine="dask", n_workers=DASK_WORKERS).patches
+    elif engine == "postgis":  # copying the layers into the server is part of it, as it would be for a user
+        from bench_postgis import postgis_violations
+
+        patches = postgis_violations(project, os.environ[POSTGIS_ENV])
     else:
         patches = baseline_violations(project)
     seconds = time.perf_counter() - start
@@ -292,6 +309,9 @@ def _job(args: tuple) -> dict:
             "totals": totals(patches), "patch_file": str(patch_file)}
 
 
+POSTGIS_ENV = "KMRV_BENCH_POSTGIS"
+"""Environment variable holding the libpq connection of the server the ``postgis`` engine runs on (password
+from ``PGPASSWORD`` or ``~/.pgpass``); without it the engine is skipped and the results say so."""
 DASK_WORKERS = 2
 """Worker processes of the LocalCluster the ``dask`` engine is measured on."""
 
@@ -548,7 +568,7 @@ def markdown(results: dict) -> str:
             if not isinstance(m, dict) or "seconds" not in m:
                 continue
             ratio = ""
-            if base and engine in ("kmrv", "dask"):
+            if base and engine in ("kmrv", "dask", "postgis"):
                 speed = base / m["seconds"]
                 ratio = f"{speed:.2f}× faster" if speed >= 1 else f"{1 / speed:.2f}× slower"
             patches = f"{m['totals']['patches']:,}" if "totals" in m else ""
@@ -610,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000, 1_000_000])
     parser.add_argument("--engines", nargs="+", default=["kmrv", "baseline", "e2e"],
-                        choices=["kmrv", "baseline", "e2e", "dask", "run"])
+                        choices=["kmrv", "baseline", "e2e", "dask", "run", "postgis"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     parser.add_argument("--data", type=Path, default=None, help="where the samples are cached (default OUT/data)")
     parser.add_argument("--seed", type=int, default=2023)
@@ -623,8 +643,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "platform": platform.platform()},
                "written_at": time.strftime("%Y-%m-%d %H:%M:%S"), "sizes": {},
-               "postgis": ("reachable (not benchmarked yet)" if os.environ.get("KMRV_BENCH_POSTGIS")
-                           else "not reachable")}
+               "postgis": (f"server from {POSTGIS_ENV}" if os.environ.get(POSTGIS_ENV)
+                           else f"not measured ({POSTGIS_ENV} not set)")}
     for size in args.sizes:
         folder = data / f"n{size}-s{args.seed}"
         if not (folder / "demo.yml").exists():
@@ -632,6 +652,9 @@ def main(argv: list[str] | None = None) -> int:
             make_sample(folder, n_parcels=size, seed=args.seed)
         row: dict = {}
         for engine in args.engines:
+            if engine == "postgis" and not os.environ.get(POSTGIS_ENV):
+                print(f"  postgis skipped: set {POSTGIS_ENV} to a server's connection", flush=True)
+                continue
             if engine == "dask":  # partitioned once, not timed (as 'kmrv partition' runs once per survey)
                 with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
                     made = pool.submit(_partition_job, str(folder / "demo.yml")).result()
@@ -642,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {row[engine]['seconds']:.1f} s, peak {row[engine]['peak_rss_mb']:.0f} MB", flush=True)
         if "baseline" in row:
             row["agreement"] = {}
-            for engine in ("kmrv", "dask"):
+            for engine in ("kmrv", "dask", "postgis"):
                 if engine in row:
                     agreement = row["agreement"][engine] = compare(row[engine], row["baseline"])
                     print(f"  {engine} vs baseline: {_agreement_cell(agreement)} (patches "
@@ -655,6 +678,8 @@ def main(argv: list[str] | None = None) -> int:
     for engine in args.engines:
         exps = {}
         for a, b in zip(sizes, sizes[1:], strict=False):
+            if engine not in results["sizes"][str(a)] or engine not in results["sizes"][str(b)]:
+                continue
             ta, tb = results["sizes"][str(a)][engine]["seconds"], results["sizes"][str(b)][engine]["seconds"]
             exps[f"{a}→{b}"] = math.log(tb / ta) / math.log(b / a)
         if exps:

@@ -242,7 +242,7 @@ def _figures(db, schema: str, project, patches, *, crs, measured_m2, ellipsoidal
     """Areas of each patch and of its parts on PBF, inside approvals, outside them, and outside them on PBF."""
     import numpy as np
 
-    from bench import SLIVER_M2
+    from bench import SLIVER_M2, status_of
     from kmrv_geo.units import M2_PER_MU
 
     s = schema
@@ -290,13 +290,8 @@ def _figures(db, schema: str, project, patches, *, crs, measured_m2, ellipsoidal
     patches["approved_mu"] = approved_m2 / M2_PER_MU
     patches["illegal_mu"] = illegal_m2 / M2_PER_MU
     patches["illegal_pbf_mu"] = illegal_pbf_m2 / M2_PER_MU
-    zero_m2 = 0.01
-    cls = patches["change_class"].to_numpy()
-    patches["status"] = np.select(
-        [nonagri & (not has_approvals), nonagri & (illegal_m2 <= zero_m2), nonagri & (approved_m2 <= zero_m2), nonagri,
-         (cls == "nongrain") & (np.nan_to_num(pbf_m2) > zero_m2), cls == "nongrain", cls == "supplement"],
-        ["unverified", "approved", "illegal", "partly_approved", "nongrain_on_pbf", "nongrain", "supplement"],
-        default="other")
+    patches["status"] = status_of(patches["change_class"].to_numpy(), has_approvals=has_approvals,
+                                  approved_m2=approved_m2, illegal_m2=illegal_m2, pbf_m2=pbf_m2)
     located = ["county_code", "county_name", "township", "village"]
     patches[located] = patches[located].astype(object)  # as the baseline's overlay leaves them
     columns = ["change_class", "t0_code", "t1_code", "t0_category", "basis", "county_code", "county_name", "township",

@@ -36,3 +36,20 @@ def test_postgis_variant_agrees_with_the_baseline(sample_dir, postgis_server, ar
 
     with psycopg.connect(postgis_server.dsn) as db:
         assert db.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'kmrv_bench_%'").fetchone()[0] == 0
+
+
+def test_bench_measures_the_postgis_variant_side_by_side(postgis_server, tmp_path, monkeypatch):
+    """``scripts/bench.py --engines kmrv baseline postgis`` at a tiny size: the PostGIS engine (server named by
+    KMRV_BENCH_POSTGIS) is timed in the same run and agrees with the baseline like kmrv does.
+    """
+    import json
+
+    bench = load_bench()
+    monkeypatch.setenv(bench.POSTGIS_ENV, postgis_server.dsn)
+    out = tmp_path / "bench"
+    assert bench.main(["--sizes", "1000", "--engines", "kmrv", "baseline", "postgis", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    row = results["sizes"]["1000"]
+    assert row["postgis"]["seconds"] > 0 and row["agreement"]["postgis"]["agrees"], row["agreement"]["postgis"]
+    assert row["postgis"]["totals"]["counts"] == row["kmrv"]["totals"]["counts"]
+    assert "| 1,000 | postgis |" in (out / "results.md").read_text(encoding="utf-8")

@@ -372,7 +372,8 @@ def test_gdal_connection_and_a_table_made_by_hand(world, postgis_server):
 
 def test_land_use_partitioned_from_postgis_gives_the_geopackage_runs_figures(world, tmp_path):
     """``kmrv partition`` reads the land use from the database; the Dask workers then read the partitions and the
-    violation tables equal the GeoPackage run's byte for byte."""
+    violation tables equal the GeoPackage run's byte for byte.
+    """
     parts = tmp_path / "parts"
     result = invoke("partition", world / "db.yml", "--out", parts, "-q")
     assert result.exit_code == 0, result.output
