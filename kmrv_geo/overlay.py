@@ -63,18 +63,26 @@ CHUNK_MIN = 20_000
 """Arrays shorter than this are not split across threads (the overhead would not pay)."""
 
 
-def threaded(func, *arrays: np.ndarray, workers: int | None = None) -> np.ndarray:
+def threaded(func, *arrays: np.ndarray, workers: int | None = None, groups: np.ndarray | None = None) -> np.ndarray:
     """Apply an element-wise vectorised function to ``arrays`` in contiguous chunks on several threads.
 
     The result is the same as ``func(*arrays)`` element for element (chunks are concatenated in order),
-    so the answer never depends on the number of threads. Geometries must be prepared (if at all)
-    before the call: preparing the same geometry from two threads is not safe.
+    so the answer never depends on the number of threads.
+
+    GEOS prepared geometries build their indexes lazily and are not thread-safe (libgeos/geos#825): a prepared
+    geometry must be used by one thread only. ``groups`` (sorted, one value per element, e.g. the position of
+    the prepared geometry of each pair) moves the chunk edges to group starts, so that each group is in one
+    chunk; without it no geometry passed may be prepared.
     """
     workers = WORKERS if workers is None else workers
     n = len(arrays[0]) if arrays else 0
     if workers <= 1 or n < CHUNK_MIN:
         return func(*arrays)
     edges = np.linspace(0, n, workers + 1).astype(int)
+    if groups is not None:  # each edge back to the start of its group: no group in two chunks
+        inner = np.searchsorted(groups, groups[edges[1:-1]], side="left")
+        edges = np.unique(np.r_[0, inner, n])
+        workers = len(edges) - 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         parts = list(pool.map(lambda k: func(*(a[edges[k]:edges[k + 1]] for a in arrays)), range(workers)))
     return np.concatenate(parts)
@@ -124,20 +132,27 @@ def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "in
     li, ri = tree.query(left, predicate=predicate)
     if li.size == 0:
         return empty, empty, np.zeros(0, dtype=object)
+    # The right geometries are prepared for the predicates; a prepared geometry is not thread-safe
+    # (libgeos/geos#825), so the pairs are taken in right order and each right geometry's pairs go to one thread
+    # (a parcel in pairs of two threads crashed 1 run in 2 at 200k parcels); results return to query order.
     shapely.prepare(right)
-    a, b = left[li], right[ri]
-    covered = threaded(shapely.covers, b, a)
+    order = np.argsort(ri, kind="stable")
+    a, b, groups = left[li[order]], right[ri[order]], ri[order]
+    covered = threaded(shapely.covers, b, a, groups=groups)
     pieces = np.empty(li.size, dtype=object)
     pieces[covered] = a[covered]
     todo = np.flatnonzero(~covered)
     if todo.size:
-        meets = threaded(shapely.touches, a[todo], b[todo])
+        meets = threaded(shapely.touches, b[todo], a[todo], groups=groups[todo])
         todo = todo[~meets]
+    shapely.destroy_prepared(right)  # intersection does not use it; the geometries go back as they came
     if todo.size:
         pieces[todo] = _robust_intersection(a[todo], b[todo], min_area)
-    area = threaded(shapely.area, pieces)
-    keep = ~shapely.is_missing(pieces) & (np.nan_to_num(area) > min_area)
-    return li[keep], ri[keep], pieces[keep]
+    in_query_order = np.empty(li.size, dtype=object)
+    in_query_order[order] = pieces
+    area = threaded(shapely.area, in_query_order)
+    keep = ~shapely.is_missing(in_query_order) & (np.nan_to_num(area) > min_area)
+    return li[keep], ri[keep], in_query_order[keep]
 
 
 def _match_keys(left_keys: np.ndarray, right_keys: np.ndarray) -> np.ndarray:
@@ -574,7 +589,8 @@ def area_by_zone(geoms: np.ndarray, zones: np.ndarray, *, measure=None,
         Σ area(geom ∩ zone) × weight, one value per zone.
     """
     result = np.zeros(len(zones))
-    zi, gi, pieces = intersect_pairs(np.asarray(zones, dtype=object), np.asarray(geoms, dtype=object))
+    # zones on the indexed, prepared side: most geometries lie inside one zone (a fast prepared covers)
+    gi, zi, pieces = intersect_pairs(np.asarray(geoms, dtype=object), np.asarray(zones, dtype=object))
     if zi.size:
         area = _measured(pieces, measure)
         if weights is not None:

@@ -11,6 +11,9 @@ edges it agrees with ``pyproj.Geod(ellps="GRS80")`` geodesic areas to better tha
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -220,8 +223,34 @@ class AreaMeasure:
         return ellipsoidal_area_m2(gpd.GeoSeries(geoms, crs=self.crs), centre=self.centre)
 
     def m2(self, geoms) -> np.ndarray:
-        """Area (m²) of each geometry in this measure's kind."""
-        return self.ellipsoidal_m2(geoms) if self.kind == ELLIPSOIDAL else self.planar_m2(geoms)
+        """Area (m²) of each geometry in this measure's kind.
+
+        Inside :func:`measuring_once`, a geometry object measured before in the block (the same object, e.g. a
+        parcel that is its own piece at every zone level) takes the area measured then.
+        """
+        if self.kind != ELLIPSOIDAL:
+            return self.planar_m2(geoms)
+        cache = _MEASURED.get()
+        if cache is None:
+            return self.ellipsoidal_m2(geoms)
+        geoms = np.asarray(geoms, dtype=object)
+        key = (self.crs, self.centre)
+        out = np.empty(len(geoms))
+        todo = []
+        for k, geom in enumerate(geoms):
+            hit = cache.get((key, id(geom)))
+            if hit is not None and hit[0] is geom:
+                out[k] = hit[1]
+            else:
+                todo.append(k)
+        if todo:
+            todo = np.asarray(todo)
+            measured = self.ellipsoidal_m2(geoms[todo])
+            out[todo] = measured
+            for k, value in zip(todo, measured, strict=True):
+                if geoms[k] is not None:
+                    cache[(key, id(geoms[k]))] = (geoms[k], value)  # the reference keeps the id from being reused
+        return out
 
     def mu(self, geoms) -> np.ndarray:
         """Area (亩) of each geometry in this measure's kind."""
@@ -230,6 +259,25 @@ class AreaMeasure:
     def label(self, lang: str = "zh") -> str:
         """What the figures measure, for table notes and summaries."""
         return AREA_KIND_LABELS[lang][self.kind]
+
+
+_MEASURED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("kmrv_measured", default=None)
+
+
+@contextmanager
+def measuring_once() -> Iterator[None]:
+    """Measure each geometry object once while the block runs (:meth:`AreaMeasure.m2`, ellipsoidal kind).
+
+    Analyses measure the same parcels again and again (a parcel inside a county is its own piece at the county,
+    township and village level, for several figures); inside the block the first measurement is reused. The
+    geometries measured are kept alive until the block ends (so their ids cannot be reused): wrap one analysis
+    step, not a whole run.
+    """
+    token = _MEASURED.set({})
+    try:
+        yield
+    finally:
+        _MEASURED.reset(token)
 
 
 def planar_measure(crs: str | None = None) -> AreaMeasure:
