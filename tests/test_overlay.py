@@ -137,3 +137,46 @@ def test_unchanged_non_farmland_skips_the_new_farmland_overlay_and_gives_the_sam
     assert shapely.equals_identical(fast.geometry.values, full.geometry.values).all()
     assert fast["t0_whole"].tolist() == [True, True, False]
     assert fast["area_m2"].tolist() == [10_000.0, 10_000.0, 4_000.0]
+
+
+def test_threads_never_share_a_prepared_geometry(monkeypatch):
+    """GEOS prepared geometries are not thread-safe: with ``groups`` every group's elements go to one chunk, and
+    the result is element for element the unthreaded one.
+    """
+    from kmrv_geo import overlay
+
+    monkeypatch.setattr(overlay, "CHUNK_MIN", 1)
+    groups = np.repeat(np.arange(5), [3, 1, 4, 4, 2])  # 14 elements; plain edges would cut groups 2 and 3
+    seen = []
+
+    def record(values):
+        seen.append(values.copy())
+        return values * 2
+
+    out = overlay.threaded(record, groups.astype(float), workers=3, groups=groups)
+    assert out.tolist() == (groups * 2).tolist()
+    assert sum(len(chunk) for chunk in seen) == len(groups) and len(seen) >= 2
+    owners = [set(chunk.tolist()) for chunk in seen]
+    assert all(not (a & b) for i, a in enumerate(owners) for b in owners[i + 1:])  # no group in two chunks
+
+
+def test_intersect_pairs_keeps_query_order_when_pairs_run_grouped_by_right(monkeypatch):
+    """Pairs run in right-geometry order on several threads, yet come back in the STRtree query's order with the
+    same pieces as one thread gives.
+    """
+    from shapely.geometry import box
+
+    from kmrv_geo import overlay
+
+    zones = np.array([box(0, 0, 50, 100), box(50, 0, 100, 100)], dtype=object)
+    parcels = np.array([box(x, y, x + 10, y + 10) for x in range(-5, 100, 10) for y in range(0, 100, 10)],
+                       dtype=object)
+    monkeypatch.setattr(overlay, "WORKERS", 1)
+    one = overlay.intersect_pairs(parcels, zones)
+    monkeypatch.setattr(overlay, "WORKERS", 3)
+    monkeypatch.setattr(overlay, "CHUNK_MIN", 1)
+    many = overlay.intersect_pairs(parcels, zones)
+    assert one[0].tolist() == many[0].tolist() and one[1].tolist() == many[1].tolist()
+    assert shapely.equals_identical(one[2], many[2]).all()
+    assert one[0].tolist() == sorted(one[0].tolist())  # grouped by the parcel, as the query gives them
+    assert shapely.area(many[2]).sum() == pytest.approx(100 * 100, abs=1e-9)  # the zones' land, once

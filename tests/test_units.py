@@ -114,3 +114,30 @@ def test_densify_keeps_polygons_that_geos_segmentize_breaks():
     assert shapely.get_num_coordinates(dense) > shapely.get_num_coordinates(geom)
     series = gpd.GeoSeries([geom], crs="EPSG:4543")
     assert units.ellipsoidal_area_m2(series)[0] == pytest.approx(geom.area, rel=1e-3)
+
+
+def test_measuring_once_reuses_the_area_of_the_same_geometry_object(monkeypatch):
+    """Inside ``measuring_once`` a geometry object is measured once (an equal but other object is measured);
+    the numbers are those measuring gives; outside the block nothing is kept.
+    """
+    import numpy as np
+    from shapely.geometry import box
+
+    from kmrv_geo import units
+
+    measure = units.AreaMeasure("EPSG:4543")
+    a, b = box(560_000, 2_760_000, 560_100, 2_760_100), box(560_100, 2_760_000, 560_300, 2_760_100)
+    twin_of_a = box(560_000, 2_760_000, 560_100, 2_760_100)
+    expected = measure.ellipsoidal_m2([a, b])
+    measured = []
+    original = units.AreaMeasure.ellipsoidal_m2
+    monkeypatch.setattr(units.AreaMeasure, "ellipsoidal_m2",
+                        lambda self, geoms: measured.append(len(geoms)) or original(self, geoms))
+    with units.measuring_once():
+        first = measure.m2(np.array([a, b], dtype=object))
+        again = measure.m2(np.array([b, twin_of_a, a], dtype=object))
+    assert first.tolist() == expected.tolist() and again.tolist() == [expected[1], expected[0], expected[0]]
+    assert measured == [2, 1]  # only the other object equal to a was measured again
+    measure.m2(np.array([a], dtype=object))
+    assert measured == [2, 1, 1]
+    assert units.AreaMeasure("EPSG:4543", units.PLANAR).m2([a]).tolist() == [10_000.0]
