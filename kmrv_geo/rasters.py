@@ -471,8 +471,13 @@ def open_classes(path: Path, grid: Grid, classes: dict[int, str], *, names: list
 
 
 def bounded_cache() -> rasterio.Env:
-    """A rasterio environment whose GDAL block cache is at most :data:`GDAL_CACHE_MB`."""
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
+    """A rasterio environment whose GDAL block cache is at most :data:`GDAL_CACHE_MB`.
+
+    rasterio hands an integer ``GDAL_CACHEMAX`` to GDAL as bytes: the value given to it before this round
+    (512) was a 512-byte cache, with which GDAL rasterised 76,725 parcels in 34 s instead of 1 s (the land-cover
+    step at 200k parcels took 78 s).
+    """
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024)
 
 
 def decimated(path: Path, band: int = 1, *, max_pixels: int = 1 << 20) -> np.ma.MaskedArray:

@@ -301,3 +301,15 @@ def test_nan_pixels_count_as_no_data(tmp_path):
     path = write_raster(tmp_path / "nan.tif", values, nodata=None)
     stats = exact_stats(path, parcels(("0101", px(0, 0, 2, 3)), ("0101", px(2, 0, 3, 3))), ["mean", "count"])
     assert stats["mean"].iloc[0] == pytest.approx(0.5) and stats["count"].tolist() == [6.0, 0.0]
+
+
+def test_the_bounded_gdal_cache_is_megabytes_not_bytes():
+    """Rasterio passes an integer GDAL_CACHEMAX to GDAL as bytes: the bounded cache must be given in bytes
+    (512 given as is was a 512-byte cache that made rasterising parcels 30× slower).
+    """
+    from rasterio._env import get_gdal_config
+
+    from kmrv_geo.rasters import GDAL_CACHE_MB, bounded_cache
+
+    with bounded_cache():
+        assert int(get_gdal_config("GDAL_CACHEMAX")) == GDAL_CACHE_MB * 1024 * 1024 >= 100 * 1024 * 1024
