@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import pipeline
+from ..sample import MAX_PARCELS, MIN_PARCELS
 from .options import basemap_option, common_options, engine_options, handle_errors, settings
 from .summary import echo_result
 
@@ -12,7 +13,7 @@ from .summary import echo_result
 @click.command()
 @click.option("--out", "-o", default="demo_out", show_default=True, type=click.Path(file_okay=False),
               help="Output folder (the sample layers go to OUT/data).")
-@click.option("--parcels", default=30_000, show_default=True, type=click.IntRange(1_000, 1_000_000),
+@click.option("--parcels", default=30_000, show_default=True, type=click.IntRange(MIN_PARCELS, MAX_PARCELS),
               help="Number of land-use parcels in the sample.")
 @click.option("--seed", default=2023, show_default=True, type=int, help="Seed of the sample generator.")
 @click.option("--overwrite", is_flag=True, help="Replace the results of an earlier run in --out.")
