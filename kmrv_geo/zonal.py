@@ -22,6 +22,7 @@ import pandas as pd
 import rasterio
 import shapely
 from exactextract import exact_extract
+from exactextract.feature import Feature, FeatureSource
 from exactextract.raster import NumPyRasterSource, RasterSource
 from rasterio.windows import Window
 
@@ -83,7 +84,7 @@ def exact_stats(path, parcels: gpd.GeoDataFrame, ops: list[str], *, band: int = 
         small = on_raster & ((col1 - col0) * (row1 - row0) <= (block // 2) ** 2)
         big = np.flatnonzero(on_raster & ~small)
         if big.size:
-            frames.append(exact_extract(LayoutRasterSource(layout, src, band), vec.iloc[big], ops,
+            frames.append(exact_extract(LayoutRasterSource(layout, src, band), _features(vec, big), ops,
                                         include_cols=["_row"], output="pandas",
                                         max_cells_in_memory=MAX_CELLS_IN_MEMORY))
         rows = np.flatnonzero(small)
@@ -98,8 +99,59 @@ def exact_stats(path, parcels: gpd.GeoDataFrame, ops: list[str], *, band: int = 
                 xmin, ymax = t.c + t.a * c0, t.f + t.e * r0
                 source = NumPyRasterSource(data, xmin, ymax + t.e * (r1 - r0), xmin + t.a * (c1 - c0), ymax,
                                            nodata=cells.nodata)
-                frames.append(exact_extract(source, vec.iloc[members], ops, include_cols=["_row"], output="pandas"))
+                frames.append(exact_extract(source, _features(vec, members), ops, include_cols=["_row"],
+                                            output="pandas"))
     return _with_valid_share(_finish(frames, n, ops), cell, geoms)
+
+
+def _features(vec: gpd.GeoDataFrame, rows: np.ndarray) -> _WkbFeatureSource:
+    """The parcels at positions ``rows`` of ``vec`` (column ``_row``) as an exactextract feature source."""
+    return _WkbFeatureSource(vec["_row"].to_numpy()[rows], np.asarray(vec.geometry.values, dtype=object)[rows],
+                             vec.crs)
+
+
+class _WkbFeature(Feature):
+    """One parcel for exactextract: its row number and its geometry as WKB (read by GEOS as it is)."""
+
+    def __init__(self, row: int, wkb: bytes):
+        super().__init__()
+        self.row, self.wkb = row, wkb
+
+    def geometry(self):
+        return self.wkb
+
+    def set_geometry_format(self):
+        return "wkb"
+
+    def get(self, name):
+        if name != "_row":
+            raise KeyError(name)
+        return self.row
+
+    def fields(self):
+        return ["_row"]
+
+
+class _WkbFeatureSource(FeatureSource):
+    """Parcels handed to exactextract as WKB, made for all of them in one vectorised call.
+
+    exactextract's GeoDataFrame source turns every feature into GeoJSON text (``iterfeatures`` then
+    ``json.dumps``) for GEOS to parse again: 18 of the 41 s of the NDVI statistics of 76,725 parcels.
+    """
+
+    def __init__(self, rows: np.ndarray, geoms: np.ndarray, crs):
+        super().__init__()
+        self.rows, self.wkb, self.crs = rows, shapely.to_wkb(geoms), crs
+
+    def count(self):
+        return len(self.rows)
+
+    def __iter__(self):
+        for row, wkb in zip(self.rows.tolist(), self.wkb, strict=True):
+            yield _WkbFeature(row, wkb)
+
+    def srs_wkt(self):
+        return self.crs.to_wkt() if self.crs is not None else None
 
 
 class _Cells:
