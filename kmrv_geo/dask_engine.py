@@ -151,7 +151,7 @@ def _partition_findings(part: gpd.GeoDataFrame, t1_parts: list, crs: str, measur
     t1_pos = changed["t1_pos"].to_numpy()
     changed["t0_pos"] = t0_global[changed["t0_pos"].to_numpy()]
     changed["t1_pos"] = np.where(t1_pos >= 0, t1_global[np.maximum(t1_pos, 0)], -1) if len(near) else -1
-    return {"changed": changed, "sheet": sheet, "figures": figures}
+    return {"changed": changed, "sheet": sheet, "figures": figures, "parcels": len(t0)}
 
 
 def _summed(parts: list[dict]) -> dict:
@@ -214,6 +214,11 @@ def partitioned_violations(partitions, *, zones, approvals=None, pbf=None, min_p
     with dask_client(scheduler, n_workers=n_workers) as client:
         logger.info("dask engine: %d T0 partitions read on the workers of %s", len(tasks), client.scheduler.address)
         found = client.gather(client.compute(tasks))
+    read = sum(f["parcels"] for f in found)
+    written = partitions.manifest["roles"]["landuse_t0"]["features"]
+    if read != written:  # checked at opening too (files and checksums); a last guard against a partial read
+        raise PartitionError(f"the workers read {read:,} T0 parcels from {partitions.folder}, which holds {written:,}; "
+                             "check that every worker sees the whole folder (the same path on a shared file system)")
     changed = [f["changed"] for f in found if len(f["changed"])]
     columns = PIECE_COLUMNS + ["geometry"]
     pieces = canonical_order(pd.concat(changed, ignore_index=True)) if changed else pd.DataFrame(columns=columns)

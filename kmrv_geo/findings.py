@@ -95,7 +95,10 @@ def violation_summary(result: ViolationResult, by_county: pd.DataFrame, *, lang:
     counties = by_county.iloc[:-1] if len(by_county) else by_county
     top = counties.sort_values("illegal_mu", ascending=False).head(3)
     illegal = p["illegal_mu"].sum()
-    illegal_net = p["illegal_net_mu"].sum() if "illegal_net_mu" in p and p["illegal_net_mu"].notna().any() else None
+    # net of 田坎 only where every illegal part's share is known: a sum skipping unknowns would print 0 for "unknown"
+    with_illegal = p["illegal_mu"].fillna(0) > 0
+    illegal_net = (p.loc[with_illegal, "illegal_net_mu"].sum() if "illegal_net_mu" in p and with_illegal.any()
+                   and p.loc[with_illegal, "illegal_net_mu"].notna().all() else None)
     illegal_pbf = p["illegal_pbf_mu"].sum()
     nongrain_pbf = p.loc[p["status"] == "nongrain_on_pbf", "pbf_mu"].sum()
     raster = source == "raster"
@@ -263,12 +266,16 @@ def _landcover(found: Found, result: ViolationResult, parcels: pd.DataFrame | No
     found.lines += violation_summary(result, tables["by_county"], lang=lang, source="raster", area_kind=kind)
 
 
-def coverage_summary(result: CoverageResult, *, lang: str) -> list[str]:
-    """One line: PBF, HSF on PBF and the coverage share, city-wide."""
+def coverage_summary(result: CoverageResult, *, lang: str, has_hsf: bool = True) -> list[str]:
+    """One line: PBF, HSF on PBF and the coverage share, city-wide (without an HSF layer: that it is unknown)."""
     table = result.tables.get("coverage_by_county")
     if table is None or table.empty:
         return []
     pbf, covered = table["pbf_mu"].sum(), table["hsf_on_pbf_mu"].sum()
+    if not has_hsf:  # never "built 0 亩" for "not known"
+        if lang == "zh":
+            return [f"永久基本农田 {pbf:.2f} 亩；未配置高标准农田图层（hsf），建成情况未统计"]
+        return [f"PBF {pbf:.2f} mu; no HSF layer configured (hsf): what is built is not known"]
     share = covered / pbf if pbf > 0 else float("nan")
     if lang == "zh":
         return [f"永久基本农田 {pbf:.2f} 亩，已建成高标准农田 {covered:.2f} 亩（{share:.1%}）；待建候选地块 "
@@ -276,7 +283,7 @@ def coverage_summary(result: CoverageResult, *, lang: str) -> list[str]:
     return [f"PBF {pbf:.2f} mu, built as HSF {covered:.2f} mu ({share:.1%}); {len(result.hsf_gaps)} gap blocks"]
 
 
-def _coverage(found: Found, c: CoverageResult, lang: str, kind: str) -> None:
+def _coverage(found: Found, c: CoverageResult, lang: str, kind: str, *, has_hsf: bool = True) -> None:
     found.layers |= {"hsf_gaps": c.hsf_gaps, "hsf_outside_farmland": c.hsf_outside_farmland,
                      "hsf_to_construction": c.hsf_to_construction}
     for name, table in c.tables.items():
@@ -286,7 +293,7 @@ def _coverage(found: Found, c: CoverageResult, lang: str, kind: str) -> None:
     if "coverage_by_county" in c.tables:
         found.sheets[_t(lang, "高标准农田覆盖", "HSF coverage")] = found.tables["coverage_by_county"]
         found.raw["coverage_by_county"] = _without_total(c.tables["coverage_by_county"], lang)
-    found.lines += coverage_summary(c, lang=lang)
+    found.lines += coverage_summary(c, lang=lang, has_hsf=has_hsf)
 
 
 def _sites(found: Found, results: Results, project: Project, lang: str) -> None:
@@ -425,7 +432,7 @@ def collect(project: Project, results: Results, *, lang: str) -> Found:
     if results.landcover is not None:
         _landcover(found, results.landcover, results.landcover_parcels, project, lang)
     if results.coverage is not None:
-        _coverage(found, results.coverage, lang, project.measure.kind)
+        _coverage(found, results.coverage, lang, project.measure.kind, has_hsf="hsf" in project.vectors)
     if results.sites is not None:
         _sites(found, results, project, lang)
     if results.abandonment is not None:

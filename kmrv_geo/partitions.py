@@ -22,7 +22,6 @@ Layout::
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import shutil
@@ -44,8 +43,6 @@ from .postgis.connection import is_database
 from .ridges import RIDGE_SHARE
 from .units import ELLIPSOIDAL_M2_COLUMN
 
-logger = logging.getLogger(__name__)
-
 ROLES = ("landuse_t0", "landuse_t1")
 """The layers written as partitions (the rest of a project stays small enough for the client)."""
 MANIFEST = "partitions.json"
@@ -66,14 +63,16 @@ class PartitionError(KmrvError, ValueError):
 def _identity(config: ProjectConfig, role: str, inputs: dict[str, str], source: str | None = None) -> dict:
     """What a role's partitions depend on: the layer spec, the input's checksum, the land-use classes.
 
-    A file's checksum is its bytes' (computed here when ``inputs`` lacks it); a database table's is the checksum
-    of what the load read (``inputs[source]``; ``None`` when not given: a table is not read again to compare).
+    A file's checksum is its bytes' (computed here when ``inputs`` lacks it); a database table's is a fingerprint
+    of its rows the server computes (:func:`kmrv_geo.postgis.read.table_fingerprint`).
     """
     spec = config.layers[role]
     classes = config.landuse_classes.model_dump(mode="json") if config.landuse_classes is not None else None
-    if is_database(spec.path):
-        return {"spec": spec.model_dump(mode="json"), "input": source, "sha256": inputs.get(source or ""),
-                "landuse_classes": classes, "database": True}
+    if is_database(spec.path):  # the server's fingerprint of the rows: nothing is read to compare
+        from .postgis.read import table_fingerprint
+
+        return {"spec": spec.model_dump(mode="json"), "input": source,
+                "sha256": table_fingerprint(spec.path, spec.layer), "landuse_classes": classes, "database": True}
     path = str(config.resolve(spec.path))
     return {"spec": spec.model_dump(mode="json"), "input": path,
             "sha256": inputs.get(path) or sha256_file(path), "landuse_classes": classes}
@@ -113,7 +112,7 @@ def write_partitions(project, out: str | Path, *, overwrite: bool = False,
     if missing:
         raise PartitionError(f"the project has no {' or '.join(missing)} layer: partitions are made of the two "
                              "land-use layers; configure both in the project file")
-    if out.exists():
+    if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise OutputError(f"{out} exists; add --overwrite to replace it")
         if any(out.iterdir()) and not (out / MANIFEST).exists():
@@ -123,7 +122,8 @@ def write_partitions(project, out: str | Path, *, overwrite: bool = False,
     stage.mkdir(parents=True)
     config = project.config
     manifest: dict = {"format": FORMAT, "kmrv_version": __version__, "written_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-                      "project": config.name, "analysis_crs": project.analysis_crs, "roles": {}}
+                      "project": config.name, "config": str(Path(config.source).resolve()) if config.source else None,
+                      "analysis_crs": project.analysis_crs, "roles": {}}
     try:
         for role in ROLES:
             frame = project.vectors[role]
@@ -141,7 +141,7 @@ def write_partitions(project, out: str | Path, *, overwrite: bool = False,
             manifest["roles"][role] = {
                 **_identity(config, role, project.inputs, project.reports[role].source), "features": int(len(table)),
                 "partitions": int(n),
-                "report": report.to_dict(),
+                "files": _files(stage / role), "report": report.to_dict(),
                 "tbmj_mismatch": {"columns": [str(c) for c in mismatch.columns],
                                   "rows": mismatch.astype(object).where(mismatch.notna(), None).to_numpy().tolist()}
                 if mismatch is not None else None,
@@ -238,31 +238,58 @@ def open_partitions(folder: str | Path, config: ProjectConfig) -> Partitions:
     if manifest.get("format") != FORMAT or set(manifest.get("roles", {})) != set(ROLES):
         raise PartitionError(f"{folder} was written by another kmrv-geo version (format {manifest.get('format')}); "
                              f"{again}")
-    changed = []
+    changed: list[str] = []
+    changed_files: list[str] = []
+    damaged: list[str] = []
     for role in ROLES:
         if role not in config.layers:
             raise PartitionError(f"the project file has no {role} layer; the partitions in {folder} need both "
                                  "land-use layers configured")
         recorded = manifest["roles"][role]
         now = _identity(config, role, {})
-        # the same bytes under another path (a copied project) are the same land use; a database table is not
-        # read again here (that is what partitions spare): its settings must match, its content is trusted
-        keys = (("spec", "layer settings"), ("landuse_classes", "landuse_classes"), ("sha256", "content"))
-        if recorded.get("database"):
-            keys = keys[:2]
-            logger.warning("%s: the table %s is not read again to check it is unchanged since the partitions were "
-                           "written (%s); run 'kmrv partition' again after editing it", role, recorded["input"],
-                           manifest.get("written_at"))
-        for key, what in keys:
+        # the same bytes under another path (a copied project) are the same land use
+        for key, what in (("spec", "layer settings"), ("landuse_classes", "landuse_classes"), ("sha256", "content")):
             if now[key] != recorded[key]:
-                changed.append(f"{role}: {what} changed ({now['input']})" if key == "sha256"
-                               else f"{role}: {what} changed")
+                if key != "sha256":
+                    changed.append(f"{role}: {what} changed")
+                elif recorded.get("database"):
+                    changed.append(f"{role}: the rows of {recorded['input']} changed")
+                elif now["input"] not in changed_files:  # a file holds more layers than this one
+                    changed_files.append(now["input"])
                 break
-        if not any(path.suffix == ".parquet" for path in (folder / role).glob("*.parquet")):
-            changed.append(f"{role}: no GeoParquet files in {folder / role}")
+        damaged.extend(_damaged_files(folder, role, recorded.get("files", {})))
+    if changed_files:
+        changed.append("the file(s) " + ", ".join(changed_files) + " changed (any layer in them: a GeoPackage's "
+                       "checksum covers all its layers)")
     if config.crs != "auto" and config.crs != manifest["analysis_crs"]:
         changed.append(f"analysis CRS {config.crs} (partitions are in {manifest['analysis_crs']})")
+    if damaged:
+        raise PartitionError(f"the partitions in {folder} are incomplete or damaged: {'; '.join(damaged)}; copy the "
+                             f"folder again from where it was written, or {again}")
     if changed:
+        other = manifest.get("config") and config.source and manifest["config"] != str(Path(config.source).resolve())
+        fix = (f"they were made for project file {manifest['config']}: give this project its own partitions, "
+               f"'kmrv partition {config.source} --out NEW_FOLDER'" if other else again)
         raise PartitionError(f"the partitions in {folder} (written {manifest.get('written_at')}) do not match the "
-                             f"project file: {'; '.join(changed)}; {again}")
+                             f"project file: {'; '.join(changed)}; {fix}")
     return Partitions(folder=folder, manifest=manifest)
+
+
+def _files(folder: Path) -> dict[str, dict]:
+    """The GeoParquet files of one role's partitions: name → bytes and sha256."""
+    return {path.name: {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+            for path in sorted(folder.glob("*.parquet"))}
+
+
+def _damaged_files(folder: Path, role: str, recorded: dict[str, dict]) -> list[str]:
+    """What is missing, extra or changed among a role's partition files (compared by size and sha256)."""
+    there = {path.name: path for path in (folder / role).glob("*.parquet")}
+    problems = [f"{role}/{name} is missing" for name in sorted(set(recorded) - set(there))]
+    problems += [f"{role}/{name} was not written with them" for name in sorted(set(there) - set(recorded))]
+    for name in sorted(set(recorded) & set(there)):
+        path = there[name]
+        if path.stat().st_size != recorded[name]["bytes"] or sha256_file(path) != recorded[name]["sha256"]:
+            problems.append(f"{role}/{name} differs from the file written")
+    if not recorded and not there:
+        problems.append(f"{role}: no GeoParquet files in {folder / role}")
+    return problems

@@ -206,8 +206,9 @@ def _partitions_for(config: ProjectConfig, engine: Engine, steps: tuple[str, ...
                           "cluster), or leave out --partitions to read the land use here")
     others = [step for step in steps if step != "violations"]
     if others:
-        raise ConfigError(f"--partitions serves the violation analysis ('kmrv violations'); {', '.join(others)} "
-                          "need the whole land use on this machine: run them without --partitions")
+        raise ConfigError(f"--partitions serves the violation analysis ('kmrv violations') only; the other steps "
+                          f"asked for ({', '.join(others)}) need the whole land use on this machine: run them "
+                          "without --partitions")
     return open_partitions(engine.partitions, config)
 
 

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from . import checks, landuse, permits, plan_fields, ridges
 from . import crs as crs_rules
 from . import layers as layer_io
+from .analysis.changes import PLANTING_FIELD
 from .analysis.keys import code_text
 from .config import ROLE_LABELS, ProjectConfig, VectorLayerSpec
 from .errors import CrsError, LayerError, join_problems
@@ -333,6 +334,7 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
         source = read.source
         del read
         if role.startswith("landuse"):
+            frame = _standard_field_case(frame, spec, source)
             # the other date's land use when it already passed its checks: unchanged parcels are not measured
             # or tested for overlaps again
             checked = next((project.vectors[r] for r in ("landuse_t0", "landuse_t1") if r in project.vectors), None)
@@ -407,6 +409,28 @@ def _add_permit_fields(project: Project, role: str, frame: gpd.GeoDataFrame, rep
             shown = ", ".join(f"{r.fid} ({r.value!r})" for r in table.head(5).itertuples())
             report.warnings.append(f"{int(bad.sum())} dates in {found[key]} cannot be read (listed in "
                                    f"tables/unreadable_dates.csv): {shown}; write them as YYYY-MM-DD")
+
+
+SANDIAO_FIELDS = tuple(name for names in ridges.STANDARD_FIELDS.values() for name in names) + (PLANTING_FIELD,)
+"""三调 field names analyses look for by name in a land-use layer (area figures, 种植属性)."""
+
+
+def _standard_field_case(frame: gpd.GeoDataFrame, spec: VectorLayerSpec, source: str) -> gpd.GeoDataFrame:
+    """Give the 三调 fields looked for by name (:data:`SANDIAO_FIELDS`) their standard upper-case names.
+
+    Databases and tools fold names to lower case (ogr2ogr into PostgreSQL writes ``kcxs``, ``zzsxdm``); matched
+    exactly, such fields were silently missed (no net-of-田坎 figures, no 种植属性 non-grain changes, no TBMJ
+    check). A field whose upper-case form is standard is renamed, unless the layer also has the standard name or
+    the project file names the field itself (its configured name stays as written).
+    """
+    configured = {v for v in spec.model_dump().values() if isinstance(v, str)}
+    renames = {c: str(c).upper() for c in frame.columns
+               if isinstance(c, str) and c != c.upper() and c.upper() in SANDIAO_FIELDS
+               and c.upper() not in frame.columns and c not in configured}
+    if renames:
+        logger.info("%s: fields %s read as the 三调 names %s", source, ", ".join(renames), ", ".join(renames.values()))
+        frame = frame.rename(columns=renames)
+    return frame
 
 
 def _refuse_self_overlaps(role: str, frame: gpd.GeoDataFrame, spec: VectorLayerSpec, source: str, *,

@@ -126,7 +126,7 @@ def test_partitions_made_from_other_inputs_are_refused(sample_dir, partitions_di
         handle.write(b"\0")
     cases = {
         "changed": (["violations", str(copy / "demo.yml"), "--engine", "dask", "--partitions", str(parts)],
-                    "do not match the project file: landuse_t0: content changed"),
+                    "do not match the project file: the file(s) "),
         "local": (["violations", str(sample_dir / "demo.yml"), "--partitions", str(parts)], "add --engine dask"),
         "steps": (["run", str(sample_dir / "demo.yml"), "--engine", "dask", "--partitions", str(parts)],
                   "run them without --partitions"),
@@ -140,3 +140,33 @@ def test_partitions_made_from_other_inputs_are_refused(sample_dir, partitions_di
         assert not (tmp_path / f"out-{name}").exists()
     refused = CliRunner().invoke(cli, ["partition", str(sample_dir / "demo.yml"), "--out", str(parts), "-q"])
     assert refused.exit_code == 2 and "--overwrite" in refused.output
+
+
+def test_missing_or_damaged_partition_files_are_refused_not_counted_short(sample_dir, partitions_dir, tmp_path):
+    """A partition file lost or cut short in a copy must never give smaller figures: one clear error, exit 2,
+    naming the file (sizes and sha256 are recorded when the partitions are written).
+    """
+    import shutil
+
+    from click.testing import CliRunner
+
+    from kmrv_geo.cli.main import cli
+
+    for name, spoil in (("missing", lambda p: p.unlink()), ("cut", lambda p: p.write_bytes(p.read_bytes()[:2000])),
+                        ("changed", lambda p: p.write_bytes(p.read_bytes()[:-1] + b"x"))):
+        parts = tmp_path / f"parts-{name}"
+        shutil.copytree(partitions_dir, parts)
+        spoil(parts / "landuse_t1" / "part.3.parquet")
+        result = CliRunner().invoke(cli, ["violations", str(sample_dir / "demo.yml"), "--engine", "dask",
+                                          "--partitions", str(parts), "--out", str(tmp_path / f"out-{name}"), "-q"])
+        assert result.exit_code == 2, (name, result.output)
+        assert "incomplete or damaged: landuse_t1/part.3.parquet" in result.output, (name, result.output)
+        assert "Traceback" not in result.output and not (tmp_path / f"out-{name}").exists()
+
+
+def test_partition_writes_into_an_empty_existing_folder(project, tmp_path):
+    from kmrv_geo.partitions import write_partitions
+
+    (tmp_path / "parts").mkdir()
+    manifest = write_partitions(project, tmp_path / "parts", parcels_per_partition=1000)
+    assert set(manifest["roles"]["landuse_t0"]["files"]) == {"part.0.parquet", "part.1.parquet"}

@@ -248,3 +248,62 @@ def test_unchanged_parcels_take_the_area_measured_at_the_other_date_and_tbmj_is_
     assert got1[7] == pytest.approx(5000.0, rel=1e-3)
     off = project.tbmj_mismatch["landuse_t1"]
     assert off["parcel_id"].astype(str).tolist() == ["3"]
+
+
+def test_lower_case_sandiao_field_names_are_found(tmp_path):
+    """ogr2ogr into PostgreSQL folds names to lower case: kcxs, zzsxdm and tbmj are still the 三调 fields (net of
+    田坎, 种植属性 non-grain, TBMJ check), as KCXS, ZZSXDM and TBMJ would be; configured names stay as written.
+    """
+    from kmrv_geo.analysis import steps
+    from kmrv_geo.config import load_config
+    from kmrv_geo.project import load_project
+
+    config = write_project(tmp_path)
+    t0 = gpd.read_file(tmp_path / "data.gpkg", layer="t0")
+    t0["kcxs"] = 0.1
+    t0["zzsxdm"] = "LS"
+    t0["tbmj"] = t0.geometry.area.round(2)
+    t1 = t0.copy()
+    t1.loc[t1["BSM"] == 3, "zzsxdm"] = "FLS"  # still 0103 farmland, planted with non-grain crops
+    t0.to_file(tmp_path / "data.gpkg", layer="t0", driver="GPKG")
+    t1.to_file(tmp_path / "data.gpkg", layer="t1", driver="GPKG")
+    project = load_project(load_config(config))
+    for role in ("landuse_t0", "landuse_t1"):
+        assert {"KCXS", "ZZSXDM", "TBMJ"} <= set(project.vectors[role].columns)
+        assert project.has_ridges(role) and project.ridge_fields[role].parcel_area == "TBMJ"
+    patches = steps.run_violations(project).patches
+    assert patches["basis"].tolist() == ["planting_attribute"] and patches["change_class"].tolist() == ["nongrain"]
+    assert patches["area_m2"].iloc[0] == pytest.approx(10_000.0, rel=1e-3)
+
+
+def test_without_an_hsf_layer_coverage_says_unknown_never_zero(tmp_path):
+    """PBF and no HSF layer: the PBF figures are given; HSF built, coverage and the gap are unknown (empty), and
+    the summary says there is no HSF layer instead of "built 0.00 亩 (0.0%)".
+    """
+    config = write_project(tmp_path)
+    gpd.GeoDataFrame(geometry=[box(X0, Y0, X0 + 200, Y0 + 100)], crs=CRS).to_file(
+        tmp_path / "data.gpkg", layer="pbf", driver="GPKG")
+    config.write_text(config.read_text(encoding="utf-8") + "  pbf: {path: data.gpkg, layer: pbf}\n", encoding="utf-8")
+    result = pipeline.run(config, tmp_path / "out", steps=("coverage",))
+    table = pd.read_csv(tmp_path / "out" / "tables" / "coverage_by_county.csv")
+    assert table.iloc[0, 2] == pytest.approx(30.0)  # 200 m × 100 m of PBF = 30 亩 (planar project)
+    built, covered, gap = table.iloc[0, 3], table.iloc[0, 5], table.iloc[0, 6]
+    assert pd.isna(built) and pd.isna(covered) and pd.isna(gap)
+    assert any("未配置高标准农田图层" in line for line in result.summary)
+    assert not any("已建成高标准农田 0.00" in line for line in result.summary)
+
+
+def test_illegal_area_net_of_ridges_is_not_printed_as_zero_when_t0_has_no_shares(tmp_path):
+    """T1 carries 田坎 shares, T0 none: the illegal land's net area is unknown, so the summary gives the gross
+    area alone (before: "扣除田坎 0.00 亩", a sum that skipped the unknowns).
+    """
+    t0 = gpd.GeoDataFrame({"BSM": range(1, 9), "DLBM": ["0103", "0301"] + ["0103"] * 6},
+                          geometry=[sq(i, j) for j in range(2) for i in range(4)], crs=CRS)
+    # BSM 1 built on (illegal, T0 share unknown); BSM 2 forest → farmland (new farmland, T1 share known)
+    config = write_project(tmp_path, t0=t0, t1_changes={1: "0702", 2: "0103"})
+    t1 = gpd.read_file(tmp_path / "data.gpkg", layer="t1")
+    t1["KCXS"] = 0.1
+    t1.to_file(tmp_path / "data.gpkg", layer="t1", driver="GPKG")
+    result = pipeline.run(config, tmp_path / "out", steps=("violations",))
+    line = next(line for line in result.summary if "违法占用耕地" in line)
+    assert "违法占用耕地 15.00 亩" in line and "扣除田坎" not in line, line

@@ -226,6 +226,10 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
             measure=measure)
         for level, (zones, keys) in zone_levels.items() if zones is not None and not zones.empty
     }
+    if hsf is None:  # no HSF layer: what is built is unknown, never 0 亩
+        for table in tables.values():
+            unknown = [c for c in table.columns if c.startswith("hsf_") or c.endswith("_coverage") or c == "pbf_gap_mu"]
+            table[unknown] = np.nan
 
     # HSF outside current farmland, told apart by whether it was farmland at T0
     off_t1 = difference_from(hsf_d, farm_t1)

@@ -272,6 +272,35 @@ def read_table(path: str, *, layer: str | None = None, columns: list[str] | None
     return result
 
 
+def table_fingerprint(path: str, layer: str | None) -> str:
+    """A fingerprint of a table's rows computed by the server: the row count and the sum of a 64-bit hash of each
+    row's text (every column, geometry as EWKB hex) — any insert, delete or change of a value changes it, and
+    nothing but two numbers leaves the server.
+
+    Used to tell whether a table changed since land-use partitions were made from it (the client of a partitioned
+    run never reads the land use). Row order does not matter (a VACUUM does not change it).
+
+    Raises
+    ------
+    DatabaseError, LayerError
+        As :func:`read_table` for an unreachable server or an unknown table.
+    """
+    from psycopg import sql
+
+    conn = pgconn.parse(path, where="layer path")
+    schema, table, _geom = split_layer(layer or conn.table, conn.schema)
+    with pgconn.connect(conn) as db, db.cursor() as cur:
+        found = _find_relation(cur, schema, table)
+        if found is None:
+            raise LayerError(f"{conn.label} has no table {pgconn.quoted_name(schema, table)} any more; set `layer:` "
+                             "in the config to the table the partitions were made from, or run kmrv partition again")
+        _oid, schema, table, _kind = found
+        cur.execute(sql.SQL("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0) "
+                            "FROM {} AS t").format(sql.Identifier(schema, table)))
+        rows, total = cur.fetchone()
+    return f"rows={rows};hash={total}"
+
+
 def _read_frame(conn: pgconn.Connection, query: str, *, crs, where: str) -> gpd.GeoDataFrame:
     """Run the SELECT through SQLAlchemy and geopandas; the frame has ``_fid`` first and ``geometry`` last."""
     import sqlalchemy
