@@ -114,7 +114,8 @@ def web_layer(frame: gpd.GeoDataFrame, columns: Sequence[str], *, simplify_m: fl
     if gcj02:
         out["geometry"] = shapely.transform(np.asarray(out.geometry.values),
                                             lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
-    return out[out.geometry.notna() & ~out.geometry.is_empty]
+    shown = np.asarray(out.geometry.values, dtype=object)
+    return out[~shapely.is_missing(shown) & ~shapely.is_empty(shown)]
 
 
 def new_map(ctx: MapContext) -> folium.Map:
