@@ -162,6 +162,8 @@ class OutputFolder:
         The target folder.
     overwrite : bool, default False
         Whether results of an earlier run (a ``manifest.json``) may be replaced.
+    option : str, default "--out"
+        The command-line option that named the folder, for the messages (``--maps-out`` beside a database).
 
     Raises
     ------
@@ -170,7 +172,7 @@ class OutputFolder:
         are not kmrv results (they would be lost when the run is swapped in).
     """
 
-    def __init__(self, root: str | Path, *, overwrite: bool = False):
+    def __init__(self, root: str | Path, *, overwrite: bool = False, option: str = "--out"):
         from .postgis.connection import is_database, redact
 
         if is_database(root):
@@ -178,16 +180,16 @@ class OutputFolder:
                               "--out is for kmrv run, judge and the step commands, with --maps-out)")
         self.target = Path(root).absolute()
         if self.target.exists() and not self.target.is_dir():
-            raise OutputError(f"output folder {self.target} is a file; give a folder path with --out")
+            raise OutputError(f"output folder {self.target} is a file; give a folder path with {option}")
         if (self.target / MANIFEST).exists() and not overwrite:
             raise OutputError(
                 f"output folder {self.target} already holds results ({MANIFEST}); pass --overwrite to replace "
-                "them, or choose another --out folder"
+                f"them, or choose another {option} folder"
             )
         if self.target.is_dir() and not (self.target / MANIFEST).exists() and any(self.target.iterdir()):
             there = ", ".join(sorted(p.name for p in self.target.iterdir())[:8])
             raise OutputError(f"output folder {self.target} holds files that are not kmrv results ({there}); a run "
-                              "replaces its whole output folder, so give a new or empty folder with --out")
+                              f"replaces its whole output folder, so give a new or empty folder with {option}")
         self.target.parent.mkdir(parents=True, exist_ok=True)
         for stale in self.target.parent.glob(f".{self.target.name}{STAGING_MARK}*"):
             shutil.rmtree(stale, ignore_errors=True)  # left by a killed run

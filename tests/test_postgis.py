@@ -408,3 +408,14 @@ def recorded_dsn(world) -> str:
     import yaml
 
     return yaml.safe_load((world / "db.yml").read_text(encoding="utf-8"))["layers"]["landuse_t0"]["path"]
+
+
+def test_a_maps_out_folder_holding_results_is_named_as_maps_out(world, postgis_server, tmp_path):
+    """Beside a database --out, the local folder's refusal names the option that gave it (--maps-out)."""
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "manifest.json").write_text("{}", encoding="utf-8")
+    result = invoke("violations", world / "file.yml", "--out", f"{postgis_server.dsn}?schema=kmrv_maps_out_test",
+                    "--maps-out", maps, "-q")
+    assert result.exit_code == 2, result.output
+    assert "choose another --maps-out folder" in result.output and "another --out folder" not in result.output

@@ -251,7 +251,7 @@ class DatabaseOutput(OutputFolder):
         self.db = pgconn.connect(self.connection, autocommit=True)
         try:
             self._check_target(overwrite)
-            super().__init__(maps_out, overwrite=overwrite)
+            super().__init__(maps_out, overwrite=overwrite, option="--maps-out")
         except BaseException:
             self.db.close()
             raise
