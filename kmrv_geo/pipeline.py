@@ -61,6 +61,8 @@ class RunResult:
     database : str or None
         Where the result layers and tables went when ``--out`` was a database (connection without password
         and schema), else ``None``.
+    warnings : list of str
+        The warnings among the summary lines (the layer checks' and the analyses'), shown even with ``--quiet``.
     """
 
     out: Path
@@ -68,6 +70,7 @@ class RunResult:
     files: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     database: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def accounting_tables(project: Project, *, lang: str = "zh") -> dict[str, pd.DataFrame]:
@@ -313,8 +316,10 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
                   extra=extra)
     summary = [line.replace(str(staging), str(folder.root)) for line in summary] + folder.summary_lines(lang)
+    warnings = [f"[{report.role}] {w}" for report in project.reports.values() for w in report.warnings]
+    warnings = [w.replace(str(staging), str(folder.root)) for w in warnings + list(results.warnings)]
     return RunResult(out=folder.root, project=project, files=sorted(folder.files), summary=summary,
-                     database=folder.database)
+                     database=folder.database, warnings=warnings)
 
 
 def open_output(out: str | Path, *, maps_out: str | Path | None = None, overwrite: bool = False) -> OutputFolder:

@@ -307,3 +307,16 @@ def test_illegal_area_net_of_ridges_is_not_printed_as_zero_when_t0_has_no_shares
     result = pipeline.run(config, tmp_path / "out", steps=("violations",))
     line = next(line for line in result.summary if "违法占用耕地" in line)
     assert "违法占用耕地 15.00 亩" in line and "扣除田坎" not in line, line
+
+
+def test_quiet_runs_still_show_the_warnings(tmp_path):
+    """-q hides progress bars and the summary, not warnings (as its help says): a wrong TBMJ is still shown."""
+    config = write_project(tmp_path)
+    t1 = gpd.read_file(tmp_path / "data.gpkg", layer="t1")
+    t1["TBMJ"] = [10_000.0] * 7 + [9_000.0]  # parcel 8's recorded area is 10 % off its geometry
+    t1.to_file(tmp_path / "data.gpkg", layer="t1", driver="GPKG")
+    result = CliRunner().invoke(cli, ["violations", str(config), "--out", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if line.startswith("注意：[landuse_t1]")]
+    assert len(warned) == 1 and "TBMJ" in warned[0] and "8 (" in warned[0], result.output
+    assert "违法占用耕地" not in result.output  # the summary itself stays hidden

@@ -8,8 +8,11 @@ from ..pipeline import RunResult
 
 
 def echo_result(result: RunResult, *, lang: str, quiet: bool) -> None:
-    """Print the summary lines and where the outputs are (just the folder with ``--quiet``)."""
-    if not quiet:
+    """Print the summary lines and where the outputs are (with ``--quiet`` just the warnings and the folder)."""
+    if quiet:
+        for warning in result.warnings:
+            click.echo(("注意：" if lang == "zh" else "warning: ") + warning)
+    else:
         for line in result.summary:
             click.echo(line)
         maps = [f for f in result.files if f.startswith("maps/")]
