@@ -78,7 +78,8 @@ def _partition_pieces(part: gpd.GeoDataFrame, t1: gpd.GeoDataFrame) -> pd.DataFr
     if part.empty:
         return pd.DataFrame(columns=PIECE_COLUMNS + ["geometry"])
     near = t1.iloc[np.sort(t1.sindex.query(shapely.box(*part.total_bounds), predicate="intersects"))]
-    pieces = change_pieces(part.reset_index(drop=True), near.reset_index(drop=True))
+    # as the local engine: the project's land use passed the self-overlap check, so identical parcels skip the overlay
+    pieces = change_pieces(part.reset_index(drop=True), near.reset_index(drop=True), partitions=True)
     t0_global = part["_pos"].to_numpy()
     t1_global = near["_pos"].to_numpy()
     t0_pos = pieces["t0_pos"].to_numpy()
@@ -95,7 +96,8 @@ def dask_change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, scheduler:
     Parameters
     ----------
     t0, t1 : GeoDataFrame
-        Checked land use (as for ``change_pieces``).
+        Land use the load checked (as for ``change_pieces``), self-overlaps refused: identical parcels are
+        matched first (``partitions=True``).
     scheduler : str, optional
         Address of a running Dask scheduler; default a LocalCluster of ``n_workers`` processes.
     n_workers : int, default 2
@@ -105,7 +107,7 @@ def dask_change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, scheduler:
     Returns
     -------
     GeoDataFrame
-        The same pieces as ``change_pieces(t0, t1)``, in its canonical order.
+        The same pieces as ``change_pieces(t0, t1, partitions=True)``, in its canonical order.
     """
     import dask
     import dask_geopandas

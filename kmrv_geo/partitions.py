@@ -115,7 +115,7 @@ def write_partitions(project, out: str | Path, *, overwrite: bool = False,
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise OutputError(f"{out} exists; add --overwrite to replace it")
-        if any(out.iterdir()) and not (out / MANIFEST).exists():
+        if not (out / MANIFEST).exists():
             raise OutputError(f"{out} is not a partitions folder (no {MANIFEST}); choose another --out")
     stage = out.parent / f".{out.name}.kmrv-staging-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
