@@ -498,6 +498,42 @@ def area_inside(geoms: np.ndarray, zones: np.ndarray, *, dissolved: bool = False
     return result
 
 
+def outside_of(geoms: np.ndarray, zones: np.ndarray) -> np.ndarray:
+    """Each geometry minus every zone: ``geom − ∪ zones``, with only the zones it meets.
+
+    The zones each geometry intersects are united (one zone: none to unite) and taken away; a geometry that
+    meets no zone comes back as it is. Uniting a whole zone layer (a county's PBF) once per call and cutting
+    every geometry by it took seconds where these unions take milliseconds.
+
+    Parameters
+    ----------
+    geoms, zones : numpy.ndarray of shapely geometries
+        Polygonal geometries in the same projected CRS.
+
+    Returns
+    -------
+    numpy.ndarray of shapely geometries
+        Same length as ``geoms`` (GEOS's difference: may be empty or a collection).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    zones = np.asarray(zones, dtype=object)
+    out = geoms.copy()
+    if not len(geoms) or not len(zones):
+        return out
+    gi, zi = shapely.STRtree(zones).query(geoms, predicate="intersects")
+    if not gi.size:
+        return out
+    order = np.lexsort((zi, gi))
+    gi, zi = gi[order], zi[order]
+    hit, first, count = np.unique(gi, return_index=True, return_counts=True)
+    single = count == 1
+    if single.any():
+        out[hit[single]] = shapely.difference(geoms[hit[single]], zones[zi[first[single]]])
+    for g, start, n in zip(hit[~single], first[~single], count[~single], strict=True):
+        out[g] = shapely.difference(geoms[g], shapely.union_all(zones[zi[start:start + n]]))
+    return out
+
+
 def split_by_zones(frame: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, columns: list[str], *,
                    outside: dict | None = None) -> gpd.GeoDataFrame:
     """Cut each feature at zone boundaries and give each piece the attributes of its zone.
@@ -535,8 +571,7 @@ def split_by_zones(frame: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, columns: li
     leftover = np.flatnonzero(total - covered > np.maximum(MIN_PIECE_M2, total * 1e-12))
     out_rows, out_geoms = [], []
     if leftover.size:
-        zone_union = shapely.union_all(zone_geoms) if zone_geoms.size else shapely.Polygon()
-        rest = polygonal_parts(shapely.difference(geoms[leftover], zone_union))
+        rest = polygonal_parts(outside_of(geoms[leftover], zone_geoms))
         ok = ~shapely.is_missing(rest) & (np.nan_to_num(shapely.area(rest)) > MIN_PIECE_M2)
         out_rows = pd.DataFrame({"_src": leftover[ok], **{c: outside.get(c) for c in columns}})
         out_geoms = list(rest[ok])

@@ -308,13 +308,14 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
         reads[role] = (read, spec)
         if read.checksum is not None:  # a database table: what was read (the connection without password)
             inputs.setdefault(read.source, read.checksum)
-        else:
-            inputs.setdefault(str(path), sha256_file(path))
+        elif str(path) not in inputs:  # one shared GeoPackage holds many roles: hashed once
+            inputs[str(path)] = sha256_file(path)
         steps.update()
     for role, path, crs_override in raster_specs:
         rasters[role] = check_raster(role, path, crs_override=crs_override, study_area=study_area)
         _check_raster_values(config, role, rasters[role])
-        inputs.setdefault(str(path), sha256_file(path))
+        if str(path) not in inputs:
+            inputs[str(path)] = sha256_file(path)
         steps.update()
 
     analysis_crs = partitions.analysis_crs if partitions is not None else choose_analysis_crs(config, reads, rasters)

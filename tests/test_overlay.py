@@ -7,7 +7,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, box
 
-from kmrv_geo.overlay import intersect_pairs, polygonal_parts
+from kmrv_geo.overlay import intersect_pairs, outside_of, polygonal_parts
 
 
 def test_polygonal_parts_keeps_polygons_of_collections_in_any_position():
@@ -180,3 +180,17 @@ def test_intersect_pairs_keeps_query_order_when_pairs_run_grouped_by_right(monke
     assert shapely.equals_identical(one[2], many[2]).all()
     assert one[0].tolist() == sorted(one[0].tolist())  # grouped by the parcel, as the query gives them
     assert shapely.area(many[2]).sum() == pytest.approx(100 * 100, abs=1e-9)  # the zones' land, once
+
+
+def test_outside_of_takes_away_only_the_zones_each_geometry_meets():
+    square = shapely.box(0, 0, 90, 90)  # 8,100 m²
+    zones = np.array([shapely.box(-10, -10, 30, 100), shapely.box(60, -10, 100, 100),  # its left and right thirds
+                      shapely.box(30, 80, 60, 120),  # a strip along its top, between the two
+                      shapely.box(500, 500, 600, 600)], dtype=object)  # far away
+    alone = shapely.box(1000, 0, 1010, 10)
+    half_in = shapely.box(560, 560, 640, 640)
+    rest = outside_of(np.array([square, alone, half_in], dtype=object), zones)
+    assert rest[0].area == pytest.approx(30 * 80)  # the middle third below the strip
+    assert shapely.equals(rest[0], shapely.box(30, 0, 60, 80))
+    assert rest[1] is alone  # meets no zone: unchanged
+    assert rest[2].area == pytest.approx(80 * 80 - 40 * 40)

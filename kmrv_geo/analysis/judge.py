@@ -194,11 +194,11 @@ def _temporary_state(features: np.ndarray, layer: PermitLayer, at: np.datetime64
     return "unknown" if np.isnat(ends).any() else "expired"
 
 
-def _classes_text(codes: pd.Series, area_m2: np.ndarray) -> str:
-    """``0103:12.40;0702:0.80`` — 亩 per code, largest first (codes of no survey as ``none``)."""
-    mu = pd.Series(area_m2 / M2_PER_MU).groupby(codes.replace("", "none").to_numpy()).sum()
-    mu = mu[mu >= 0.005].sort_values(ascending=False, kind="stable")
-    return ";".join(f"{code}:{value:.2f}" for code, value in mu.items())
+def _classes_text(codes, area_m2: np.ndarray) -> str:
+    """``0103:12.40;0702:0.80`` — 亩 per code, largest first, ties by code (codes of no survey as ``none``)."""
+    mu = _summed((code or "none" for code in codes), area_m2 / M2_PER_MU)
+    shown = sorted((code for code in mu if mu[code] >= 0.005), key=lambda code: (-mu[code], code))
+    return ";".join(f"{code}:{mu[code]:.2f}" for code in shown)
 
 
 def _reason_text(reason_mu: dict[str, float], refs: dict[str, list[str]], lang: str) -> str:
@@ -348,10 +348,8 @@ def judge_patches(patches: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame, t1: gpd.Ge
     pieces["refs"] = refs_text
 
     judged_pos = np.flatnonzero(reason == "")
-    by_patch = dict(tuple(pieces.groupby("_pos", sort=True)))
-    rows = [_patch_row(by_patch[p], p, patches, located, area[p], min_part_m2, permits, covering, as_of, lang)
-            for p in judged_pos]
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(_patch_rows(pieces, judged_pos, patches, located, area, min_part_m2, permits, covering,
+                                     as_of, lang))
     judged = gpd.GeoDataFrame(table, geometry=geoms[judged_pos] if len(judged_pos) else [], crs=patches.crs)
     if len(judged):
         judged["area_mu_planar"] = measure.planar_m2(geoms[judged_pos]) / M2_PER_MU
@@ -374,81 +372,146 @@ def _ordered(frame: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
                             geometry="geometry", crs=crs)
 
 
-def _patch_row(p: pd.DataFrame, position: int, patches, located, area_m2: float, min_part_m2: float,
-               permits: dict, covering: dict, as_of: np.datetime64, lang: str) -> dict:
-    """One row of ``judged_patches`` from the pieces of one patch."""
-    m2 = p["m2"].to_numpy()
-    farm = (p["t0_category"] == landuse.FARMLAND).to_numpy()
-    share = p["ridge_share"].to_numpy(dtype=float)
-    construction_now = p["converted"].to_numpy(bool)
-    in_pbf = p["in_pbf"].to_numpy(bool)
-    frozen = np.array(["pbf_conversion_approved" in c for c in p["reasons"]])
-    verdicts = p["verdict"].to_numpy()
+@dataclass(frozen=True)
+class _PieceArrays:
+    """The columns of the judged pieces as arrays (pieces sorted by patch), sliced per patch."""
+
+    m2: np.ndarray
+    farm: np.ndarray
+    share: np.ndarray
+    converted: np.ndarray
+    in_pbf: np.ndarray
+    in_erl: np.ndarray
+    in_udb: np.ndarray
+    frozen: np.ndarray
+    verdict: np.ndarray
+    reasons: np.ndarray
+    t0_code: np.ndarray
+    t1_code: np.ndarray
+    flags: dict[str, np.ndarray]
+    refs: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, pieces: pd.DataFrame, permits: dict) -> _PieceArrays:
+        reasons = pieces["reasons"].to_numpy(dtype=object)
+        return cls(
+            m2=pieces["m2"].to_numpy(dtype=float), farm=(pieces["t0_category"] == landuse.FARMLAND).to_numpy(),
+            share=pieces["ridge_share"].to_numpy(dtype=float), converted=pieces["converted"].to_numpy(bool),
+            in_pbf=pieces["in_pbf"].to_numpy(bool), in_erl=pieces["in_erl"].to_numpy(bool),
+            in_udb=pieces["in_udb"].to_numpy(bool),
+            frozen=np.array(["pbf_conversion_approved" in c for c in reasons], dtype=bool),
+            verdict=pieces["verdict"].to_numpy(dtype=object), reasons=reasons,
+            t0_code=pieces["t0_code"].to_numpy(dtype=object), t1_code=pieces["t1_code"].to_numpy(dtype=object),
+            flags={role: pieces[f"in_{kind}"].to_numpy(bool) for role, kind in PERMIT_KINDS.items() if role in permits},
+            refs={role: pieces[f"refs_{role}"].to_numpy(dtype=object) for role in permits},
+        )  # fmt: skip
+
+
+def _summed(keys, values) -> dict:
+    """Sum of ``values`` per key, keys in the order they first appear."""
+    out: dict = {}
+    for key, value in zip(keys, values, strict=True):
+        out[key] = out.get(key, 0.0) + value
+    return out
+
+
+def _patch_rows(pieces: pd.DataFrame, judged_pos: np.ndarray, patches, located, area_m2: np.ndarray,
+                min_part_m2: float, permits: dict, covering: dict, as_of: np.datetime64, lang: str) -> list[dict]:
+    """The rows of ``judged_patches``: one per judged patch, from its pieces (``pieces`` sorted by ``_pos``).
+
+    Each patch's pieces are a slice of the piece arrays (no per-patch frames: 100k patches take seconds).
+    """
+    arrays = _PieceArrays.of(pieces, permits)
+    pos = pieces["_pos"].to_numpy()
+    starts = np.searchsorted(pos, judged_pos, side="left")
+    ends = np.searchsorted(pos, judged_pos, side="right")
+    after_given = patches["after_code"].fillna("").to_numpy(dtype=object)
+    before_code = patches["before_code"].fillna("").to_numpy(dtype=object)
+    image_dates = patches["image_date"].to_numpy(dtype="datetime64[D]")
+    place = {c: located[c].to_numpy(dtype=object) for c in ("patch_id", "county_code", "county_name", "township",
+                                                            VILLAGE_KEY, "village")}
+    return [_patch_row(arrays, slice(a, b), int(p), after_given[p], before_code[p], image_dates[p],
+                       {c: values[p] for c, values in place.items()}, area_m2[p], min_part_m2, permits, covering,
+                       as_of, lang)
+            for p, a, b in zip(judged_pos, starts, ends, strict=True)]
+
+
+def _patch_row(arrays: _PieceArrays, rows: slice, position: int, after_given: str, before_code: str,
+               image_date: np.datetime64, place: dict, area_m2: float, min_part_m2: float, permits: dict,
+               covering: dict, as_of: np.datetime64, lang: str) -> dict:
+    """One row of ``judged_patches`` from the pieces ``rows`` of one patch."""
+    m2 = arrays.m2[rows]
+    farm = arrays.farm[rows]
+    share = arrays.share[rows]
+    in_pbf = arrays.in_pbf[rows]
+    verdicts = arrays.verdict[rows]
     # a part: pieces with the same verdict and reasons; small parts do not decide the verdict
-    groups = p.assign(_m2=m2).groupby(["verdict", "reasons"], sort=False)["_m2"].sum()
-    significant = groups[groups >= min_part_m2]
-    if significant.empty:
-        significant = groups[groups == groups.max()]
-    verdict = max(significant.index.get_level_values(0), key=SEVERITY.__getitem__)
-    part_verdicts = set(significant.index.get_level_values(0))
+    groups = _summed(zip(verdicts, arrays.reasons[rows], strict=True), m2)
+    significant = {key: value for key, value in groups.items() if value >= min_part_m2}
+    if not significant:
+        largest = max(groups.values())
+        significant = {key: value for key, value in groups.items() if value == largest}
+    verdict = max((v for v, _ in significant), key=SEVERITY.__getitem__)
+    part_verdicts = {v for v, _ in significant}
     reason_mu: dict[str, float] = {}
     for (_v, codes), value in significant.items():
         for code in codes.split(";"):
             reason_mu[code] = reason_mu.get(code, 0.0) + value / M2_PER_MU
-    refs = {role: sorted({r for text in p[f"refs_{role}"] for r in text.split("、") if r}) for role in permits}
+    refs = {role: sorted({r for text in arrays.refs[role][rows] for r in text.split("、") if r}) for role in permits}
     text = _reason_text(reason_mu, refs, lang)
     if len(part_verdicts) > 1:
-        by_verdict = significant.groupby(level=0).sum() / M2_PER_MU
-        order = sorted(by_verdict.index, key=SEVERITY.__getitem__, reverse=True)
+        by_verdict = {v: total / M2_PER_MU for v, total in _summed((v for v, _ in significant),
+                                                                   significant.values()).items()}
+        order = sorted(by_verdict, key=SEVERITY.__getitem__, reverse=True)
         if lang == "zh":
             lead = "图斑部分：" + "，".join(f"{VERDICT_TEXT['zh'][v]} {by_verdict[v]:.2f} 亩" for v in order) + "。"
         else:
             lead = "split: " + ", ".join(f"{VERDICT_TEXT['en'][v]} {by_verdict[v]:.2f} mu" for v in order) + ". "
         text = lead + text
-    after_given = patches["after_code"].fillna("").iloc[position]
     if after_given:
         after_code, source = after_given, "patch"
     else:
-        known = p[p["t1_code"] != ""]
-        if len(known):
-            after_code = known.assign(_m2=known["m2"]).groupby("t1_code")["_m2"].sum().idxmax()
-            source = "t1"
+        t1_codes = arrays.t1_code[rows]
+        known = t1_codes != ""
+        if known.any():
+            by_code = _summed(t1_codes[known], m2[known])
+            after_code, source = max(sorted(by_code), key=by_code.__getitem__), "t1"  # largest; ties: lowest code
         else:
             after_code, source = "", "unknown"
     end = ""
     if "temporary_use" in permits:
         layer = permits["temporary_use"]
-        idx = np.unique(np.concatenate([covering["temporary_use"][i] for i in p.index] or [np.array([], int)]))
+        found = [covering["temporary_use"][i] for i in range(rows.start, rows.stop)]
+        idx = np.unique(np.concatenate(found or [np.array([], int)]))
         if idx.size and layer.end_dates is not None:
             end = "、".join(sorted({str(d) if not np.isnat(d) else "?" for d in layer.end_dates[idx.astype(int)]}))
-    image_date = patches["image_date"].iloc[position]
+    t0_codes = arrays.t0_code[rows]
     row = {
-        "patch_id": located["patch_id"].iloc[position],
-        **{c: located[c].iloc[position] for c in ("county_code", "county_name", "township", VILLAGE_KEY, "village")},
+        **place,
         "verdict": verdict, "verdict_text": VERDICT_TEXT[lang][verdict], "partly": len(part_verdicts) > 1,
         "reasons": ";".join(sorted(reason_mu, key=REASON_ORDER.__getitem__)), "reason_text": text,
         "area_mu": area_m2 / M2_PER_MU,
         "farmland_mu": m2[farm].sum() / M2_PER_MU,
         "farmland_net_mu": (np.nansum(m2[farm] * (1 - share[farm])) / M2_PER_MU
                             if np.isfinite(share[farm]).any() else np.nan),
-        "pbf_mu": m2[in_pbf].sum() / M2_PER_MU, "erl_mu": m2[p["in_erl"].to_numpy(bool)].sum() / M2_PER_MU,
-        "udb_mu": m2[p["in_udb"].to_numpy(bool)].sum() / M2_PER_MU,
+        "pbf_mu": m2[in_pbf].sum() / M2_PER_MU, "erl_mu": m2[arrays.in_erl[rows]].sum() / M2_PER_MU,
+        "udb_mu": m2[arrays.in_udb[rows]].sum() / M2_PER_MU,
         **{f"{v}_mu": m2[verdicts == v].sum() / M2_PER_MU for v in ("legal", "illegal", "to_check")},
         "illegal_pbf_mu": m2[(verdicts == "illegal") & in_pbf].sum() / M2_PER_MU,
-        "pbf_converted_mu": m2[construction_now & in_pbf].sum() / M2_PER_MU,
-        "pbf_converted_approved_mu": m2[frozen].sum() / M2_PER_MU,
-        "outside_t0_mu": m2[(p["t0_code"] == "").to_numpy()].sum() / M2_PER_MU,
-        "t0_classes": _classes_text(p["t0_code"], m2),
-        "before_code": patches["before_code"].fillna("").iloc[position],
+        "pbf_converted_mu": m2[arrays.converted[rows] & in_pbf].sum() / M2_PER_MU,
+        "pbf_converted_approved_mu": m2[arrays.frozen[rows]].sum() / M2_PER_MU,
+        "outside_t0_mu": m2[t0_codes == ""].sum() / M2_PER_MU,
+        "t0_classes": _classes_text(t0_codes, m2),
+        "before_code": before_code,
         "after_code": after_code, "after_name": landuse.code_name(after_code) if after_code else "",
-        "after_source": source, "image_date": "" if pd.isna(image_date) else str(pd.Timestamp(image_date).date()),
+        "after_source": source, "image_date": "" if np.isnat(image_date) else str(image_date),
         "judged_at": "", "temporary_end": end,
     }  # fmt: skip
     for role, kind in PERMIT_KINDS.items():
-        row[f"{kind}_mu"] = m2[p[f"in_{kind}"].to_numpy(bool)].sum() / M2_PER_MU if role in permits else np.nan
+        row[f"{kind}_mu"] = m2[arrays.flags[role][rows]].sum() / M2_PER_MU if role in permits else np.nan
         row[REF_COLUMNS[role]] = "；".join(refs.get(role, []))
-    at = image_date if not pd.isna(image_date) else as_of
-    row["judged_at"] = "" if pd.isna(at) else str(pd.Timestamp(at).date())
+    at = image_date if not np.isnat(image_date) else as_of
+    row["judged_at"] = "" if np.isnat(at) else str(at)
     return row
 
 
@@ -461,9 +524,20 @@ def _parts(pieces: gpd.GeoDataFrame, located, measure: AreaMeasure, lang: str) -
     geoms = np.asarray(merged.geometry.values, dtype=object)
     m2 = measure.m2(geoms)
     grouped = pieces.groupby(keys, sort=True)
-    t0_text = grouped.apply(lambda g: _classes_text(g["t0_code"], g["m2"].to_numpy()), include_groups=False)
-    after = grouped.apply(lambda g: g.groupby("after_code")["m2"].sum().idxmax(), include_groups=False)
     flags = grouped[["in_pbf", "in_erl"]].any()
+    # per part (the groups in dissolve's order): its T0 classes and its largest after-use code (ties: lowest)
+    group = grouped.ngroup().to_numpy()
+    order = np.argsort(group, kind="stable")
+    bounds = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1, len(order)]
+    piece_m2 = pieces["m2"].to_numpy(dtype=float)[order]
+    t0_codes = pieces["t0_code"].to_numpy(dtype=object)[order]
+    after_codes = pieces["after_code"].to_numpy(dtype=object)[order]
+    t0_text, after = [], []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        t0_text.append(_classes_text(t0_codes[a:b], piece_m2[a:b]))
+        by_code = _summed(after_codes[a:b], piece_m2[a:b])
+        after.append(max(sorted(by_code), key=by_code.__getitem__))
+    t0_text, after = np.array(t0_text, dtype=object), np.array(after, dtype=object)
     out = gpd.GeoDataFrame({
         "patch_id": located["patch_id"].to_numpy()[merged["_pos"].to_numpy()],
         "verdict": merged["verdict"].to_numpy(),
@@ -472,7 +546,7 @@ def _parts(pieces: gpd.GeoDataFrame, located, measure: AreaMeasure, lang: str) -
         "reason_text": [("；" if lang == "zh" else "; ").join(getattr(REASONS[c], lang) for c in r.split(";"))
                         for r in merged["reasons"]],
         "refs": merged["refs"].to_numpy(), "area_mu": m2 / M2_PER_MU,
-        "t0_classes": t0_text.to_numpy(), "after_code": after.to_numpy(),
+        "t0_classes": t0_text, "after_code": after,
         "in_pbf": flags["in_pbf"].to_numpy(), "in_erl": flags["in_erl"].to_numpy(),
     }, geometry=geoms, crs=pieces.crs)  # fmt: skip
     order = out.assign(_s=out["verdict"].map(SEVERITY)).sort_values(["patch_id", "_s", "area_mu"],
