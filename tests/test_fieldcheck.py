@@ -7,6 +7,7 @@ names, reasons and references. The pages are opened in Debian's headless Chromiu
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime
 
@@ -27,6 +28,7 @@ from kmrv_geo.fieldcheck import (
     write_kml,
     write_patch_pages,
 )
+from kmrv_geo.fieldcheck.labels import verdict_words
 from kmrv_geo.fieldcheck.results import date_text, verdict_code
 
 CRS = "EPSG:4543"
@@ -409,3 +411,33 @@ def test_pages_in_english_and_without_context_layers(judged, tmp_path):
     assert "next →" in page and "preliminary verdict" in page and "T1 2023" in page
     written = write_patch_pages(tmp_path / "zh", judged.set_index("county_code"))
     assert len([p for p in written if p.suffix == ".html"]) == 1 + len(judged)
+
+
+def test_pages_filled_from_shared_map_templates_carry_their_own_layers_and_view(judged, context, tmp_path):
+    """Pages of one map shape share one rendered template; each still holds exactly its own patch's layers,
+    first view and texts, and no placeholder is left (a title holding one is shown as written).
+    """
+    import json
+
+    from kmrv_geo.fieldcheck.pages import page_name, patch_order
+    from kmrv_geo.fieldcheck.patchmap import nearby_layers, patch_layers
+    from kmrv_geo.webmap.encode import to_script_json
+
+    context = dataclasses.replace(context, title="项目 @@kmrv-fc-info@@")
+    paths = write_patch_pages(tmp_path / "fieldcheck", judged, context)
+    frame = judged.reset_index(drop=True)
+    nearby = nearby_layers(context)
+    shapes = set()
+    for number, label in enumerate(patch_order(frame), start=1):
+        page = (tmp_path / "fieldcheck" / page_name(number, frame.loc[label, "patch_id"])).read_text(encoding="utf-8")
+        patch = frame.loc[[label]].copy()
+        patch["verdict_words"] = verdict_words(frame.loc[label], "zh")
+        drawn = patch_layers(patch, context, nearby)
+        shapes.add(drawn.shape)
+        assert page.count("kmrv.compact(") == len(drawn.layers)
+        assert all(str(to_script_json(layer.spec)) in page for layer in drawn.layers)
+        assert f"fitBounds({json.dumps(drawn.bounds)}" in page
+        assert page.count("@@kmrv-fc-") == page.count("项目 @@kmrv-fc-info@@") > 0  # only in the title as written
+        assert f">{frame.loc[label, 'patch_id']}<" in page or frame.loc[label, "patch_id"] in page
+    assert len(shapes) >= 2  # pages of different shapes (approvals nearby or not) each got their own template
+    assert len(paths) == 1 + len(frame) + len([p for p in paths if p.parent.name == "assets"])

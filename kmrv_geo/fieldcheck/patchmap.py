@@ -16,9 +16,10 @@ import pandas as pd
 import shapely
 import shapely.errors
 
+from ..crs import WGS84
 from ..landuse import CATEGORIES, CATEGORY_LABELS, UNKNOWN, code_name
 from ..overlay import polygonal_parts
-from ..webmap.common import MapContext, add_layer, new_map, web_layer
+from ..webmap.common import MapContext, layer_spec, new_map, web_geometries, web_layer
 from ..webmap.elements import CompactLayer, FitView, ReadyFlag
 from ..webmap.encode import Field
 from .labels import OTHER_COLOUR, VERDICT_COLOURS
@@ -133,9 +134,106 @@ def clip_to(frame: gpd.GeoDataFrame | None, window) -> gpd.GeoDataFrame | None:
     return gpd.GeoDataFrame(part.drop(columns=part.geometry.name)[keep], geometry=geoms[keep], crs=frame.crs)
 
 
-def _landuse_layer(fmap, frame, ctx: MapContext, *, key: str, name: str, show: bool) -> CompactLayer:
+@dataclass(frozen=True)
+class NearbyLayer:
+    """A layer of the page context ready to be cut around each patch (index and arrays made once per page set).
+
+    Attributes
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+        In ``crs`` (projected).
+    columns : dict of str to numpy.ndarray
+        The attributes a page shows, one value per geometry.
+    crs : pyproj.CRS
+    tree : shapely.STRtree
+    """
+
+    geoms: np.ndarray
+    columns: dict[str, np.ndarray]
+    crs: object
+    tree: shapely.STRtree
+
+    @classmethod
+    def of(cls, frame: gpd.GeoDataFrame | None, columns: list[str]) -> NearbyLayer | None:
+        """The layer's geometries and ``columns`` (those it has), or ``None`` for a missing or empty layer."""
+        if frame is None or frame.empty:
+            return None
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        return cls(geoms, {c: frame[c].to_numpy() for c in columns if c in frame}, frame.crs, shapely.STRtree(geoms))
+
+    def around(self, window, *, gcj02: bool = False) -> gpd.GeoDataFrame | None:
+        """The features meeting the rectangle ``window``, cut to it, in lon/lat (as :func:`clip_to` then
+        :func:`~kmrv_geo.webmap.common.web_layer`); ``None`` when none.
+        """
+        rows = np.sort(self.tree.query(window, predicate="intersects"))
+        if not rows.size:
+            return None
+        geoms = polygonal_parts(_cut(self.geoms[rows], window))
+        keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        if not keep.any():
+            return None
+        shown = web_geometries(geoms[keep], self.crs, gcj02=gcj02)
+        visible = ~shapely.is_missing(shown) & ~shapely.is_empty(shown)
+        return gpd.GeoDataFrame({c: values[rows[keep][visible]] for c, values in self.columns.items()},
+                                geometry=shown[visible], crs=WGS84)
+
+
+def nearby_layers(context: PageContext) -> dict[str, NearbyLayer | None]:
+    """Every layer a patch page draws around its patch, ready to be cut (:class:`NearbyLayer`), by key."""
+    out = {"landuse_t0": NearbyLayer.of(context.landuse_t0, ["code", "category"]),
+           "landuse_t1": NearbyLayer.of(context.landuse_t1, ["code", "category"]),
+           "pbf": NearbyLayer.of(context.pbf, ["ref"]), "erl": NearbyLayer.of(context.erl, ["ref"])}
+    out |= {kind: NearbyLayer.of(context.approvals.get(kind), ["ref"]) for kind in APPROVAL_KINDS}
+    return out
+
+
+@dataclass(frozen=True)
+class PageLayer:
+    """One layer of a patch page's map: where it sits in the layer control, and its encoded data.
+
+    Attributes
+    ----------
+    key : str
+        Registry key (``kmrv.layers[key]`` in the page).
+    name : str
+        Name in the layer control.
+    show : bool
+        Shown when the page opens.
+    spec : dict
+        The layer's data (:func:`~kmrv_geo.webmap.common.layer_spec`).
+    """
+
+    key: str
+    name: str
+    show: bool
+    spec: dict
+
+
+@dataclass(frozen=True)
+class PatchLayers:
+    """What a patch page's map draws: its layers, legend and view.
+
+    Attributes
+    ----------
+    layers : list of PageLayer
+        Bottom to top.
+    legend : list of (colour, label)
+    bounds : list
+        The first view, ``[[south, west], [north, east]]`` in the map's lon/lat.
+    """
+
+    layers: list[PageLayer]
+    legend: list[tuple[str, str]]
+    bounds: list
+
+    @property
+    def shape(self) -> tuple:
+        """What the map's HTML depends on besides the layers' data (pages of one shape share a template)."""
+        return tuple((layer.key, layer.name, layer.show) for layer in self.layers)
+
+
+def _landuse_spec(web: gpd.GeoDataFrame, ctx: MapContext, *, name: str) -> dict:
     text = TEXT[ctx.lang]
-    web = web_layer(frame, ["code", "category"], gcj02=ctx.gcj02)
     web["code"] = web["code"].astype("string").fillna("")
     web["name"] = web["code"].map(code_name)
     category = web["category"] if "category" in web else pd.Series(UNKNOWN, index=web.index)
@@ -144,8 +242,80 @@ def _landuse_layer(fmap, frame, ctx: MapContext, *, key: str, name: str, show: b
     styles = [{"color": "#666666", "weight": 0.5, "fillColor": CATEGORY_COLOURS[c], "fillOpacity": 0.55}
               for c in CATEGORIES]
     fields = [Field("code", text["code"]), Field("name", text["name"]), Field("category_label", text["category"])]
-    return add_layer(fmap, web, ctx, key=key, name=name, fields=fields, tooltip=["code", "name", "category_label"],
-                     styles=styles, style_index=category.map(CATEGORIES.index).to_numpy(dtype=int), show=show)
+    return layer_spec(web, ctx, name=name, fields=fields, tooltip=["code", "name", "category_label"], styles=styles,
+                      style_index=category.map(CATEGORIES.index).to_numpy(dtype=int))
+
+
+def patch_layers(patch: gpd.GeoDataFrame, context: PageContext,
+                 nearby: dict[str, NearbyLayer | None] | None = None) -> PatchLayers:
+    """The layers, legend and first view of one patch page's map.
+
+    Parameters
+    ----------
+    patch : GeoDataFrame
+        One judged patch (one row, projected CRS) with ``patch_id``, ``verdict`` and ``verdict_words``
+        (the verdict in the page's language).
+    context : PageContext
+    nearby : dict, optional
+        :func:`nearby_layers` of ``context``, made once for a set of pages (made here when not given).
+
+    Returns
+    -------
+    PatchLayers
+        Layers: 前时相地类 (shown), 后时相地类 (in the layer control), PBF, ERL and each approval kind that has
+        features nearby, each clipped to the surroundings, and the patch outline in its verdict's colour, on top.
+    """
+    ctx = context.map_context()
+    text = TEXT[ctx.lang]
+    nearby = nearby_layers(context) if nearby is None else nearby
+    minx, miny, maxx, maxy = patch.total_bounds
+    m = context.margin_m
+    window = shapely.box(minx - m, miny - m, maxx + m, maxy + m)
+    layers: list[PageLayer] = []
+    legend: list[tuple[str, str]] = []
+    landuse = [("landuse_t0", context.t0_year, True), ("landuse_t1", context.t1_year, False)]
+    shown_categories: set[str] = set()
+    for key, year, show in landuse:
+        web = nearby[key].around(window, gcj02=ctx.gcj02) if nearby[key] is not None else None
+        if web is None:
+            continue
+        name = text[key] + (f"（{text['year'].format(year=year)}）" if year and ctx.lang == "zh"
+                            else f" ({year})" if year else "")
+        if "category" in web:
+            shown_categories |= set(web["category"].dropna())
+        layers.append(PageLayer(key, name, show, _landuse_spec(web, ctx, name=name)))
+    legend += [(CATEGORY_COLOURS[c], CATEGORY_LABELS[ctx.lang][c]) for c in CATEGORIES if c in shown_categories]
+    for key in ("pbf", "erl", *APPROVAL_KINDS):
+        web = nearby[key].around(window, gcj02=ctx.gcj02) if nearby[key] is not None else None
+        if web is None:
+            continue
+        fields = [Field("ref", text["ref"])] if "ref" in web else []
+        layers.append(PageLayer(key, text[key], True, layer_spec(
+            web, ctx, name=text[key], fields=fields, tooltip=[f.column for f in fields], styles=[ZONE_STYLES[key]])))
+        legend.append((ZONE_STYLES[key]["color"], text[key]))
+    verdict = str(patch["verdict"].iloc[0])
+    colour = VERDICT_COLOURS.get(verdict, OTHER_COLOUR)
+    web = web_layer(patch, ["patch_id", "verdict_words"], gcj02=ctx.gcj02)
+    layers.append(PageLayer("patch", text["patch"], True, layer_spec(
+        web, ctx, name=text["patch"], fields=[Field("patch_id", text["patch_id"]),
+                                              Field("verdict_words", text["verdict"])],
+        tooltip=["patch_id", "verdict_words"],
+        styles=[{"color": colour, "weight": 4, "fillColor": colour, "fillOpacity": 0.12}])))
+    legend.append((colour, f"{text['patch']}（{patch['verdict_words'].iloc[0]}）" if ctx.lang == "zh"
+                   else f"{text['patch']} ({patch['verdict_words'].iloc[0]})"))
+    bounds = shapely.total_bounds(web_geometries(np.array([window], dtype=object), patch.crs, gcj02=ctx.gcj02))
+    return PatchLayers(layers, legend, [[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]])
+
+
+def map_of(drawn: PatchLayers, context: PageContext) -> folium.Map:
+    """The folium map of a patch page: its layers, the layer control, the first view (:func:`patch_layers`)."""
+    fmap = new_map(context.map_context())
+    for layer in drawn.layers:
+        CompactLayer(layer.spec, key=layer.key, name=layer.name, show=layer.show).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    FitView(drawn.bounds).add_to(fmap)
+    ReadyFlag().add_to(fmap)
+    return fmap
 
 
 def patch_map(patch: gpd.GeoDataFrame, context: PageContext) -> tuple[folium.Map, list[tuple[str, str]]]:
@@ -154,60 +324,13 @@ def patch_map(patch: gpd.GeoDataFrame, context: PageContext) -> tuple[folium.Map
     Parameters
     ----------
     patch : GeoDataFrame
-        One judged patch (one row, projected CRS) with ``patch_id``, ``verdict`` and ``verdict_words``
-        (the verdict in the page's language).
+        One judged patch (one row, projected CRS) with ``patch_id``, ``verdict`` and ``verdict_words``.
     context : PageContext
 
     Returns
     -------
     (folium.Map, list of (colour, label))
-        The map, fitted to the surroundings, and its legend. Layers: 前时相地类 (shown), 后时相地类 (in the
-        layer control), PBF, ERL and each approval kind that has features nearby, and the patch outline in
-        its verdict's colour, on top.
+        The map, fitted to the surroundings, and its legend (layers as :func:`patch_layers`).
     """
-    ctx = context.map_context()
-    text = TEXT[ctx.lang]
-    minx, miny, maxx, maxy = patch.total_bounds
-    m = context.margin_m
-    window = shapely.box(minx - m, miny - m, maxx + m, maxy + m)
-    fmap = new_map(ctx)
-    legend: list[tuple[str, str]] = []
-    landuse = [("landuse_t0", context.landuse_t0, context.t0_year, True),
-               ("landuse_t1", context.landuse_t1, context.t1_year, False)]
-    shown_categories: set[str] = set()
-    for key, frame, year, show in landuse:
-        part = clip_to(frame, window)
-        if part is None:
-            continue
-        name = text[key] + (f"（{text['year'].format(year=year)}）" if year and ctx.lang == "zh"
-                            else f" ({year})" if year else "")
-        _landuse_layer(fmap, part, ctx, key=key, name=name, show=show)
-        if "category" in part:
-            shown_categories |= set(part["category"].dropna())
-    legend += [(CATEGORY_COLOURS[c], CATEGORY_LABELS[ctx.lang][c]) for c in CATEGORIES if c in shown_categories]
-    zones = [("pbf", context.pbf), ("erl", context.erl)]
-    zones += [(kind, context.approvals.get(kind)) for kind in APPROVAL_KINDS]
-    for key, frame in zones:
-        part = clip_to(frame, window)
-        if part is None:
-            continue
-        fields = [Field("ref", text["ref"])] if "ref" in part else []
-        web = web_layer(part, [f.column for f in fields], gcj02=ctx.gcj02)
-        add_layer(fmap, web, ctx, key=key, name=text[key], fields=fields, tooltip=[f.column for f in fields],
-                  styles=[ZONE_STYLES[key]])
-        legend.append((ZONE_STYLES[key]["color"], text[key]))
-    verdict = str(patch["verdict"].iloc[0])
-    colour = VERDICT_COLOURS.get(verdict, OTHER_COLOUR)
-    web = web_layer(patch, ["patch_id", "verdict_words"], gcj02=ctx.gcj02)
-    add_layer(fmap, web, ctx, key="patch", name=text["patch"],
-              fields=[Field("patch_id", text["patch_id"]), Field("verdict_words", text["verdict"])],
-              tooltip=["patch_id", "verdict_words"],
-              styles=[{"color": colour, "weight": 4, "fillColor": colour, "fillOpacity": 0.12}])
-    legend.append((colour, f"{text['patch']}（{patch['verdict_words'].iloc[0]}）" if ctx.lang == "zh"
-                   else f"{text['patch']} ({patch['verdict_words'].iloc[0]})"))
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    bounds = web_layer(gpd.GeoDataFrame(geometry=[window], crs=patch.crs), [], gcj02=ctx.gcj02).total_bounds
-    FitView([[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]]).add_to(fmap)
-    ReadyFlag().add_to(fmap)
-    return fmap, legend
-
+    drawn = patch_layers(patch, context)
+    return map_of(drawn, context), drawn.legend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from folium.plugins import Fullscreen, MeasureControl
+from pyproj import CRS, Transformer
 
 from ..crs import WGS84, wgs84_to_gcj02
 from .basemaps import add_basemap, shifts_to_gcj02
@@ -110,12 +112,40 @@ def web_layer(frame: gpd.GeoDataFrame, columns: Sequence[str], *, simplify_m: fl
     geoms = np.asarray(frame.geometry.values)
     if simplify_m > 0:
         geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
-    out = gpd.GeoDataFrame(frame[keep].copy(), geometry=geoms, crs=frame.crs).to_crs(WGS84)
-    if gcj02:
-        out["geometry"] = shapely.transform(np.asarray(out.geometry.values),
-                                            lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
-    shown = np.asarray(out.geometry.values, dtype=object)
+    shown = web_geometries(geoms, frame.crs, gcj02=gcj02)
+    out = gpd.GeoDataFrame(frame[keep].copy(), geometry=shown, crs=WGS84)
     return out[~shapely.is_missing(shown) & ~shapely.is_empty(shown)]
+
+
+@functools.lru_cache(maxsize=16)
+def _lonlat_transformer(crs: CRS) -> Transformer:
+    return Transformer.from_crs(crs, CRS.from_user_input(WGS84), always_xy=True)
+
+
+def web_geometries(geoms: np.ndarray, crs, *, gcj02: bool = False) -> np.ndarray:
+    """Geometries in lon/lat for a web map (as ``GeoSeries.to_crs(WGS84)``, bit for bit), GCJ-02 if asked.
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+        In ``crs``.
+    crs : pyproj.CRS or str
+        Their CRS.
+    gcj02 : bool, default False
+        Shift WGS84 → GCJ-02 (for the Gaode basemap).
+
+    Returns
+    -------
+    numpy.ndarray of shapely geometries
+        Same length; missing geometries stay missing. The transformer of a CRS is made once (a page set
+        reprojects thousands of small layers).
+    """
+    transformer = _lonlat_transformer(CRS.from_user_input(crs))
+    out = shapely.transform(np.asarray(geoms, dtype=object),
+                            lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    if gcj02:
+        out = shapely.transform(out, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+    return out
 
 
 def new_map(ctx: MapContext) -> folium.Map:
@@ -147,6 +177,16 @@ def add_layer(fmap: folium.Map, frame: gpd.GeoDataFrame, ctx: MapContext, *, key
     ``../villages/530112101001.html``; ``kmrv_layer.js`` makes the anchor with DOM calls and leaves out any
     value that is not a plain relative ``.html`` path). Features without a value get no link.
     """
+    layer = CompactLayer(layer_spec(frame, ctx, name=name, fields=fields, tooltip=tooltip, popup=popup, link=link,
+                                    **encode), key=key, name=name, show=show)
+    layer.add_to(fmap)
+    return layer
+
+
+def layer_spec(frame: gpd.GeoDataFrame, ctx: MapContext, *, name: str, fields: Sequence[Field] = (),
+               tooltip: Sequence[str] = (), popup: Sequence[str] | None = None, link: dict | None = None,
+               **encode) -> dict:
+    """The encoded data of a layer as :func:`add_layer` adds it (for a :class:`CompactLayer` made elsewhere)."""
     encode = {"popup_title": name, "decimals": ctx.decimals, "lod_label": ctx.text["lod_cell"], **encode}
     fields = list(fields)
     link_column = None if link is None else link["column"]
@@ -157,9 +197,7 @@ def add_layer(fmap: folium.Map, frame: gpd.GeoDataFrame, ctx: MapContext, *, key
     if link_column is not None:
         spec["link"] = {"column": [f.column for f in fields].index(link_column),
                         "label": escape_text(link.get("label", ""))}
-    layer = CompactLayer(spec, key=key, name=name, show=show)
-    layer.add_to(fmap)
-    return layer
+    return spec
 
 
 def start_map(ctx: MapContext, counties: gpd.GeoDataFrame | None = None, county_name_field: str | None = None,
