@@ -143,7 +143,8 @@ def resolve_crs(read: ReadResult, *, role: str, crs: str | None, study_area: crs
 def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs: str | None = None,
                  target_crs: str, study_area: crs_rules.StudyArea | None = None, id_field: str | None = None,
                  code_field: str | None = None, required_fields: dict[str, str] | None = None,
-                 classes: landuse.LanduseClasses = landuse.DEFAULT_CLASSES) -> tuple[gpd.GeoDataFrame, LayerReport]:
+                 classes: landuse.LanduseClasses = landuse.DEFAULT_CLASSES,
+                 trusted: np.ndarray | None = None) -> tuple[gpd.GeoDataFrame, LayerReport]:
     """Check one layer, repair what can be repaired, reject the rest with reasons, reproject.
 
     Parameters
@@ -166,6 +167,11 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
     required_fields : dict, optional
         ``{config key: field name}`` that must exist.
     classes : LanduseClasses
+    trusted : numpy.ndarray of shapely geometries, optional
+        Geometries of a layer that passed these checks, in ``target_crs`` (the other survey date's land use).
+        A feature identical to one of them (:func:`~kmrv_geo.overlay.identical_twins`; only when the layer is
+        already in ``target_crs``) is the same valid polygon without degenerate parts, so it is not tested
+        again; the kept frame then has a column ``_twin``: each feature's twin in ``trusted`` (−1: none).
 
     Returns
     -------
@@ -206,6 +212,12 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
 
     geoms = np.asarray(frame.geometry.values, dtype=object)
     fids = frame[FID].to_numpy()
+    twin = None
+    if trusted is not None and CRS.from_user_input(target_crs).equals(declared):
+        from .overlay import identical_twins
+
+        twin = identical_twins(geoms, np.asarray(trusted, dtype=object))
+    known = twin >= 0 if twin is not None else np.zeros(len(geoms), dtype=bool)
     reasons = np.full(len(geoms), None, dtype=object)
     missing_geom = shapely.is_missing(geoms)
     reasons[missing_geom] = "null geometry"
@@ -240,7 +252,7 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
     names = {int(t): t.name.title() for t in shapely.GeometryType}
     reasons[np.flatnonzero(wrong)] = [f"{names.get(t, 'other').lower()} in a {geometry} layer" for t in type_names]
 
-    valid_candidates = np.flatnonzero(present & ~wrong & np.isin(types, poly_types))
+    valid_candidates = np.flatnonzero(present & ~wrong & np.isin(types, poly_types) & ~known)
     invalid = valid_candidates[~shapely.is_valid(geoms[valid_candidates])]
     if invalid.size:
         before = _planar_area(geoms[invalid], declared, target_crs)
@@ -253,7 +265,7 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
         for i, b, a in zip(invalid[keep], before[keep], after, strict=True):
             repaired_rows.append({"fid": fids[i], "reason": "invalid polygon repaired (make_valid)",
                                   "area_before_m2": float(b), "area_after_m2": float(a)})
-    _repair_degenerate(geoms, reasons, fids, declared, target_crs, repaired_rows)
+    _repair_degenerate(geoms, reasons, fids, declared, target_crs, repaired_rows, skip=known)
     bad = reasons != None  # noqa: E711 (element-wise on an object array)
     if bad.any():
         rejected.append(pd.DataFrame({"fid": fids[bad], "reason": reasons[bad]}))
@@ -263,6 +275,8 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
 
     kept = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name)[~bad].reset_index(drop=True),
                             geometry=geoms[~bad], crs=declared)
+    if twin is not None:
+        kept["_twin"] = twin[~bad]
     if id_field:
         counts = kept[id_field].value_counts(dropna=False)
         dup = counts[counts > 1]
@@ -307,13 +321,14 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
 
 
 def _repair_degenerate(geoms: np.ndarray, reasons: np.ndarray, fids: np.ndarray, declared: CRS, target_crs: str,
-                       repaired_rows: list[dict]) -> None:
+                       repaired_rows: list[dict], *, skip: np.ndarray | None = None) -> None:
     """Remove zero-width holes, sliver parts and spikes (in place) and report each repair with its areas.
 
     Such parts are valid for GEOS but make pairwise overlays lose whole parcels
-    (:mod:`kmrv_geo.degenerate`). Widths are judged in the analysis CRS (metres).
+    (:mod:`kmrv_geo.degenerate`). Widths are judged in the analysis CRS (metres). ``skip``: features known to
+    have none (identical to checked ones).
     """
-    todo = np.flatnonzero(reasons == None)  # noqa: E711 (element-wise on an object array)
+    todo = np.flatnonzero((reasons == None) & (True if skip is None else ~skip))  # noqa: E711 (element-wise)
     todo = todo[np.isin(shapely.get_type_id(geoms[todo]), [3, 6])]
     if todo.size == 0:
         return

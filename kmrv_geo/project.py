@@ -327,20 +327,24 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
     geometry_kind = {"villages": "any"}
     for role in list(reads):
         read, spec = reads.pop(role)  # the layer as read is let go once checked: one copy of a layer at a time
+        # the other date's land use when it already passed its checks: unchanged parcels are not checked,
+        # measured or tested for overlaps again
+        checked = next((project.vectors[r] for r in ("landuse_t0", "landuse_t1") if r in project.vectors), None) \
+            if role.startswith("landuse") else None
         frame, report = checks.check_vector(
             read, role=role, geometry=geometry_kind.get(role, "polygon"), crs=spec.crs, target_crs=analysis_crs,
             study_area=study_area, id_field=spec.id, code_field=spec.code if role.startswith("landuse") else None,
             required_fields=spec.fields(), classes=classes,
+            trusted=np.asarray(checked.geometry.values, dtype=object) if checked is not None else None,
         )  # fmt: skip
         source = read.source
         del read
         if role.startswith("landuse"):
             frame = _standard_field_case(frame, spec, source)
-            # the other date's land use when it already passed its checks: unchanged parcels are not measured
-            # or tested for overlaps again
-            checked = next((project.vectors[r] for r in ("landuse_t0", "landuse_t1") if r in project.vectors), None)
-            twin = identical_twins(np.asarray(frame.geometry.values, dtype=object),
-                                   np.asarray(checked.geometry.values, dtype=object)) if checked is not None else None
+            twin = None
+            if checked is not None:  # twins of the features as read (a repaired feature has none: measured anew)
+                twin = frame.pop("_twin").to_numpy() if "_twin" in frame else identical_twins(
+                    np.asarray(frame.geometry.values, dtype=object), np.asarray(checked.geometry.values, dtype=object))
             _add_ridges(project, role, frame, report, spec, source, checked=checked, twin=twin)
             _refuse_self_overlaps(role, frame, spec, source,
                                   apart=checks.apart_by_twins(twin, len(checked)) if twin is not None else None)

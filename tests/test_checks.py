@@ -145,3 +145,31 @@ def test_accounting_holds_for_many_bad_features(write_layer):
     kept, report = check(write_layer(frame))
     assert report.n_in == 200 and report.n_kept + report.n_rejected == 200
     assert report.n_rejected == sum(g is None for g in geoms)
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_features_identical_to_checked_ones_are_not_checked_again_the_rest_are(write_layer):
+    """The second survey date: parcels identical to checked T0 parcels (as stored, or with their vertices from
+    another start) keep their geometry and get their twin; a changed parcel that is invalid, or holds a spike,
+    is repaired as ever; a parcel identical to the *raw* form of a repaired T0 parcel is repaired too.
+    """
+    bowtie = Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100), (X0, Y0)])
+    t0 = gpd.GeoDataFrame({"BSM": [1, 2, 3]}, geometry=[square(0), square(1), bowtie], crs=GK)
+    t0_kept, t0_report = check(write_layer(t0, name="t0.gpkg"))
+    assert t0_report.n_repaired == 1
+    trusted = np.asarray(t0_kept.geometry.values, dtype=object)
+    x, y = X0 + 500, Y0
+    spike = Polygon([(x, y), (x + 50, y), (x + 50, y + 50), (x + 25, y + 50), (x + 25, y + 90),
+                     (x + 25.0000001, y + 50), (x, y + 50)])
+    restart = Polygon(list(square(1).exterior.coords)[2:-1] + list(square(1).exterior.coords)[:3])
+    t1 = gpd.GeoDataFrame({"BSM": [1, 2, 3, 4]}, geometry=[square(0), restart, bowtie, spike], crs=GK)
+    kept, report = check(write_layer(t1, name="t1.gpkg"), role="landuse_t1", trusted=trusted)
+    assert kept["_twin"].tolist() == [0, 1, -1, -1]
+    assert kept.geometry.iloc[0].wkb == trusted[0].wkb  # unchanged, as stored
+    assert kept.geometry.iloc[1].wkb != trusted[1].wkb and kept.geometry.iloc[1].normalize() == trusted[1].normalize()
+    assert sorted(set(report.repaired["fid"])) == [3, 4]  # the bowtie (raw, not the repaired T0 form) and the spike
+    assert kept.geometry.iloc[2].area == pytest.approx(5000.0) and kept.geometry.iloc[3].area == pytest.approx(2500.0)
+    assert accounting(report) == (4, 4, 2, 0)
+    # without trusted geometries, nothing changes but the twin column
+    plain, plain_report = check(write_layer(t1, name="t1b.gpkg"), role="landuse_t1")
+    assert "_twin" not in plain and plain_report.repaired["fid"].tolist() == report.repaired["fid"].tolist()
