@@ -6,8 +6,10 @@ everywhere.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .landuse import code_name
@@ -313,11 +315,19 @@ def number_format(heading: str) -> str | None:
 
 
 
+FORMULA_START = ("=", "+", "-", "@")
+"""A text starting with one of these would be read as a formula when edited in Excel/WPS: it is stored as text
+with Excel's quote prefix."""
+
+
 def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame], *, note: str | None = None) -> None:
     """Write tables as sheets of one .xlsx that reads well: headings bold, header row frozen, an autofilter,
     columns as wide as their Chinese headings and values, 亩 with 2 decimals, shares as percent, totals rows
     (合计/Total) bold, and ``note`` (what the areas measure) in each sheet's print header and a first
-    说明 sheet. Values keep full precision (only the display is rounded).
+    说明 sheet. Values keep full precision (only the display is rounded); text is always stored as text (a
+    village or document named ``=…`` is never a formula) and missing values as empty cells.
+
+    Written with XlsxWriter row by row (a city's ten thousand patches: seconds, where openpyxl took ten).
 
     Parameters
     ----------
@@ -328,40 +338,75 @@ def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame], *, note: s
     note : str, optional
         What the figures measure (e.g. :data:`AREA_NOTE` filled in); without it no 说明 sheet.
     """
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+    import xlsxwriter
 
     totals = set(TOTAL_LABEL.values())
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+               "constant_memory": True}
+    with xlsxwriter.Workbook(str(path), options) as book:
+        formats: dict[tuple, object] = {}
+
+        def style(bold: bool = False, number: str | None = None, quote: bool = False, date: bool = False):
+            key = (bold, number, quote, date)
+            if key not in formats:
+                spec = {"bold": bold} if bold else {}
+                if number:
+                    spec["num_format"] = number
+                if date:
+                    spec["num_format"] = "yyyy-mm-dd"
+                if quote:
+                    spec["quote_prefix"] = True
+                formats[key] = book.add_format(spec) if spec else None
+            return formats[key]
+
+        heading = book.add_format({"bold": True, "text_wrap": True, "valign": "vcenter", "border": 1})
         if note:
-            pd.DataFrame({"说明 / notes": [note]}).to_excel(writer, sheet_name="说明", index=False)
-            writer.sheets["说明"].column_dimensions["A"].width = 120
-            writer.sheets["说明"]["A2"].alignment = Alignment(wrap_text=True, vertical="top")
+            sheet = book.add_worksheet("说明")
+            sheet.set_column(0, 0, 120)
+            sheet.write_string(0, 0, "说明 / notes", heading)
+            sheet.write_string(1, 0, clean_text(note), book.add_format({"text_wrap": True, "valign": "top"}))
         for name, table in sheets.items():
-            title = clean_text(name)[:31]
-            clean_frame(table)[0].to_excel(writer, sheet_name=title, index=False)
-            sheet = writer.sheets[title]
-            n_rows, n_cols = len(table) + 1, max(len(table.columns), 1)
-            sheet.freeze_panes = "A2"
-            if len(table.columns):
-                sheet.auto_filter.ref = f"A1:{get_column_letter(n_cols)}{n_rows}"
-            if note:
-                sheet.oddHeader.center.text = note[:250]
-            for cell in sheet[1]:
-                cell.font = Font(bold=True)
-                cell.alignment = Alignment(wrap_text=True, vertical="center")
-            for j, heading in enumerate(table.columns, start=1):
-                letter = get_column_letter(j)
-                fmt = number_format(heading)
-                if fmt:
-                    for (cell,) in sheet.iter_rows(min_row=2, max_row=n_rows, min_col=j, max_col=j):
-                        cell.number_format = fmt
-                values = [display_width(v) for v in table.iloc[:200, j - 1].astype(str)] if len(table) else []
-                if fmt:  # numbers are shown rounded: their shown width, not their full precision
+            table = clean_frame(table)[0]
+            sheet = book.add_worksheet(clean_text(name)[:31])
+            n_cols = max(len(table.columns), 1)
+            numbers = [number_format(h) for h in table.columns]
+            for j, column in enumerate(table.columns):
+                values = [display_width(v) for v in table.iloc[:200, j].astype(str)] if len(table) else []
+                if numbers[j]:  # numbers are shown rounded: their shown width, not their full precision
                     values = [min(v, 14) for v in values]
-                width = max([display_width(heading), *values]) + 2
-                sheet.column_dimensions[letter].width = min(max(8, width), 45)
-            for r, row in enumerate(table.itertuples(index=False), start=2):
-                if any(isinstance(v, str) and v in totals for v in row):
-                    for cell in sheet[r]:
-                        cell.font = Font(bold=True)
+                width = max([display_width(column), *values]) + 2
+                sheet.set_column(j, j, min(max(8, width), 45))
+            sheet.freeze_panes(1, 0)
+            if len(table.columns):
+                sheet.autofilter(0, 0, len(table), n_cols - 1)
+            if note:
+                sheet.set_header("&C" + note[:250].replace("&", "&&"))
+            for j, column in enumerate(table.columns):
+                sheet.write_string(0, j, clean_text(str(column)), heading)
+            for r, row in enumerate(table.itertuples(index=False, name=None), start=1):
+                bold = any(isinstance(v, str) and v in totals for v in row)
+                for j, value in enumerate(row):
+                    _write_cell(sheet, r, j, value, numbers[j], bold, style)
+
+
+def _write_cell(sheet, r: int, j: int, value, number: str | None, bold: bool, style) -> None:
+    """One value as Excel shows it: text as text, numbers and booleans as such, dates as dates, missing empty."""
+    if isinstance(value, str):
+        sheet.write_string(r, j, value, style(bold, quote=value.startswith(FORMULA_START)))
+    elif isinstance(value, (bool, np.bool_)):
+        sheet.write_boolean(r, j, bool(value), style(bold))
+    elif isinstance(value, (int, float, np.integer, np.floating)):
+        if np.isfinite(value):
+            sheet.write_number(r, j, float(value) if isinstance(value, (float, np.floating)) else int(value),
+                               style(bold, number))
+        elif bold:
+            sheet.write_blank(r, j, None, style(bold, number))
+    elif isinstance(value, (pd.Timestamp, datetime.datetime, datetime.date, np.datetime64)):
+        if not pd.isna(value):
+            sheet.write_datetime(r, j, pd.Timestamp(value).to_pydatetime(), style(bold, date=True))
+    elif value is None or value is pd.NA or value is pd.NaT:
+        if bold:
+            sheet.write_blank(r, j, None, style(bold, number))
+    else:
+        text = clean_text(str(value))
+        sheet.write_string(r, j, text, style(bold, quote=text.startswith(FORMULA_START)))

@@ -80,6 +80,7 @@ def test_villages_with_control_characters_reach_every_sheet_clean(project, tmp_p
                 if isinstance(value, str):
                     assert "\x0b" not in value and "\x1a" not in value
                     seen.update(v for v in CLEAN if v == value)
+    book.close()
     assert seen == set(CLEAN)
     layer = gpd.read_file(out / "results.gpkg", layer="villages_profile")
     assert layer["village"].tolist() == CLEAN
@@ -97,5 +98,7 @@ def test_every_writer_stores_dirty_text_made_after_load(tmp_path):
     folder.finish()
     assert pd.read_csv(tmp_path / "out" / "tables" / "t.csv", encoding="utf-8-sig")["名称"].tolist() == ["甲", "乙"]
     assert gpd.read_file(tmp_path / "out" / "results.gpkg", layer="t")["名称"].tolist() == ["甲", "乙"]
-    sheet = load_workbook(tmp_path / "out" / "report.xlsx", read_only=True).worksheets[0]
+    book = load_workbook(tmp_path / "out" / "report.xlsx", read_only=True)
+    sheet = book.worksheets[0]
     assert [r[0] for r in sheet.iter_rows(values_only=True)] == ["名称", "甲", "乙"] and sheet.title == "表"
+    book.close()
