@@ -12,7 +12,9 @@ edges it agrees with ``pyproj.Geod(ellps="GRS80")`` geodesic areas to better tha
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -100,6 +102,8 @@ MAX_SEGMENT_M = 20.0
 """Edges are split into pieces of at most this length (m) before an ellipsoidal area is measured."""
 MEASURE_CHUNK = 100_000
 """Geometries densified and reprojected at a time when measuring (bounds the memory of the copies)."""
+MEASURE_THREADS = max(1, min(4, os.cpu_count() or 1))
+"""Threads measuring chunks at once (each holds one chunk's densified copy)."""
 ELLIPSOIDAL_M2_COLUMN = "_ellipsoidal_m2"
 """Column of a checked land-use layer holding each parcel's ellipsoidal area (m²) where the load measured it
 (the TBMJ check does): analyses reuse it for pieces that are a whole parcel instead of measuring again."""
@@ -141,10 +145,19 @@ def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENT
     geoms = np.asarray(geoseries.values, dtype=object)
     target = equal_area_crs(*centre)
     out = np.empty(len(geoms))
-    for start in range(0, len(geoms), MEASURE_CHUNK):  # the densified copies of one chunk at a time
+
+    def measure(start: int) -> None:  # the densified copies of one chunk at a time
         chunk = geoms[start:start + MEASURE_CHUNK]
         projected = gpd.GeoSeries(densify(chunk, step), crs=crs).to_crs(target)
         out[start:start + len(chunk)] = shapely.area(np.asarray(projected.values)).astype("float64")
+
+    starts = range(0, len(geoms), MEASURE_CHUNK)
+    if len(starts) > 1:  # GEOS and PROJ work without the GIL: chunks on threads, each its own slice of ``out``
+        with ThreadPoolExecutor(max_workers=min(len(starts), MEASURE_THREADS)) as pool:
+            list(pool.map(measure, starts))
+    else:
+        for start in starts:
+            measure(start)
     return np.nan_to_num(out, nan=0.0)
 
 

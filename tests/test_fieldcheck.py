@@ -441,3 +441,20 @@ def test_pages_filled_from_shared_map_templates_carry_their_own_layers_and_view(
         assert f">{frame.loc[label, 'patch_id']}<" in page or frame.loc[label, "patch_id"] in page
     assert len(shapes) >= 2  # pages of different shapes (approvals nearby or not) each got their own template
     assert len(paths) == 1 + len(frame) + len([p for p in paths if p.parent.name == "assets"])
+
+
+def test_pages_written_by_forked_workers_equal_pages_written_here(judged, context, tmp_path, monkeypatch):
+    from kmrv_geo import parallel
+    from kmrv_geo.fieldcheck import pages as pages_module
+
+    monkeypatch.setattr(pages_module, "PAGE_BLOCK", 1)  # one page per task: every page in a worker
+    forked = write_patch_pages(tmp_path / "forked", judged, context)
+    monkeypatch.setattr(parallel, "WORKERS", 1)
+    here = write_patch_pages(tmp_path / "here", judged, context)
+    assert [p.relative_to(tmp_path / "forked") for p in forked] == [p.relative_to(tmp_path / "here") for p in here]
+
+    def same(a, b):  # element ids are random per rendered map: compared without them
+        return re.sub(r"_[0-9a-f]{32}", "_ID", a.read_text(encoding="utf-8")) == re.sub(
+            r"_[0-9a-f]{32}", "_ID", b.read_text(encoding="utf-8"))
+
+    assert all(same(a, b) for a, b in zip(forked, here, strict=True))

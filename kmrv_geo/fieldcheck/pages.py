@@ -24,6 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..landuse import code_name
+from ..parallel import forked_map
 from ..text import escape_html as esc
 from ..webmap.assets import shared_assets_html
 from ..webmap.elements import RawHtml
@@ -48,6 +49,8 @@ INDEX = "index.html"
 ASSETS = "assets"
 """Folder (beside the pages) of the Leaflet and map scripts every page shares (offline, one copy)."""
 MAP_HEIGHT_MM = 112
+PAGE_BLOCK = 200
+"""Pages one worker process writes at a time (:func:`~kmrv_geo.parallel.forked_map`; fewer: no workers)."""
 TEXT = {
     "zh": {"index": "图斑目录", "prev": "← 上一个", "next": "下一个 →", "title": "外业核查图斑", "no": "序号",
            "patch_id": "图斑编号", "location": "位置", "county": "区县", "township": "乡镇", "village": "村",
@@ -385,21 +388,35 @@ def write_patch_pages(out_dir: str | Path, judged: gpd.GeoDataFrame, context: Pa
     out.mkdir(parents=True, exist_ok=True)
     order = patch_order(judged)
     names = {label: page_name(i, judged.loc[label, "patch_id"]) for i, label in enumerate(order, start=1)}
-    paths = []
-    assets: dict[str, str] = {}
-    templates: dict[tuple, tuple[str, dict[str, str]]] = {}  # one rendered map per page shape
     nearby = nearby_layers(context)  # indexed once for every page
-    for i, label in enumerate(tqdm(order, disable=not verbose, desc="图斑核查页 patch pages")):
-        row = judged.loc[label]
-        patch = judged.loc[[label]].copy()
-        patch["verdict_words"] = verdict_words(row, context.lang)
-        page, files = _patch_page(row, patch, context, nearby, templates, prev=names[order[i - 1]] if i > 0 else None,
-                                  next_=names[order[i + 1]] if i + 1 < len(order) else None, number=i + 1,
-                                  total=len(order))
-        assets.update(files)
-        path = out / names[label]
-        path.write_text(page, encoding="utf-8")
-        paths.append(path)
+
+    def write_block(start: int, stop: int) -> tuple[list[Path], dict[str, str]]:
+        """Write the pages ``order[start:stop]``; their paths and the shared assets they link."""
+        templates: dict[tuple, tuple[str, dict[str, str]]] = {}  # one rendered map per page shape
+        written, linked = [], {}
+        for i in range(start, stop):
+            label = order[i]
+            row = judged.loc[label]
+            patch = judged.loc[[label]].copy()
+            patch["verdict_words"] = verdict_words(row, context.lang)
+            page, files = _patch_page(row, patch, context, nearby, templates,
+                                      prev=names[order[i - 1]] if i > 0 else None,
+                                      next_=names[order[i + 1]] if i + 1 < len(order) else None, number=i + 1,
+                                      total=len(order))
+            linked.update(files)
+            path = out / names[label]
+            path.write_text(page, encoding="utf-8")
+            written.append(path)
+        return written, linked
+
+    paths: list[Path] = []
+    assets: dict[str, str] = {}
+    blocks = [(start, min(start + PAGE_BLOCK, len(order))) for start in range(0, len(order), PAGE_BLOCK)]
+    with tqdm(total=len(order), disable=not verbose, desc="图斑核查页 patch pages") as bar:
+        for written, linked in forked_map(write_block, blocks, workers=None if len(blocks) > 1 else 1):
+            paths += written
+            assets.update(linked)
+            bar.update(len(written))
     index = out / INDEX
     index.write_text(_index_page(judged, order, names, context), encoding="utf-8")
     asset_paths = []

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from ..errors import MapError
 from ..fieldcheck.labels import SYNTHETIC, check_lang
 from ..landuse import CATEGORIES, CATEGORY_LABELS
+from ..parallel import forked_map
 from ..report import AREA_KIND_SUFFIX, headings
 from ..text import escape_html as esc
 from ..text import text_of
@@ -54,6 +55,8 @@ FOLDER = "villages"
 """Folder of the village pages in an output folder (beside ``maps/``)."""
 INDEX = "index.html"
 ASSETS = "assets"
+PAGE_BLOCK = 25
+"""Village pages one worker process writes at a time (:func:`~kmrv_geo.parallel.forked_map`)."""
 """Folder (beside the pages) of the Leaflet and map scripts every page shares (offline, one copy)."""
 MAP_HEIGHT_MM = 98
 FIGURE_COLUMNS = ("county_name", "township", "category", "theme", "area_mu", "farmland_mu", "pbf_mu",
@@ -594,20 +597,35 @@ def write_village_pages(out_dir: str | Path, profiles: gpd.GeoDataFrame, review:
     layers = prepare_layers(context)
     if review is not None and review.crs is not None and profiles.crs is not None and review.crs != profiles.crs:
         review = review.to_crs(profiles.crs)
-    paths, counts = [], {}
+
+    def write_block(start: int, stop: int) -> tuple[list[Path], dict, dict[str, str]]:
+        """Write the pages ``order[start:stop]``; their paths, finding counts and the shared assets they link."""
+        written, found, linked = [], {}, {}
+        for i in range(start, stop):
+            label = order[i]
+            row = profiles.loc[label]
+            findings = village_findings(review, keys[label], context.lang)
+            found[label] = len(findings) if review is not None else int(_number(row.get("findings"), 0) or 0)
+            page, files = _village_page(row, profiles.loc[[label]], findings, context, layers,
+                                        prev=names[order[i - 1]] if i > 0 else None,
+                                        next_=names[order[i + 1]] if i + 1 < len(order) else None,
+                                        number=i + 1, total=len(order))
+            linked.update(files)
+            path = out / names[label]
+            path.write_text(page, encoding="utf-8")
+            written.append(path)
+        return written, found, linked
+
+    paths: list[Path] = []
+    counts: dict = {}
     assets: dict[str, str] = {}
-    for i, label in enumerate(tqdm(order, disable=not verbose, desc="村庄页面 village pages")):
-        row = profiles.loc[label]
-        findings = village_findings(review, keys[label], context.lang)
-        counts[label] = len(findings) if review is not None else int(_number(row.get("findings"), 0) or 0)
-        page, files = _village_page(row, profiles.loc[[label]], findings, context, layers,
-                                    prev=names[order[i - 1]] if i > 0 else None,
-                                    next_=names[order[i + 1]] if i + 1 < len(order) else None,
-                                    number=i + 1, total=len(order))
-        assets.update(files)
-        path = out / names[label]
-        path.write_text(page, encoding="utf-8")
-        paths.append(path)
+    blocks = [(start, min(start + PAGE_BLOCK, len(order))) for start in range(0, len(order), PAGE_BLOCK)]
+    with tqdm(total=len(order), disable=not verbose, desc="村庄页面 village pages") as bar:
+        for written, found, linked in forked_map(write_block, blocks, workers=None if len(blocks) > 1 else 1):
+            paths += written
+            counts |= found
+            assets.update(linked)
+            bar.update(len(written))
     index = out / INDEX
     index.write_text(_index_page(profiles, order, names, counts, context), encoding="utf-8")
     asset_paths = []

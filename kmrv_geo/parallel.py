@@ -1,0 +1,58 @@
+"""Run independent tasks of one step in forked worker processes: page sets of thousands of pages.
+
+Writing a field-check page is Python work (clipping, encoding, HTML), so threads would wait on the GIL; forked
+processes share the step's layers without copying or pickling them (copy-on-write), and each returns only
+what it wrote. Where ``fork`` is not available (Windows, macOS's default) or there is one core or few tasks,
+the tasks run here, one after another, with the same results.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+"""Worker processes at most (the machine's cores, up to four)."""
+
+_TASK: Callable[..., Any] | None = None
+"""The function the forked workers run (inherited through ``fork``: closures need no pickling)."""
+
+
+def _run(args: tuple) -> Any:
+    assert _TASK is not None
+    return _TASK(*args)
+
+
+def forked_map(func: Callable[..., Any], tasks: Sequence[tuple], *, workers: int | None = None) -> Iterator[Any]:
+    """``func(*task)`` for each task, in forked processes when that pays; results in task order.
+
+    Parameters
+    ----------
+    func : callable
+        Any function, closures included (the workers inherit it through ``fork``); its results must pickle.
+        It must not rely on changes it makes to this process's memory: in a worker they are lost.
+    tasks : sequence of tuple
+        The arguments of each call.
+    workers : int, optional
+        Processes at most (default :data:`WORKERS`); 1 runs every task here.
+
+    Yields
+    ------
+    object
+        Each task's result, in the order of ``tasks``, as soon as it and the ones before it are done.
+    """
+    global _TASK
+    workers = WORKERS if workers is None else workers
+    workers = min(workers, len(tasks))
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for task in tasks:
+            yield func(*task)
+        return
+    _TASK = func
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_run, tasks)
+    finally:
+        _TASK = None
