@@ -21,7 +21,7 @@ from . import landuse
 from .degenerate import clean_degenerate, find_degenerate
 from .errors import CrsError, LayerError
 from .layers import FID, ReadResult
-from .overlay import polygonal_parts
+from .overlay import identical_twins, polygonal_parts, threaded
 from .text import clean_frame
 
 logger = logging.getLogger(__name__)
@@ -214,8 +214,6 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
     fids = frame[FID].to_numpy()
     twin = None
     if trusted is not None and CRS.from_user_input(target_crs).equals(declared):
-        from .overlay import identical_twins
-
         twin = identical_twins(geoms, np.asarray(trusted, dtype=object))
     known = twin >= 0 if twin is not None else np.zeros(len(geoms), dtype=bool)
     reasons = np.full(len(geoms), None, dtype=object)
@@ -253,7 +251,7 @@ def check_vector(read: ReadResult, *, role: str, geometry: str = "polygon", crs:
     reasons[np.flatnonzero(wrong)] = [f"{names.get(t, 'other').lower()} in a {geometry} layer" for t in type_names]
 
     valid_candidates = np.flatnonzero(present & ~wrong & np.isin(types, poly_types) & ~known)
-    invalid = valid_candidates[~shapely.is_valid(geoms[valid_candidates])]
+    invalid = valid_candidates[~threaded(shapely.is_valid, geoms[valid_candidates])]
     if invalid.size:
         before = _planar_area(geoms[invalid], declared, target_crs)
         fixed = polygonal_parts(shapely.make_valid(geoms[invalid]))
@@ -336,7 +334,7 @@ def _repair_degenerate(geoms: np.ndarray, reasons: np.ndarray, fids: np.ndarray,
     if not CRS.from_user_input(target_crs).equals(declared):
         metric = metric.to_crs(target_crs)
     metric = np.asarray(metric.values, dtype=object)
-    hit = find_degenerate(metric)
+    hit = threaded(find_degenerate, metric)  # per geometry: chunks on threads (numpy and GEOS drop the GIL)
     if not hit.any():
         return
     idx = todo[hit]
@@ -461,8 +459,6 @@ def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
     DataFrame
         ``id_a``, ``id_b``, ``overlap_m2`` (planar), largest first.
     """
-    from .overlay import threaded
-
     geoms = np.asarray(frame.geometry.values, dtype=object)
     # candidates: pairs whose boxes meet; kept where the interiors meet (DE-9IM T********: overlapping,
     # one inside the other, duplicates, and the float slivers along shared edges), then measured. Vectorised

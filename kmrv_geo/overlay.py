@@ -209,6 +209,28 @@ def identical_twins(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return twin
 
 
+def inverse_twins(twin: np.ndarray, n_right: int) -> np.ndarray:
+    """The twins the other way round: for each right geometry, its identical left one (−1: none).
+
+    Parameters
+    ----------
+    twin : numpy.ndarray of int
+        :func:`identical_twins` ``(left, right)``.
+    n_right : int
+        Number of right geometries.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_right,)
+        Where several left geometries have the same twin (copies of one shape), the first of them.
+    """
+    matched = np.flatnonzero(twin >= 0)
+    out = np.full(n_right, len(twin), dtype=np.intp)
+    np.minimum.at(out, twin[matched], matched)
+    out[out == len(twin)] = -1
+    return out
+
+
 def identical_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of geometries that are the same shape (:func:`identical_twins`), as two position arrays.
 

@@ -26,7 +26,7 @@ from .analysis.keys import code_text
 from .config import ROLE_LABELS, ProjectConfig, VectorLayerSpec
 from .errors import CrsError, LayerError, join_problems
 from .outputs import sha256_file
-from .overlay import identical_twins
+from .overlay import identical_twins, inverse_twins
 from .postgis.connection import is_database
 from .rasters import check_ndvi_values, raster_layout
 from .units import ELLIPSOIDAL_M2_COLUMN
@@ -117,6 +117,9 @@ class Project:
     tbmj_mismatch: dict = field(default_factory=dict)
     permit_fields: dict[str, dict[str, str]] = field(default_factory=dict)
     date_problems: list = field(default_factory=list)
+    landuse_twins: np.ndarray | None = None
+    """Each ``landuse_t0`` parcel's identical ``landuse_t1`` parcel (row positions, −1: none), matched at load
+    (:func:`~kmrv_geo.overlay.identical_twins`); the change overlay takes it instead of matching again."""
     partitions: object | None = None
     """The land-use partitions a dask run reads on its workers (:class:`kmrv_geo.partitions.Partitions`); the
     land-use layers are then not in :attr:`vectors`."""
@@ -345,6 +348,7 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
             if checked is not None:  # twins of the features as read (a repaired feature has none: measured anew)
                 twin = frame.pop("_twin").to_numpy() if "_twin" in frame else identical_twins(
                     np.asarray(frame.geometry.values, dtype=object), np.asarray(checked.geometry.values, dtype=object))
+                project.landuse_twins = twin if role == "landuse_t0" else inverse_twins(twin, len(checked))
             _add_ridges(project, role, frame, report, spec, source, checked=checked, twin=twin)
             _refuse_self_overlaps(role, frame, spec, source,
                                   apart=checks.apart_by_twins(twin, len(checked)) if twin is not None else None)

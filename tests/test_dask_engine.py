@@ -170,3 +170,18 @@ def test_partition_writes_into_an_empty_existing_folder(project, tmp_path):
     (tmp_path / "parts").mkdir()
     manifest = write_partitions(project, tmp_path / "parts", parcels_per_partition=1000)
     assert set(manifest["roles"]["landuse_t0"]["files"]) == {"part.0.parquet", "part.1.parquet"}
+
+
+def test_the_load_matches_identical_parcels_once_for_the_change_overlay(project):
+    """The twins the load found (second date's parcels as read against the checked first date) are the ones the
+    change overlay would match itself, and the local engine's pieces do not depend on which it takes."""
+    from kmrv_geo.analysis.changes import change_pieces
+    from kmrv_geo.overlay import identical_twins
+
+    t0, t1 = project.vectors["landuse_t0"], project.vectors["landuse_t1"]
+    matched_here = identical_twins(np.asarray(t0.geometry.values), np.asarray(t1.geometry.values))
+    assert project.landuse_twins is not None and (project.landuse_twins >= 0).sum() > len(t0) // 2
+    np.testing.assert_array_equal(project.landuse_twins, matched_here)
+    reused, fresh = change_pieces(t0, t1, partitions=True, twins=project.landuse_twins), change_pieces(
+        t0, t1, partitions=True)
+    pd.testing.assert_frame_equal(reused.drop(columns="geometry"), fresh.drop(columns="geometry"))

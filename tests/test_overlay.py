@@ -91,6 +91,23 @@ def test_identical_parcel_matching_gives_exactly_the_pieces_of_the_full_overlay(
     assert list(fast["change_class"]) == list(full["change_class"]) == ["kept", "kept", "kept", "nonagri", "kept"]
     assert fast["area_m2"].to_numpy() == pytest.approx(full["area_m2"].to_numpy(), abs=1e-9)
     assert all(g1.equals(g2) for g1, g2 in zip(fast.geometry, full.geometry, strict=True))
+    # the twins the load matched (second date against the first, turned round) give the same pieces
+    from kmrv_geo.overlay import identical_twins, inverse_twins
+
+    at_load = inverse_twins(identical_twins(t1.geometry.values, t0.geometry.values), len(t0))
+    assert at_load.tolist() == [0, 1, -1, -1]
+    reused = change_pieces(t0, t1, partitions=True, twins=at_load)
+    assert reused.drop(columns="geometry").equals(fast.drop(columns="geometry"))
+    assert shapely.equals_identical(reused.geometry.values, fast.geometry.values).all()
+    with pytest.raises(ValueError, match="3 values for 4 T0 parcels"):
+        change_pieces(t0, t1, partitions=True, twins=at_load[:3])
+
+
+def test_inverse_twins_take_the_first_copy():
+    from kmrv_geo.overlay import inverse_twins
+
+    assert inverse_twins(np.array([2, -1, 2, 0]), 4).tolist() == [3, -1, 0, -1]
+    assert inverse_twins(np.array([], dtype=int), 2).tolist() == [-1, -1]
 
 
 def test_identical_twins_are_found_as_stored_and_normalised():

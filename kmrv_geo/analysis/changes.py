@@ -56,7 +56,8 @@ def _pieces_frame(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, li, ri, t0_pos, t1
     })  # fmt: skip
 
 
-def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, partitions: bool = False) -> gpd.GeoDataFrame:
+def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, partitions: bool = False,
+                  twins: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Overlay T0 and T1 land use and class every piece of T0 farmland and of new farmland.
 
     Parameters
@@ -70,6 +71,9 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, partitions: boo
         at both dates are then matched first and skip the overlay (:func:`~kmrv_geo.overlay.intersect_partitions`;
         the same pieces). Without that guarantee every parcel goes through the overlay, so that overlapping
         parcels show up as land counted twice.
+    twins : numpy.ndarray of int, optional
+        With ``partitions``: each T0 parcel's identical T1 parcel (−1: none) when already matched
+        (:attr:`~kmrv_geo.project.Project.landuse_twins`); matched here when not given.
 
     Returns
     -------
@@ -91,7 +95,9 @@ def change_pieces(t0: gpd.GeoDataFrame, t1: gpd.GeoDataFrame, *, partitions: boo
     t1_farm = np.flatnonzero(t1["category"].to_numpy() == landuse.FARMLAND)
 
     if partitions:  # match identical parcels of the whole layers once; both overlays take their share
-        twin = identical_twins(t0_geoms, t1_geoms)
+        if twins is not None and len(twins) != len(t0):
+            raise ValueError(f"twins has {len(twins)} values for {len(t0)} T0 parcels")
+        twin = identical_twins(t0_geoms, t1_geoms) if twins is None else np.asarray(twins, dtype=np.intp)
         t1_twinned = np.zeros(len(t1), dtype=bool)
         t1_twinned[twin[twin >= 0]] = True
         t1_farm_pos = np.full(len(t1), -1, dtype=np.intp)

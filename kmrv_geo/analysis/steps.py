@@ -55,7 +55,7 @@ def run_violations(project: Project, *, engine: str = "local", scheduler: str | 
             project.partitions, zones=zones, approvals=project.dissolved("approvals"), pbf=project.dissolved("pbf"),
             min_patch_m2=min_patch, measure=project.measure, scheduler=scheduler, n_workers=n_workers)
     # the load checks refused self-overlapping land use: identical parcels can skip the overlay
-    pieces_engine = partial(change_pieces, partitions=True)
+    pieces_engine = partial(change_pieces, partitions=True, twins=project.landuse_twins)
     if engine == "dask":
         from ..dask_engine import dask_change_pieces
 
