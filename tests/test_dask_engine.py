@@ -174,7 +174,8 @@ def test_partition_writes_into_an_empty_existing_folder(project, tmp_path):
 
 def test_the_load_matches_identical_parcels_once_for_the_change_overlay(project):
     """The twins the load found (second date's parcels as read against the checked first date) are the ones the
-    change overlay would match itself, and the local engine's pieces do not depend on which it takes."""
+    change overlay would match itself, and the local engine's pieces do not depend on which it takes.
+    """
     from kmrv_geo.analysis.changes import change_pieces
     from kmrv_geo.overlay import identical_twins
 
