@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+CHUNK = 50_000
+"""Geometries :func:`find_degenerate` looks at a time."""
 MIN_WIDTH_M = 1e-3
 """A ring whose mean width (2·area / perimeter) is below this (m) is degenerate; so is a spike whose two
 sides come back to within this distance of each other."""
@@ -77,6 +79,8 @@ def find_degenerate(geoms: np.ndarray, *, tol: float = MIN_WIDTH_M) -> np.ndarra
     numpy.ndarray of bool
     """
     geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) > CHUNK:  # every vertex gets a few float arrays: a chunk at a time bounds them (~60 MB)
+        return np.concatenate([find_degenerate(geoms[k:k + CHUNK], tol=tol) for k in range(0, len(geoms), CHUNK)])
     out = np.zeros(len(geoms), dtype=bool)
     polygonal = np.isin(shapely.get_type_id(geoms), [3, 6]) & ~shapely.is_empty(geoms)
     if not polygonal.any():
