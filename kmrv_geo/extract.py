@@ -22,9 +22,13 @@ from . import landuse
 from .analysis.changes import NONAGRI, NONGRAIN, OTHER
 from .analysis.landcover import CHANGE_CLASS_OF, CROPLAND, JOINT_NODATA, NAMES, landcover_pieces
 from .errors import LayerError
+from .parallel import forked_map
 from .rasters import Grid, bounded_cache, common_grid, open_classes, raster_layout
 from .units import M2_PER_MU, AreaMeasure, planar_measure
 from .zonal import exact_stats
+
+PARALLEL_MIN_PARCELS = 20_000
+"""Parcels from which the years' NDVI statistics run in worker processes (fewer: here, one year after another)."""
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +121,12 @@ def parcel_ndvi(parcels: gpd.GeoDataFrame, sources: list[NdviSource]) -> ParcelN
     n = len(parcels)
     values = np.full((n, len(sources)), np.nan)
     valid = np.zeros((n, len(sources)))
-    for j, source in enumerate(sources):
+    # one year per worker process (exactextract calls back into Python for every parcel: threads would queue)
+    yearly = forked_map(lambda source: parcel_means(parcels, source), [(source,) for source in sources],
+                        workers=None if n >= PARALLEL_MIN_PARCELS else 1)
+    for j, (source, (value, share)) in enumerate(zip(sources, yearly, strict=True)):
         logger.info("NDVI %d: %s", source.year, source.path)
-        values[:, j], valid[:, j] = parcel_means(parcels, source)
+        values[:, j], valid[:, j] = value, share
         if n and not (valid[:, j] > 0).any():
             raise LayerError(
                 f"NDVI {source.year} ({source.path}, band {source.band}) has no valid pixel on any of the {n} "

@@ -147,6 +147,16 @@ def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "in
         todo = todo[~meets]
     shapely.destroy_prepared(right)  # intersection does not use it; the geometries go back as they came
     if todo.size:
+        # the other way round: a large left geometry (a dissolved zone, a village) covering a right one (a
+        # parcel) gives the right one whole; the left ones are prepared, their pairs grouped by left position
+        by_left = todo[np.argsort(li[order][todo], kind="stable")]
+        owners = left[np.unique(li[order][by_left])]
+        shapely.prepare(owners)
+        inside = threaded(shapely.covers, a[by_left], b[by_left], groups=li[order][by_left])
+        shapely.destroy_prepared(owners)
+        pieces[by_left[inside]] = b[by_left[inside]]
+        todo = np.sort(by_left[~inside])
+    if todo.size:
         pieces[todo] = _robust_intersection(a[todo], b[todo], min_area)
     in_query_order = np.empty(li.size, dtype=object)
     in_query_order[order] = pieces
@@ -325,10 +335,14 @@ def _record(operation: str, before: float, after, method: str) -> None:
         records.append(record)
 
 
-def _robust_one(a, b, operation: str):
-    """``a ∩ b`` (or ``a − b``) without degenerate parts, else on a precision grid."""
+def _robust_one(a, b, operation: str, *, cleaned: tuple | None = None):
+    """``a ∩ b`` (or ``a − b``) without degenerate parts, else on a precision grid.
+
+    ``cleaned``: ``a`` and ``b`` already without their degenerate parts (:func:`_cleaned_once`).
+    """
     func = shapely.intersection if operation == "intersection" else shapely.difference
-    x, y = (g if g is not None else shapely.Polygon() for g in clean_degenerate(np.array([a, b], dtype=object)))
+    pair = cleaned if cleaned is not None else clean_degenerate(np.array([a, b], dtype=object))
+    x, y = (g if g is not None else shapely.Polygon() for g in pair)
     for method, args in (("degenerate parts removed", {}), ("precision grid", {"grid_size": ROBUST_GRID_M})):
         try:
             result = polygonal_parts(np.array([func(x, y, **args)], dtype=object))[0]
@@ -345,6 +359,13 @@ def _degenerate_once(geoms: np.ndarray) -> np.ndarray:
     ids = np.fromiter((id(g) for g in geoms), dtype=np.int64, count=len(geoms))
     _unique, first, back = np.unique(ids, return_index=True, return_inverse=True)
     return find_degenerate(geoms[first])[back]
+
+
+def _cleaned_once(geoms: np.ndarray) -> np.ndarray:
+    """:func:`clean_degenerate` of each distinct geometry object once (a dissolved zone recurs in many pairs)."""
+    ids = np.fromiter((id(g) for g in geoms), dtype=np.int64, count=len(geoms))
+    _unique, first, back = np.unique(ids, return_index=True, return_inverse=True)
+    return clean_degenerate(geoms[first])[back]
 
 
 def _robust_intersection(a: np.ndarray, b: np.ndarray, min_area: float) -> np.ndarray:
@@ -364,8 +385,9 @@ def _robust_intersection(a: np.ndarray, b: np.ndarray, min_area: float) -> np.nd
     # polygon has degenerate parts can have lost real area, so only they are recomputed.
     if lost.size:
         lost = lost[_degenerate_once(a[lost]) | _degenerate_once(b[lost])]
-    for k in lost:  # interiors overlap, yet no area: GEOS lost it on near-degenerate input
-        result, method = _robust_one(a[k], b[k], "intersection")
+    clean_a, clean_b = (_cleaned_once(a[lost]), _cleaned_once(b[lost])) if lost.size else ((), ())
+    for k, x, y in zip(lost, clean_a, clean_b, strict=True):  # interiors overlap, yet no area: GEOS lost it
+        result, method = _robust_one(a[k], b[k], "intersection", cleaned=(x, y))
         if result is not None and result.area > min_area:
             _record("intersection", 0.0 if pieces[k] is None else pieces[k].area, result, method)
             pieces[k] = result

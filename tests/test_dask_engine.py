@@ -186,3 +186,29 @@ def test_the_load_matches_identical_parcels_once_for_the_change_overlay(project)
     reused, fresh = change_pieces(t0, t1, partitions=True, twins=project.landuse_twins), change_pieces(
         t0, t1, partitions=True)
     pd.testing.assert_frame_equal(reused.drop(columns="geometry"), fresh.drop(columns="geometry"))
+
+
+def test_farmland_since_from_twins_equals_the_overlay_with_dissolved_t0_farmland(project):
+    """New T1 farmland (not farmland at T0) is told apart by identical parcels first, then by the area inside T0
+    farmland parcels; the same answer as measuring every parcel inside dissolved T0 farmland.
+    """
+    import dataclasses
+
+    import shapely
+
+    from kmrv_geo import landuse
+    from kmrv_geo.analysis.steps import _farmland_since
+    from kmrv_geo.overlay import area_inside, dissolve_zones
+
+    t0, t1 = project.vectors["landuse_t0"], project.vectors["landuse_t1"]
+    is_farm = (t1["category"] == landuse.FARMLAND).to_numpy()
+    farmland = t1[is_farm].reset_index(drop=True)
+    since = _farmland_since(project, farmland, np.flatnonzero(is_farm))
+    t0_farm = np.asarray(t0.geometry.values, dtype=object)[(t0["category"] == landuse.FARMLAND).to_numpy()]
+    geoms = np.asarray(farmland.geometry.values, dtype=object)
+    inside = area_inside(geoms, dissolve_zones(t0_farm), dissolved=True)
+    expected = np.where(inside >= 0.5 * shapely.area(geoms), 0, project.config.layers["landuse_t1"].year)
+    np.testing.assert_array_equal(since, expected)
+    assert (since > 0).sum() > 0 and (since == 0).sum() > 0  # both kinds in the sample
+    no_twins = dataclasses.replace(project, landuse_twins=None)
+    np.testing.assert_array_equal(_farmland_since(no_twins, farmland, np.flatnonzero(is_farm)), expected)

@@ -210,6 +210,26 @@ def test_abandonment_needs_consecutive_low_years(tmp_path, multi_band):
     assert any("lack valid NDVI pixels" in w for w in result.warnings)
 
 
+def test_yearly_ndvi_from_worker_processes_equals_ndvi_read_here(tmp_path, monkeypatch):
+    """Each year's statistics run in a forked worker on a city's farmland: the same values, in year order; a
+    year that covers no parcel is still refused by name.
+    """
+    from kmrv_geo import extract
+
+    years = {2020: [0.6, 0.2, 0.6], 2021: [0.6, 0.7, 0.2], 2022: [0.2, 0.2, -9999], 2023: [0.25, 0.6, 0.2]}
+    land = parcels(("0101", px(0, 0, 1, 3)), ("0101", px(1, 0, 2, 3)), ("0102", px(2, 0, 3, 3)))
+    sources = ndvi_series(tmp_path, years)
+    here = parcel_ndvi(land, sources)
+    monkeypatch.setattr(extract, "PARALLEL_MIN_PARCELS", 0)
+    forked = parcel_ndvi(land, sources)
+    assert forked.years == here.years == [2020, 2021, 2022, 2023]
+    np.testing.assert_array_equal(forked.values, here.values)
+    np.testing.assert_array_equal(forked.valid, here.valid)
+    far = parcels(("0101", box(X0 + 50_000, Y0, X0 + 50_090, Y0 + 90)))
+    with pytest.raises(LayerError, match="NDVI 2020 .* has no valid pixel on any of the 1"):
+        parcel_ndvi(far, sources)
+
+
 def test_abandonment_uses_coverage_weighted_medians(tmp_path):
     # A low parcel (0.20, 0.21) over two pixel columns whose edge reaches 1/4 into its cropped
     # neighbour's column (0.6): the mean (0.249) is dragged towards the neighbour, the median stays

@@ -13,7 +13,7 @@ import shapely
 
 from .. import landuse, permits, plan_fields
 from ..extract import ClassRaster, LandcoverResult, NdviSource, detect_landcover_change, parcel_ndvi
-from ..overlay import area_inside, dissolve_zones, label_by_zone
+from ..overlay import area_inside, inverse_twins, label_by_zone
 from ..project import Project
 from ..rasters import class_map
 from ..units import M2_PER_MU
@@ -105,18 +105,28 @@ def ndvi_sources(project: Project) -> list[NdviSource]:
     return sources
 
 
-def _farmland_since(project: Project, farmland: gpd.GeoDataFrame) -> np.ndarray | None:
+def _farmland_since(project: Project, farmland: gpd.GeoDataFrame, rows: np.ndarray) -> np.ndarray | None:
     """First year each T1 farmland parcel counts as farmland: 0 if it (mostly) was farmland at T0 too,
     else the T1 year (new farmland: its bare or built years before are not abandonment).
+
+    ``rows``: each parcel's row in the T1 layer (a parcel identical to a T0 parcel takes that parcel's class).
     """
     t0 = project.vectors.get("landuse_t0")
     t1_year = project.config.layers["landuse_t1"].year
     if t0 is None or not isinstance(t1_year, int):
         return None
-    t0_farm = t0[(t0["category"] == landuse.FARMLAND).to_numpy()]
+    t0_is_farm = t0["category"].to_numpy() == landuse.FARMLAND
     geoms = np.asarray(farmland.geometry.values, dtype=object)
-    was_farm = area_inside(geoms, dissolve_zones(t0_farm.geometry.values), dissolved=True)
     area = shapely.area(geoms)
+    was_farm = np.full(len(geoms), np.nan)
+    if project.landuse_twins is not None:  # a parcel identical to a T0 parcel: that parcel's class decides
+        twin_t0 = inverse_twins(project.landuse_twins, len(project.vectors["landuse_t1"]))[rows]
+        same = twin_t0 >= 0
+        was_farm[same] = np.where(t0_is_farm[twin_t0[same]], area[same], 0.0)
+    rest = np.flatnonzero(np.isnan(was_farm))
+    # T0 parcels do not overlap (the load refused overlaps): their pieces add up to the area inside T0 farmland
+    was_farm[rest] = area_inside(geoms[rest], np.asarray(t0.geometry.values, dtype=object)[t0_is_farm],
+                                 dissolved=True)
     return np.where(was_farm >= 0.5 * area, 0, t1_year)
 
 
@@ -128,12 +138,14 @@ def run_abandonment(project: Project) -> AbandonmentResult:
     """
     role = "landuse_t1" if "landuse_t1" in project.vectors else "landuse_t0"
     land = project.vectors[role]
-    farmland = land[(land["category"] == landuse.FARMLAND).to_numpy()].reset_index(drop=True)
+    is_farm = (land["category"] == landuse.FARMLAND).to_numpy()
+    farmland = land[is_farm].reset_index(drop=True)
     settings = project.config.abandonment
     result = find_abandoned(farmland, parcel_ndvi(farmland, ndvi_sources(project)), ndvi_max=settings.ndvi_max,
                             min_years=settings.min_years, min_valid_share=settings.min_valid_share,
                             id_column=project.config.layers[role].id,
-                            farmland_since=_farmland_since(project, farmland) if role == "landuse_t1" else None,
+                            farmland_since=(_farmland_since(project, farmland, np.flatnonzero(is_farm))
+                                            if role == "landuse_t1" else None),
                             measure=project.measure)
     parcels = result.parcels
     levels = zone_levels(project)
