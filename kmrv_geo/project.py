@@ -117,15 +117,31 @@ class Project:
     tbmj_mismatch: dict = field(default_factory=dict)
     permit_fields: dict[str, dict[str, str]] = field(default_factory=dict)
     date_problems: list = field(default_factory=list)
-    landuse_twins: np.ndarray | None = None
-    """Each ``landuse_t0`` parcel's identical ``landuse_t1`` parcel (row positions, −1: none), matched at load
-    (:func:`~kmrv_geo.overlay.identical_twins`); the change overlay takes it instead of matching again."""
+    _landuse_twins: tuple | None = field(default=None, repr=False)
     partitions: object | None = None
     """The land-use partitions a dask run reads on its workers (:class:`kmrv_geo.partitions.Partitions`); the
     land-use layers are then not in :attr:`vectors`."""
     _dissolved: dict = field(default_factory=dict, repr=False)
     derived: dict = field(default_factory=dict, repr=False)
     """Derived data computed once per project and shared by the steps (e.g. the admin zones)."""
+
+    def remember_twins(self, twins: np.ndarray) -> None:
+        """Keep each ``landuse_t0`` parcel's identical ``landuse_t1`` parcel, as matched at load, for the layers
+        loaded now (:meth:`landuse_twins`).
+        """
+        self._landuse_twins = (self.vectors["landuse_t0"], self.vectors["landuse_t1"], np.asarray(twins))
+
+    def landuse_twins(self) -> np.ndarray | None:
+        """Each ``landuse_t0`` parcel's identical ``landuse_t1`` parcel (row positions, −1: none), matched at load
+        (:func:`~kmrv_geo.overlay.identical_twins`), so that analyses need not match them again; ``None`` when
+        not matched or when either layer has been replaced since (the rows would no longer be those matched).
+        """
+        if self._landuse_twins is None:
+            return None
+        t0, t1, twins = self._landuse_twins
+        if self.vectors.get("landuse_t0") is not t0 or self.vectors.get("landuse_t1") is not t1:
+            return None
+        return twins
 
     @property
     def measure(self):
@@ -342,13 +358,14 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
         )  # fmt: skip
         source = read.source
         del read
+        twins = None
         if role.startswith("landuse"):
             frame = _standard_field_case(frame, spec, source)
             twin = None
             if checked is not None:  # twins of the features as read (a repaired feature has none: measured anew)
                 twin = frame.pop("_twin").to_numpy() if "_twin" in frame else identical_twins(
                     np.asarray(frame.geometry.values, dtype=object), np.asarray(checked.geometry.values, dtype=object))
-                project.landuse_twins = twin if role == "landuse_t0" else inverse_twins(twin, len(checked))
+                twins = twin if role == "landuse_t0" else inverse_twins(twin, len(checked))
             _add_ridges(project, role, frame, report, spec, source, checked=checked, twin=twin)
             _refuse_self_overlaps(role, frame, spec, source,
                                   apart=checks.apart_by_twins(twin, len(checked)) if twin is not None else None)
@@ -364,6 +381,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
             report.warnings.append(f"{source} has no features: no {ROLE_LABELS.get(role, role)} in the area")
         project.vectors[role] = frame
         project.reports[role] = report
+        if twins is not None:  # both land-use layers are in: the rows the twins name
+            project.remember_twins(twins)
         steps.update()
     steps.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -181,19 +183,20 @@ def test_the_load_matches_identical_parcels_once_for_the_change_overlay(project)
 
     t0, t1 = project.vectors["landuse_t0"], project.vectors["landuse_t1"]
     matched_here = identical_twins(np.asarray(t0.geometry.values), np.asarray(t1.geometry.values))
-    assert project.landuse_twins is not None and (project.landuse_twins >= 0).sum() > len(t0) // 2
-    np.testing.assert_array_equal(project.landuse_twins, matched_here)
-    reused, fresh = change_pieces(t0, t1, partitions=True, twins=project.landuse_twins), change_pieces(
-        t0, t1, partitions=True)
+    twins = project.landuse_twins()
+    assert twins is not None and (twins >= 0).sum() > len(t0) // 2
+    np.testing.assert_array_equal(twins, matched_here)
+    reused, fresh = change_pieces(t0, t1, partitions=True, twins=twins), change_pieces(t0, t1, partitions=True)
     pd.testing.assert_frame_equal(reused.drop(columns="geometry"), fresh.drop(columns="geometry"))
+    # a layer replaced after the load (rows no longer those matched): the twins are not offered
+    replaced = dataclasses.replace(project, vectors={**project.vectors, "landuse_t1": t1.iloc[::2]})
+    assert replaced.landuse_twins() is None
 
 
 def test_farmland_since_from_twins_equals_the_overlay_with_dissolved_t0_farmland(project):
     """New T1 farmland (not farmland at T0) is told apart by identical parcels first, then by the area inside T0
     farmland parcels; the same answer as measuring every parcel inside dissolved T0 farmland.
     """
-    import dataclasses
-
     import shapely
 
     from kmrv_geo import landuse
@@ -210,5 +213,5 @@ def test_farmland_since_from_twins_equals_the_overlay_with_dissolved_t0_farmland
     expected = np.where(inside >= 0.5 * shapely.area(geoms), 0, project.config.layers["landuse_t1"].year)
     np.testing.assert_array_equal(since, expected)
     assert (since > 0).sum() > 0 and (since == 0).sum() > 0  # both kinds in the sample
-    no_twins = dataclasses.replace(project, landuse_twins=None)
+    no_twins = dataclasses.replace(project, _landuse_twins=None)
     np.testing.assert_array_equal(_farmland_since(no_twins, farmland, np.flatnonzero(is_farm)), expected)

@@ -55,7 +55,7 @@ def run_violations(project: Project, *, engine: str = "local", scheduler: str | 
             project.partitions, zones=zones, approvals=project.dissolved("approvals"), pbf=project.dissolved("pbf"),
             min_patch_m2=min_patch, measure=project.measure, scheduler=scheduler, n_workers=n_workers)
     # the load checks refused self-overlapping land use: identical parcels can skip the overlay
-    pieces_engine = partial(change_pieces, partitions=True, twins=project.landuse_twins)
+    pieces_engine = partial(change_pieces, partitions=True, twins=project.landuse_twins())
     if engine == "dask":
         from ..dask_engine import dask_change_pieces
 
@@ -119,8 +119,9 @@ def _farmland_since(project: Project, farmland: gpd.GeoDataFrame, rows: np.ndarr
     geoms = np.asarray(farmland.geometry.values, dtype=object)
     area = shapely.area(geoms)
     was_farm = np.full(len(geoms), np.nan)
-    if project.landuse_twins is not None:  # a parcel identical to a T0 parcel: that parcel's class decides
-        twin_t0 = inverse_twins(project.landuse_twins, len(project.vectors["landuse_t1"]))[rows]
+    twins = project.landuse_twins()
+    if twins is not None:  # a parcel identical to a T0 parcel: that parcel's class decides
+        twin_t0 = inverse_twins(twins, len(project.vectors["landuse_t1"]))[rows]
         same = twin_t0 >= 0
         was_farm[same] = np.where(t0_is_farm[twin_t0[same]], area[same], 0.0)
     rest = np.flatnonzero(np.isnan(was_farm))
