@@ -26,7 +26,7 @@ from .project import Project, load_project
 from .registry import Engine, RunOptions
 from .report import AREA_NOTE, localise, write_workbook
 from .timing import Stopwatch
-from .units import measuring_once
+from .units import measured_before, measuring_once
 from .webmap.build import map_context, write_maps
 from .webmap.run_page import INDEX as RUN_PAGE
 from .webmap.run_page import run_page_data, run_page_html
@@ -159,11 +159,12 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
             continue
         runnable.append(step)
     bar = tqdm(runnable, desc="分析 analyses", unit="step", disable=not progress)
-    for step in bar:
-        bar.set_postfix_str(f"{STEP_LABELS.get(step.name, step.name)} {step.name}")
-        logger.info("analysis: %s", step.name)
-        with watch.part(step.name), measuring_once():
-            step.run(project, results, options)
+    with measured_before(project.measure, *project.measured_parcels()):  # the load measured every parcel
+        for step in bar:
+            bar.set_postfix_str(f"{STEP_LABELS.get(step.name, step.name)} {step.name}")
+            logger.info("analysis: %s", step.name)
+            with watch.part(step.name), measuring_once():
+                step.run(project, results, options)
     bar.close()
     return lines
 

@@ -143,6 +143,15 @@ class Project:
             return None
         return twins
 
+    def measured_parcels(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The land-use parcels whose ellipsoidal area the load measured (the TBMJ check), and those areas (m²):
+        for :func:`~kmrv_geo.units.measured_before`.
+        """
+        frames = [self.vectors[role] for role in ("landuse_t0", "landuse_t1")
+                  if role in self.vectors and ELLIPSOIDAL_M2_COLUMN in self.vectors[role]]
+        return ([np.asarray(frame.geometry.values, dtype=object) for frame in frames],
+                [frame[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float) for frame in frames])
+
     @property
     def measure(self):
         """The :class:`~kmrv_geo.units.AreaMeasure` of this project's figures."""

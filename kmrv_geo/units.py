@@ -243,10 +243,23 @@ class AreaMeasure:
         """
         if self.kind != ELLIPSOIDAL:
             return self.planar_m2(geoms)
+        geoms = np.asarray(geoms, dtype=object)
+        known = _KNOWN.get()
+        if known is None or known.key != (self.crs, self.centre) or not len(geoms):
+            return self._measured_once(geoms)
+        out = np.empty(len(geoms))
+        at = known.positions(geoms)
+        found = at >= 0
+        out[found] = known.m2[at[found]]
+        if not found.all():
+            out[~found] = self._measured_once(geoms[~found])
+        return out
+
+    def _measured_once(self, geoms: np.ndarray) -> np.ndarray:
+        """Ellipsoidal areas, each geometry object measured once inside :func:`measuring_once`."""
         cache = _MEASURED.get()
         if cache is None:
             return self.ellipsoidal_m2(geoms)
-        geoms = np.asarray(geoms, dtype=object)
         key = (self.crs, self.centre)
         out = np.empty(len(geoms))
         todo = []
@@ -275,6 +288,55 @@ class AreaMeasure:
 
 
 _MEASURED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("kmrv_measured", default=None)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """Areas measured before, looked up by geometry object (the objects are kept alive: their ids stay theirs)."""
+
+    key: tuple
+    ids: np.ndarray
+    m2: np.ndarray
+    keep: tuple
+
+    def positions(self, geoms: np.ndarray) -> np.ndarray:
+        """Position in :attr:`m2` of each geometry object, −1 for objects not measured before."""
+        ids = np.fromiter((id(g) for g in geoms), dtype=np.int64, count=len(geoms))
+        at = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        return np.where(self.ids[at] == ids, at, -1)
+
+
+_KNOWN: contextvars.ContextVar[_Known | None] = contextvars.ContextVar("kmrv_known_areas", default=None)
+
+
+@contextmanager
+def measured_before(measure: AreaMeasure, geoms: list[np.ndarray], m2: list[np.ndarray]) -> Iterator[None]:
+    """Inside the block, :meth:`AreaMeasure.m2` takes these geometry objects' areas instead of measuring them.
+
+    The load measures every land-use parcel's ellipsoidal area (the TBMJ check needs it,
+    :data:`ELLIPSOIDAL_M2_COLUMN`); analyses then meet the same parcel objects again as whole pieces (a parcel
+    inside a county, a farmland parcel in the abandonment table). Looked up by object, vectorised: the
+    objects are kept alive while the block runs, so no other object can take their ids.
+
+    Parameters
+    ----------
+    measure : AreaMeasure
+        The measure the areas were taken with (ellipsoidal; other measures and kinds are not served).
+    geoms, m2 : list of numpy.ndarray
+        Geometry arrays (missing geometries are left out) and their areas (m²), array by array.
+    """
+    objects = np.concatenate([np.asarray(g, dtype=object) for g in geoms]) if geoms else np.zeros(0, dtype=object)
+    areas = np.concatenate([np.asarray(a, dtype=float) for a in m2]) if m2 else np.zeros(0)
+    present = ~shapely.is_missing(objects)
+    objects, areas = objects[present], areas[present]
+    ids = np.fromiter((id(g) for g in objects), dtype=np.int64, count=len(objects))
+    order = np.argsort(ids, kind="stable")
+    known = _Known((measure.crs, measure.centre), ids[order], areas[order], (objects,)) if len(objects) else None
+    token = _KNOWN.set(known if measure.kind == ELLIPSOIDAL else None)
+    try:
+        yield
+    finally:
+        _KNOWN.reset(token)
 
 
 @contextmanager

@@ -168,3 +168,21 @@ def test_hsf_years_missing_or_odd_are_reported_not_dropped():
     assert "2 个图斑（22.50 亩）" in warnings[0] and "JSND" in warnings[0] and "219 ×1" in warnings[0]
     _, none = hsf_by_year(hsf.iloc[:2], "JSND", current_year=2023)
     assert none == []
+
+
+def test_villages_with_the_same_gap_to_the_mu_share_a_rank_whatever_float_noise_says():
+    """Three villages whose PBF is all HSF (gap 0, one of them 1e-13 亩 by float noise) share the last rank; the
+    village with a real gap ranks first.
+    """
+    import pandas as pd
+
+    from kmrv_geo.analysis.keys import VILLAGE_KEY
+
+    layer = polygons(*(sq(200 * k, 0, 200 * k + 100, 100) for k in range(4)), CMC=["甲村", "乙村", "丙村", "丁村"])
+    villages = normalise_villages(layer, {"name": "CMC"})
+    coverage = pd.DataFrame({VILLAGE_KEY: villages.frame[VILLAGE_KEY], "farmland_mu": [12.0] * 4,
+                             "pbf_mu": [10.0, 10.0, 10.0, 10.0], "pbf_coverage": [1.0, 1.0, 1.0, 0.4],
+                             "hsf_on_pbf_mu": [10.0, 10.0 - 1e-13, 10.0, 4.0], "pbf_gap_mu": [0.0, 1e-13, 0.0, 6.0]})
+    profiles = village_profiles(villages, coverage=coverage, layout=None, patches=None, sites=None,
+                                fragmentation=None, lake=None)
+    assert profiles["rank_gap"].tolist() == [2, 2, 2, 1]

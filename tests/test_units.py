@@ -141,3 +141,24 @@ def test_measuring_once_reuses_the_area_of_the_same_geometry_object(monkeypatch)
     measure.m2(np.array([a], dtype=object))
     assert measured == [2, 1, 1]
     assert units.AreaMeasure("EPSG:4543", units.PLANAR).m2([a]).tolist() == [10_000.0]
+
+
+def test_areas_measured_before_are_taken_by_object_and_only_for_that_measure():
+    """Geometry objects the load measured are not measured again inside ``measured_before``; an equal but other
+    object, a missing geometry and another measure are measured as ever.
+    """
+    from shapely.geometry import box
+
+    from kmrv_geo.units import ELLIPSOIDAL, PLANAR, AreaMeasure, measured_before
+
+    measure = AreaMeasure("EPSG:4543", ELLIPSOIDAL)
+    a, b = box(500_000, 2_700_000, 500_100, 2_700_100), box(500_100, 2_700_000, 500_200, 2_700_100)
+    a_copy = box(500_000, 2_700_000, 500_100, 2_700_100)
+    true_a = measure.m2([a])[0]
+    with measured_before(measure, [np.array([a, None], dtype=object)], [np.array([123.0, 7.0])]):
+        got = measure.m2(np.array([a, b, a_copy, None], dtype=object))
+        assert got[0] == 123.0  # taken, not measured
+        assert got[1] == measure.ellipsoidal_m2([b])[0] and got[2] == true_a and got[3] == 0.0
+        assert AreaMeasure("EPSG:4543", PLANAR).m2([a])[0] == 10_000.0
+        assert AreaMeasure("EPSG:4543", ELLIPSOIDAL, centre=(103.0, 25.0)).m2([a])[0] != 123.0
+    assert measure.m2([a])[0] == true_a  # the block has ended

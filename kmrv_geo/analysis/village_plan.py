@@ -209,8 +209,10 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
     t1_codes = t1["code"].fillna("").to_numpy(dtype=object)
     t1_geoms = np.asarray(t1.geometry.values, dtype=object)
     t1_construction = (t1["category"] == landuse.CONSTRUCTION).to_numpy()
-    t0_construction = (_union(np.asarray(t0.geometry.values, dtype=object)[(t0["category"] == landuse.CONSTRUCTION)
-                                                                            .to_numpy()]) if t0 is not None else None)
+    # T0 construction parcels cut directly (a land-use layer's parcels do not overlap: the load refused overlaps);
+    # dissolving a city's construction land first took most of this step
+    t0_construction = (np.asarray(t0.geometry.values, dtype=object)[(t0["category"] == landuse.CONSTRUCTION)
+                                                                     .to_numpy()] if t0 is not None else None)
     found: dict[str, gpd.GeoDataFrame] = {}
     extra_pbf: dict[str, gpd.GeoDataFrame] = {}
 
@@ -261,7 +263,10 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
 
     # 4. new construction in lake zones 1 and 2
     if lake_zones is not None and t0_construction is not None:
-        new_built = difference_from(t1_geoms[t1_construction], t0_construction)
+        built = t1_geoms[t1_construction]
+        zones = np.concatenate([np.asarray(lake_zones.zone1, dtype=object), np.asarray(lake_zones.zone2, dtype=object)])
+        near = np.unique(shapely.STRtree(zones).query(built, predicate="intersects")[0]) if len(zones) else []
+        new_built = difference_from(built[near], t0_construction)  # only construction meeting a zone can be in it
         new_built = new_built[~shapely.is_missing(new_built)]
         for level, zone in ((1, lake_zones.zone1), (2, lake_zones.zone2)):
             found[f"new_built_in_lake_zone{level}"] = _by_village(_inside(new_built, _union(zone)), villages, crs)

@@ -148,6 +148,10 @@ def layout_review(villages: gpd.GeoDataFrame, *, landuse_t0: gpd.GeoDataFrame | 
     return frame.sort_values(["village_index", "new"], ignore_index=True)
 
 
+RANK_DECIMALS = 4
+"""Villages are ranked on their 亩 rounded to this many decimals (0.0001 亩 ≈ 0.07 m²): equal land, equal rank."""
+
+
 def _sum_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n)
     if len(index):
@@ -260,8 +264,9 @@ def village_profiles(villages: VillageInput, *, coverage: pd.DataFrame | None, l
     frame["protection_zone"] = _zone_of(geoms, protection_zones, zone_name_field)
     frame["county_code"], frame["county_name"] = _county_of(geoms, county)
     # rankings only among villages with the figure (points, which have none, are left out)
-    frame["rank_illegal"] = frame["illegal_mu"].rank(method="min", ascending=False).astype("Int64")
-    frame["rank_gap"] = frame["pbf_gap_mu"].rank(method="min", ascending=False).astype("Int64")
+    # ranked on 亩 to 4 decimals: float noise (a gap of 1e-13 亩 where PBF and HSF coincide) is no rank apart
+    frame["rank_illegal"] = frame["illegal_mu"].round(RANK_DECIMALS).rank(method="min", ascending=False).astype("Int64")
+    frame["rank_gap"] = frame["pbf_gap_mu"].round(RANK_DECIMALS).rank(method="min", ascending=False).astype("Int64")
     return frame
 
 
