@@ -178,10 +178,27 @@ class NearbyLayer:
                                 geometry=shown[visible], crs=WGS84)
 
 
+def _landuse_shown(frame: gpd.GeoDataFrame | None, lang: str) -> gpd.GeoDataFrame | None:
+    """A land-use layer with what its pages show, worked out once for every parcel: ``code`` (text, blank where
+    none), ``name``, ``category`` (as given), ``category_label`` and ``style`` (the category's style position).
+    """
+    if frame is None or frame.empty:
+        return None
+    code = frame["code"].astype("string").fillna("")
+    category = frame["category"] if "category" in frame else pd.Series(UNKNOWN, index=frame.index)
+    known = category.where(category.isin(CATEGORIES), UNKNOWN)
+    return gpd.GeoDataFrame({"code": code.to_numpy(dtype=object), "name": code.map(code_name).to_numpy(dtype=object),
+                             "category": category.to_numpy(dtype=object),
+                             "category_label": known.map(CATEGORY_LABELS[lang]).to_numpy(dtype=object),
+                             "style": known.map(CATEGORIES.index).to_numpy(dtype=int)},
+                            geometry=frame.geometry.values, crs=frame.crs)
+
+
 def nearby_layers(context: PageContext) -> dict[str, NearbyLayer | None]:
     """Every layer a patch page draws around its patch, ready to be cut (:class:`NearbyLayer`), by key."""
-    out = {"landuse_t0": NearbyLayer.of(context.landuse_t0, ["code", "category"]),
-           "landuse_t1": NearbyLayer.of(context.landuse_t1, ["code", "category"]),
+    shown = ["code", "name", "category", "category_label", "style"]
+    out = {"landuse_t0": NearbyLayer.of(_landuse_shown(context.landuse_t0, context.lang), shown),
+           "landuse_t1": NearbyLayer.of(_landuse_shown(context.landuse_t1, context.lang), shown),
            "pbf": NearbyLayer.of(context.pbf, ["ref"]), "erl": NearbyLayer.of(context.erl, ["ref"])}
     out |= {kind: NearbyLayer.of(context.approvals.get(kind), ["ref"]) for kind in APPROVAL_KINDS}
     return out
@@ -233,17 +250,13 @@ class PatchLayers:
 
 
 def _landuse_spec(web: gpd.GeoDataFrame, ctx: MapContext, *, name: str) -> dict:
+    """A land-use layer of a page (its columns as :func:`_landuse_shown` made them)."""
     text = TEXT[ctx.lang]
-    web["code"] = web["code"].astype("string").fillna("")
-    web["name"] = web["code"].map(code_name)
-    category = web["category"] if "category" in web else pd.Series(UNKNOWN, index=web.index)
-    category = category.where(category.isin(CATEGORIES), UNKNOWN)
-    web["category_label"] = category.map(CATEGORY_LABELS[ctx.lang])
     styles = [{"color": "#666666", "weight": 0.5, "fillColor": CATEGORY_COLOURS[c], "fillOpacity": 0.55}
               for c in CATEGORIES]
     fields = [Field("code", text["code"]), Field("name", text["name"]), Field("category_label", text["category"])]
     return layer_spec(web, ctx, name=name, fields=fields, tooltip=["code", "name", "category_label"], styles=styles,
-                      style_index=category.map(CATEGORIES.index).to_numpy(dtype=int))
+                      style_index=web["style"].to_numpy(dtype=int))
 
 
 def patch_layers(patch: gpd.GeoDataFrame, context: PageContext,
