@@ -395,7 +395,7 @@ def _robust_intersection(a: np.ndarray, b: np.ndarray, min_area: float) -> np.nd
     return pieces
 
 
-def difference_from(geoms: np.ndarray, cutters: np.ndarray) -> np.ndarray:
+def difference_from(geoms: np.ndarray, cutters: np.ndarray, *, pairs: tuple | None = None) -> np.ndarray:
     """Each geometry minus the union of the cutters it overlaps (polygonal parts; None if nothing left).
 
     Parameters
@@ -403,6 +403,8 @@ def difference_from(geoms: np.ndarray, cutters: np.ndarray) -> np.ndarray:
     geoms : numpy.ndarray of shapely geometries
     cutters : numpy.ndarray of shapely geometries
         Non-overlapping polygons (e.g. parcels of one layer, dissolved zones).
+    pairs : tuple, optional
+        ``intersect_pairs(geoms, cutters)`` when the caller already has it (not computed again).
 
     Returns
     -------
@@ -418,7 +420,7 @@ def difference_from(geoms: np.ndarray, cutters: np.ndarray) -> np.ndarray:
     geoms = np.asarray(geoms, dtype=object)
     cutters = np.asarray(cutters, dtype=object)
     out = np.array(geoms, dtype=object)
-    gi, ci, inside = intersect_pairs(geoms, cutters)
+    gi, ci, inside = intersect_pairs(geoms, cutters) if pairs is None else pairs
     if gi.size:
         order = np.argsort(gi, kind="stable")
         gi, ci, inside = gi[order], ci[order], inside[order]
@@ -668,15 +670,33 @@ def area_by_zone(geoms: np.ndarray, zones: np.ndarray, *, measure=None,
     numpy.ndarray
         Σ area(geom ∩ zone) × weight, one value per zone.
     """
-    result = np.zeros(len(zones))
+    return areas_by_zone(geoms, zones, measure=measure, weights=[weights])[0]
+
+
+def areas_by_zone(geoms: np.ndarray, zones: np.ndarray, *, measure=None,
+                  weights: list[np.ndarray | None]) -> list[np.ndarray]:
+    """:func:`area_by_zone` for several weightings of the same geometries, overlaid and measured once.
+
+    Parameters
+    ----------
+    geoms, zones : numpy.ndarray of shapely geometries
+    measure : AreaMeasure, optional
+    weights : list of (numpy.ndarray or None)
+        One weighting per result (``None``: gross area).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One array per weighting, one value per zone.
+    """
+    results = [np.zeros(len(zones)) for _ in weights]
     # zones on the indexed, prepared side: most geometries lie inside one zone (a fast prepared covers)
     gi, zi, pieces = intersect_pairs(np.asarray(geoms, dtype=object), np.asarray(zones, dtype=object))
     if zi.size:
         area = _measured(pieces, measure)
-        if weights is not None:
-            area = area * np.asarray(weights, dtype=float)[gi]
-        np.add.at(result, zi, area)
-    return result
+        for result, weight in zip(results, weights, strict=True):
+            np.add.at(result, zi, area if weight is None else area * np.asarray(weight, dtype=float)[gi])
+    return results
 
 
 def label_by_zone(frame: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None, columns: list[str]) -> gpd.GeoDataFrame:

@@ -211,3 +211,15 @@ def test_outside_of_takes_away_only_the_zones_each_geometry_meets():
     assert shapely.equals(rest[0], shapely.box(30, 0, 60, 80))
     assert rest[1] is alone  # meets no zone: unchanged
     assert rest[2].area == pytest.approx(80 * 80 - 40 * 40)
+
+
+def test_areas_by_zone_weights_one_overlay_as_area_by_zone_does_each():
+    from kmrv_geo.overlay import area_by_zone, areas_by_zone
+
+    geoms = np.array([box(0, 0, 10, 10), box(10, 0, 30, 10), box(30, 0, 35, 10)], dtype=object)
+    zones = np.array([box(0, 0, 20, 10), box(20, 0, 40, 10)], dtype=object)
+    net = np.array([0.9, 0.5, 1.0])
+    gross, weighted = areas_by_zone(geoms, zones, weights=[None, net])
+    assert gross.tolist() == [200.0, 150.0] == area_by_zone(geoms, zones).tolist()
+    assert weighted.tolist() == pytest.approx([90.0 + 50.0, 50.0 + 50.0])
+    assert weighted.tolist() == area_by_zone(geoms, zones, weights=net).tolist()

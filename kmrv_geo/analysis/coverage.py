@@ -17,7 +17,7 @@ import shapely
 
 from .. import landuse
 from ..overlay import (
-    area_by_zone,
+    areas_by_zone,
     difference_from,
     intersect_pairs,
     label_by_zone,
@@ -154,14 +154,16 @@ def coverage_table(zones: gpd.GeoDataFrame, keys: list[str], *, pbf: np.ndarray,
     """
     zg = np.asarray(zones.geometry.values, dtype=object)
     table = zones[keys].reset_index(drop=True).copy()
-    figures = [("pbf_mu", pbf, None), ("hsf_mu", hsf, None), ("hsf_on_pbf_mu", hsf_pbf, None),
-               ("farmland_mu", farmland, None), ("hsf_on_farmland_mu", hsf_farmland, None)]
     net = farmland_shares is not None and hsf_farmland_shares is not None
-    if net:
-        figures += [("farmland_net_mu", farmland, 1 - farmland_shares),
-                    ("hsf_on_farmland_net_mu", hsf_farmland, 1 - hsf_farmland_shares)]
-    for column, geoms, weights in figures:
-        table[column] = area_by_zone(geoms, zg, measure=measure, weights=weights) / M2_PER_MU
+    # each geometry set overlaid with the zones once: its gross and (with 田坎 shares) net area
+    figures = [(("pbf_mu",), pbf, [None]), (("hsf_mu",), hsf, [None]), (("hsf_on_pbf_mu",), hsf_pbf, [None]),
+               (("farmland_mu", "farmland_net_mu") if net else ("farmland_mu",), farmland,
+                [None, 1 - farmland_shares] if net else [None]),
+               (("hsf_on_farmland_mu", "hsf_on_farmland_net_mu") if net else ("hsf_on_farmland_mu",), hsf_farmland,
+                [None, 1 - hsf_farmland_shares] if net else [None])]
+    for columns, geoms, weights in figures:
+        for column, m2 in zip(columns, areas_by_zone(geoms, zg, measure=measure, weights=weights), strict=True):
+            table[column] = m2 / M2_PER_MU
     table = table.groupby(keys, as_index=False, dropna=False).sum()
     farm, covered = ("farmland_net_mu", "hsf_on_farmland_net_mu") if net else ("farmland_mu", "hsf_on_farmland_mu")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -218,7 +220,7 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
     farm_t1 = _farmland(landuse_t1)
     shares_t1 = _farmland_shares(landuse_t1)
     _, _, hsf_pbf = intersect_pairs(hsf_d, pbf_d)
-    _, farm_i, hsf_farm = intersect_pairs(hsf_d, farm_t1)
+    hsf_i, farm_i, hsf_farm = intersect_pairs(hsf_d, farm_t1)
     tables = {
         f"coverage_by_{level}": coverage_table(
             zones, keys, pbf=pbf_d, hsf=hsf_d, hsf_pbf=hsf_pbf, farmland=farm_t1, hsf_farmland=hsf_farm,
@@ -232,7 +234,7 @@ def analyse_coverage(*, pbf: gpd.GeoDataFrame | None, hsf: gpd.GeoDataFrame | No
             table[unknown] = np.nan
 
     # HSF outside current farmland, told apart by whether it was farmland at T0
-    off_t1 = difference_from(hsf_d, farm_t1)
+    off_t1 = difference_from(hsf_d, farm_t1, pairs=(hsf_i, farm_i, hsf_farm))  # the overlay above, not again
     off_t1 = off_t1[~shapely.is_missing(off_t1)]
     if landuse_t0 is not None and len(off_t1):
         _, _, was_farm = intersect_pairs(off_t1, _farmland(landuse_t0))
