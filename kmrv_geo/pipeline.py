@@ -19,6 +19,7 @@ from .config import ROLE_LABELS, ProjectConfig, load_config, with_patches
 from .errors import ConfigError
 from .fieldcheck.package import write_fieldcheck
 from .findings import Results
+from .memory import release_free_memory
 from .outputs import OutputFolder
 from .overlay import recording_recomputes
 from .partitions import open_partitions
@@ -165,6 +166,7 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
             logger.info("analysis: %s", step.name)
             with watch.part(step.name), measuring_once():
                 step.run(project, results, options)
+            release_free_memory()
     bar.close()
     return lines
 
@@ -252,6 +254,7 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     watch = Stopwatch()
     with watch.part("load"):
         project = load_project(config, progress=progress, partitions=partitions)
+        release_free_memory()  # the layers as read and the checks' arrays are gone
     maps_ctx = map_context(project, lang=lang, basemap=basemap) if "maps" in steps else None
     folder.write_json("check_report.json", project.check_report())
     for name, table in accounting_tables(project, lang=lang).items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from ..memory import limit_arenas
 from .check import check
 from .demo import demo
 from .judge import judge
@@ -19,6 +20,7 @@ def cli() -> None:
 
     Start with `kmrv demo --out demo_out` to see every output on synthetic sample data.
     """
+    limit_arenas()  # before any worker thread: resident memory close to what the run holds
 
 
 cli.add_command(demo)
