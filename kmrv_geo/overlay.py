@@ -449,7 +449,8 @@ def difference_from(geoms: np.ndarray, cutters: np.ndarray, *, pairs: tuple | No
 def dissolve_zones(zones: np.ndarray) -> np.ndarray:
     """Make possibly overlapping zones (e.g. approvals) non-overlapping polygons with the same union.
 
-    Only zones that overlap another one are unioned (group by group); the others are kept as they are.
+    Only zones (parts of zones) that overlap another one are unioned (group by group); the others are kept as
+    they are.
     PBF or approval layers are mostly free of overlaps, so this costs an indexed self-overlay instead of
     a union of the whole layer (on the 200k-parcel sample's PBF: 1 s instead of 3 s).
     """
@@ -457,6 +458,9 @@ def dissolve_zones(zones: np.ndarray) -> np.ndarray:
     zones = zones[~shapely.is_missing(zones) & ~shapely.is_empty(zones)]
     if zones.size == 0:
         return zones
+    # part by part: parts of neighbouring multipolygons mostly just touch, where the whole multipolygons (a
+    # village plan's 17 parts) overlay slowly; the parts of one valid multipolygon never overlap
+    zones = shapely.get_parts(zones)
     li, ri, _pieces = intersect_pairs(zones, zones)
     overlapping = li < ri
     li, ri = li[overlapping], ri[overlapping]

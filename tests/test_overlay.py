@@ -45,6 +45,21 @@ def test_dissolve_zones_unions_only_overlapping_groups():
     assert sum(shapely.area(out)) == shapely.union_all([a, b, c, d]).area
 
 
+def test_dissolve_zones_takes_multipolygons_part_by_part():
+    """Two plan multipolygons whose parts interleave: only the two parts that overlap are united; the union is
+    the same as of the whole multipolygons."""
+    from shapely.geometry import MultiPolygon
+
+    from kmrv_geo.overlay import dissolve_zones
+
+    first = MultiPolygon([box(0, 0, 10, 10), box(20, 0, 30, 10), box(40, 0, 50, 10)])
+    second = MultiPolygon([box(10, 0, 20, 10), box(25, 0, 35, 10)])  # edge neighbour; overlaps 20-30 by 50 m²
+    out = dissolve_zones(np.array([first, second], dtype=object))
+    assert sorted(np.round(shapely.area(out), 9).tolist()) == [100.0, 100.0, 100.0, 150.0]
+    assert shapely.area(out).sum() == pytest.approx(shapely.union_all([first, second]).area)
+    assert all(shapely.get_type_id(out) == 3)
+
+
 def test_merge_contiguous_joins_edge_neighbours_not_corner_neighbours():
     from kmrv_geo.overlay import merge_contiguous
 
