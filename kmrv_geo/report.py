@@ -324,8 +324,9 @@ def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame], *, note: s
     """Write tables as sheets of one .xlsx that reads well: headings bold, header row frozen, an autofilter,
     columns as wide as their Chinese headings and values, 亩 with 2 decimals, shares as percent, totals rows
     (合计/Total) bold, and ``note`` (what the areas measure) in each sheet's print header and a first
-    说明 sheet. Values keep full precision (only the display is rounded); text is always stored as text (a
-    village or document named ``=…`` is never a formula) and missing values as empty cells.
+    说明 sheet. Values keep full precision (only the display is rounded; float noise below :data:`NOISE` is
+    stored as 0); text is always stored as text (a village or document named ``=…`` is never a formula);
+    missing values and empty text are empty cells.
 
     Written with XlsxWriter row by row (a city's ten thousand patches: seconds, where openpyxl took ten).
 
@@ -389,16 +390,27 @@ def write_workbook(path: str | Path, sheets: dict[str, pd.DataFrame], *, note: s
                     _write_cell(sheet, r, j, value, numbers[j], bold, style)
 
 
+NOISE = 1e-9
+"""Numbers of a smaller magnitude are float noise of a difference (−1.7e-13 亩 where two equal areas were
+subtracted): stored as 0, so that Excel shows 0.00 and not −0.00."""
+
+
 def _write_cell(sheet, r: int, j: int, value, number: str | None, bold: bool, style) -> None:
-    """One value as Excel shows it: text as text, numbers and booleans as such, dates as dates, missing empty."""
-    if isinstance(value, str):
+    """One value as Excel shows it: text as text, numbers and booleans as such, dates as dates; missing values and
+    empty text leave the cell empty (blank for Excel's ISBLANK and Go To → Blanks).
+    """
+    if isinstance(value, str) and value:
         sheet.write_string(r, j, value, style(bold, quote=value.startswith(FORMULA_START)))
+    elif isinstance(value, str):
+        if bold:
+            sheet.write_blank(r, j, None, style(bold, number))
     elif isinstance(value, (bool, np.bool_)):
         sheet.write_boolean(r, j, bool(value), style(bold))
     elif isinstance(value, (int, float, np.integer, np.floating)):
         if np.isfinite(value):
-            sheet.write_number(r, j, float(value) if isinstance(value, (float, np.floating)) else int(value),
-                               style(bold, number))
+            if isinstance(value, (float, np.floating)):
+                value = 0.0 if abs(value) < NOISE else float(value)
+            sheet.write_number(r, j, value if isinstance(value, float) else int(value), style(bold, number))
         elif bold:
             sheet.write_blank(r, j, None, style(bold, number))
     elif isinstance(value, (pd.Timestamp, datetime.datetime, datetime.date, np.datetime64)):
@@ -409,4 +421,5 @@ def _write_cell(sheet, r: int, j: int, value, number: str | None, bold: bool, st
             sheet.write_blank(r, j, None, style(bold, number))
     else:
         text = clean_text(str(value))
-        sheet.write_string(r, j, text, style(bold, quote=text.startswith(FORMULA_START)))
+        if text:
+            sheet.write_string(r, j, text, style(bold, quote=text.startswith(FORMULA_START)))

@@ -47,7 +47,8 @@ def test_dissolve_zones_unions_only_overlapping_groups():
 
 def test_dissolve_zones_takes_multipolygons_part_by_part():
     """Two plan multipolygons whose parts interleave: only the two parts that overlap are united; the union is
-    the same as of the whole multipolygons."""
+    the same as of the whole multipolygons.
+    """
     from shapely.geometry import MultiPolygon
 
     from kmrv_geo.overlay import dissolve_zones

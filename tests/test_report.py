@@ -81,18 +81,18 @@ def test_workbook_keeps_text_as_text_and_missing_values_empty(tmp_path):
     """A village or document named like a formula stays text (stored as a string, quote-prefixed so editing the
     cell keeps it text); NaN and None are empty cells; numbers, booleans and dates keep their types.
     """
-    table = pd.DataFrame({"村": ["=1+2", "+86", "@SUM(A1)", "-x", "普通村", "合计"],
-                          "面积(亩)": [1.5, np.nan, 2.0, None, 3, 6.5],
+    table = pd.DataFrame({"村": ["=1+2", "+86", "@SUM(A1)", "-x", "", "合计"],
+                          "面积(亩)": [1.5, np.nan, 2.0, -1.7e-13, 3, 6.5],
                           "有批文": [True, False, True, False, True, None],
                           "日期": pd.to_datetime(["2023-05-01", None, "2023-06-30", None, None, None])})
     path = tmp_path / "r.xlsx"
     write_workbook(path, {"表": table})
     book = openpyxl.load_workbook(path)
     sheet = book["表"]
-    assert [sheet.cell(r, 1).value for r in range(2, 8)] == ["=1+2", "+86", "@SUM(A1)", "-x", "普通村", "合计"]
-    assert all(sheet.cell(r, 1).data_type == "s" for r in range(2, 8))  # never a formula
+    assert [sheet.cell(r, 1).value for r in range(2, 8)] == ["=1+2", "+86", "@SUM(A1)", "-x", None, "合计"]
+    assert all(sheet.cell(r, 1).data_type == "s" for r in (2, 3, 4, 5, 7))  # never a formula; "" left empty
     assert sheet["A2"].quotePrefix and sheet["A3"].quotePrefix and not sheet["A6"].quotePrefix
-    assert [sheet.cell(r, 2).value for r in range(2, 8)] == [1.5, None, 2.0, None, 3, 6.5]
+    assert [sheet.cell(r, 2).value for r in range(2, 8)] == [1.5, None, 2.0, 0, 3, 6.5]  # float noise: 0, not -0.00
     assert sheet["B7"].font.bold and sheet["B7"].number_format == "#,##0.00"  # totals: bold and still 2 decimals
     assert sheet["C2"].value is True and sheet["C3"].value is False
     assert sheet["D2"].value.date().isoformat() == "2023-05-01" and sheet["D3"].value is None
