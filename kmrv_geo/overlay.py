@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import pandas as pd
 import shapely
 
 from .degenerate import clean_degenerate, find_degenerate
+from .parallel import CORES
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-WORKERS = max(1, min(4, os.cpu_count() or 1))
+WORKERS = CORES
 """Threads for the vectorised GEOS calls (shapely releases the GIL while GEOS works)."""
 CHUNK_MIN = 20_000
 """Arrays shorter than this are not split across threads (the overhead would not pay)."""
@@ -355,18 +355,23 @@ def _robust_one(a, b, operation: str, *, cleaned: tuple | None = None):
     return None, "failed"
 
 
-def _degenerate_once(geoms: np.ndarray) -> np.ndarray:
-    """:func:`find_degenerate` of each distinct geometry object once (a parcel recurs in many pairs)."""
+def _once_per_object(func, geoms: np.ndarray) -> np.ndarray:
+    """``func(geoms)`` (element-wise) computed for each distinct geometry object once: a parcel or a dissolved
+    zone recurs in many pairs.
+    """
     ids = np.fromiter((id(g) for g in geoms), dtype=np.int64, count=len(geoms))
     _unique, first, back = np.unique(ids, return_index=True, return_inverse=True)
-    return find_degenerate(geoms[first])[back]
+    return func(geoms[first])[back]
+
+
+def _degenerate_once(geoms: np.ndarray) -> np.ndarray:
+    """:func:`find_degenerate` of each distinct geometry object once."""
+    return _once_per_object(find_degenerate, geoms)
 
 
 def _cleaned_once(geoms: np.ndarray) -> np.ndarray:
-    """:func:`clean_degenerate` of each distinct geometry object once (a dissolved zone recurs in many pairs)."""
-    ids = np.fromiter((id(g) for g in geoms), dtype=np.int64, count=len(geoms))
-    _unique, first, back = np.unique(ids, return_index=True, return_inverse=True)
-    return clean_degenerate(geoms[first])[back]
+    """:func:`clean_degenerate` of each distinct geometry object once."""
+    return _once_per_object(clean_degenerate, geoms)
 
 
 def _robust_intersection(a: np.ndarray, b: np.ndarray, min_area: float) -> np.ndarray:

@@ -13,8 +13,11 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-WORKERS = max(1, min(4, os.cpu_count() or 1))
-"""Worker processes at most (the machine's cores, up to four)."""
+CORES = max(1, min(4, os.cpu_count() or 1))
+"""Cores a step uses at most (the machine's, up to four): worker processes here, threads for GEOS and PROJ calls
+(:func:`kmrv_geo.overlay.threaded`, the ellipsoidal measuring)."""
+WORKERS = CORES
+"""Worker processes at most."""
 
 _TASK: Callable[..., Any] | None = None
 """The function the forked workers run (inherited through ``fork``: closures need no pickling)."""

@@ -12,7 +12,6 @@ edges it agrees with ``pyproj.Geod(ellps="GRS80")`` geodesic areas to better tha
 from __future__ import annotations
 
 import contextvars
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,6 +22,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+
+from .parallel import CORES
 
 M2_PER_MU: float = 10000.0 / 15.0
 """Square metres in one 亩 (666.666… m²)."""
@@ -102,8 +103,6 @@ MAX_SEGMENT_M = 20.0
 """Edges are split into pieces of at most this length (m) before an ellipsoidal area is measured."""
 MEASURE_CHUNK = 100_000
 """Geometries densified and reprojected at a time when measuring (bounds the memory of the copies)."""
-MEASURE_THREADS = max(1, min(4, os.cpu_count() or 1))
-"""Threads measuring chunks at once (each holds one chunk's densified copy)."""
 ELLIPSOIDAL_M2_COLUMN = "_ellipsoidal_m2"
 """Column of a checked land-use layer holding each parcel's ellipsoidal area (m²) where the load measured it
 (the TBMJ check does): analyses reuse it for pieces that are a whole parcel instead of measuring again."""
@@ -153,7 +152,7 @@ def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENT
 
     starts = range(0, len(geoms), MEASURE_CHUNK)
     if len(starts) > 1:  # GEOS and PROJ work without the GIL: chunks on threads, each its own slice of ``out``
-        with ThreadPoolExecutor(max_workers=min(len(starts), MEASURE_THREADS)) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(starts), CORES)) as pool:  # each holds one chunk's copy
             list(pool.map(measure, starts))
     else:
         for start in starts:
