@@ -59,3 +59,26 @@ def forked_map(func: Callable[..., Any], tasks: Sequence[tuple], *, workers: int
             yield from pool.imap(_run, tasks)
     finally:
         _TASK = None
+
+
+def map_blocks(func: Callable[[int, int], Any], n: int, *, block: int, bar=None) -> Iterator[Any]:
+    """``func(start, stop)`` over consecutive blocks of ``range(n)``, in forked workers when there is more than one
+    block (:func:`forked_map`); results in block order.
+
+    Parameters
+    ----------
+    func : callable
+        Does the items ``start … stop − 1`` (e.g. writes those pages) and returns what the caller gathers.
+    n : int
+        Items in all.
+    block : int
+        Items per call.
+    bar : tqdm progress bar, optional
+        Advanced by each block's size as its result arrives.
+    """
+    blocks = [(start, min(start + block, n)) for start in range(0, n, block)]
+    results = forked_map(func, blocks, workers=None if len(blocks) > 1 else 1)
+    for (start, stop), result in zip(blocks, results, strict=True):
+        if bar is not None:
+            bar.update(stop - start)
+        yield result

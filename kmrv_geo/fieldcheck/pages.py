@@ -24,7 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..landuse import code_name
-from ..parallel import forked_map
+from ..parallel import map_blocks
 from ..text import escape_html as esc
 from ..webmap.assets import shared_assets_html
 from ..webmap.elements import RawHtml
@@ -50,7 +50,7 @@ ASSETS = "assets"
 """Folder (beside the pages) of the Leaflet and map scripts every page shares (offline, one copy)."""
 MAP_HEIGHT_MM = 112
 PAGE_BLOCK = 200
-"""Pages one worker process writes at a time (:func:`~kmrv_geo.parallel.forked_map`; fewer: no workers)."""
+"""Pages one worker process writes at a time (:func:`~kmrv_geo.parallel.map_blocks`; fewer: no workers)."""
 TEXT = {
     "zh": {"index": "图斑目录", "prev": "← 上一个", "next": "下一个 →", "title": "外业核查图斑", "no": "序号",
            "patch_id": "图斑编号", "location": "位置", "county": "区县", "township": "乡镇", "village": "村",
@@ -411,12 +411,10 @@ def write_patch_pages(out_dir: str | Path, judged: gpd.GeoDataFrame, context: Pa
 
     paths: list[Path] = []
     assets: dict[str, str] = {}
-    blocks = [(start, min(start + PAGE_BLOCK, len(order))) for start in range(0, len(order), PAGE_BLOCK)]
     with tqdm(total=len(order), disable=not verbose, desc="图斑核查页 patch pages") as bar:
-        for written, linked in forked_map(write_block, blocks, workers=None if len(blocks) > 1 else 1):
+        for written, linked in map_blocks(write_block, len(order), block=PAGE_BLOCK, bar=bar):
             paths += written
             assets.update(linked)
-            bar.update(len(written))
     index = out / INDEX
     index.write_text(_index_page(judged, order, names, context), encoding="utf-8")
     asset_paths = []

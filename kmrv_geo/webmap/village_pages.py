@@ -30,7 +30,7 @@ from tqdm import tqdm
 from ..errors import MapError
 from ..fieldcheck.labels import SYNTHETIC, check_lang
 from ..landuse import CATEGORIES, CATEGORY_LABELS
-from ..parallel import forked_map
+from ..parallel import map_blocks
 from ..report import AREA_KIND_SUFFIX, headings
 from ..text import escape_html as esc
 from ..text import text_of
@@ -56,7 +56,7 @@ FOLDER = "villages"
 INDEX = "index.html"
 ASSETS = "assets"
 PAGE_BLOCK = 25
-"""Village pages one worker process writes at a time (:func:`~kmrv_geo.parallel.forked_map`)."""
+"""Village pages one worker process writes at a time (:func:`~kmrv_geo.parallel.map_blocks`)."""
 """Folder (beside the pages) of the Leaflet and map scripts every page shares (offline, one copy)."""
 MAP_HEIGHT_MM = 98
 FIGURE_COLUMNS = ("county_name", "township", "category", "theme", "area_mu", "farmland_mu", "pbf_mu",
@@ -619,13 +619,11 @@ def write_village_pages(out_dir: str | Path, profiles: gpd.GeoDataFrame, review:
     paths: list[Path] = []
     counts: dict = {}
     assets: dict[str, str] = {}
-    blocks = [(start, min(start + PAGE_BLOCK, len(order))) for start in range(0, len(order), PAGE_BLOCK)]
     with tqdm(total=len(order), disable=not verbose, desc="村庄页面 village pages") as bar:
-        for written, found, linked in forked_map(write_block, blocks, workers=None if len(blocks) > 1 else 1):
+        for written, found, linked in map_blocks(write_block, len(order), block=PAGE_BLOCK, bar=bar):
             paths += written
             counts |= found
             assets.update(linked)
-            bar.update(len(written))
     index = out / INDEX
     index.write_text(_index_page(profiles, order, names, counts, context), encoding="utf-8")
     asset_paths = []
