@@ -430,13 +430,13 @@ def _patch_rows(pieces: pd.DataFrame, judged_pos: np.ndarray, patches, located, 
     image_dates = patches["image_date"].to_numpy(dtype="datetime64[D]")
     place = {c: located[c].to_numpy(dtype=object) for c in ("patch_id", "county_code", "county_name", "township",
                                                             VILLAGE_KEY, "village")}
-    return [_patch_row(arrays, slice(a, b), int(p), after_given[p], before_code[p], image_dates[p],
+    return [_patch_row(arrays, slice(a, b), after_given[p], before_code[p], image_dates[p],
                        {c: values[p] for c, values in place.items()}, area_m2[p], min_part_m2, permits, covering,
                        as_of, lang)
             for p, a, b in zip(judged_pos, starts, ends, strict=True)]
 
 
-def _patch_row(arrays: _PieceArrays, rows: slice, position: int, after_given: str, before_code: str,
+def _patch_row(arrays: _PieceArrays, rows: slice, after_given: str, before_code: str,
                image_date: np.datetime64, place: dict, area_m2: float, min_part_m2: float, permits: dict,
                covering: dict, as_of: np.datetime64, lang: str) -> dict:
     """One row of ``judged_patches`` from the pieces ``rows`` of one patch."""
