@@ -443,6 +443,30 @@ def test_pages_filled_from_shared_map_templates_carry_their_own_layers_and_view(
     assert len(paths) == 1 + len(frame) + len([p for p in paths if p.parent.name == "assets"])
 
 
+def test_nearby_features_inside_the_window_are_drawn_whole_and_the_rest_cut_as_clip_to(context):
+    """A page cuts only the features reaching over its window's edge; together they cover what
+    :func:`clip_to` gives, feature by feature, with the same attributes.
+    """
+    from kmrv_geo.fieldcheck.patchmap import NearbyLayer, clip_to
+    from kmrv_geo.webmap.common import web_geometries
+
+    frame = context.landuse_t0
+    layer = NearbyLayer.of(frame, ["code", "category"])
+    window = box(X0 - 30, Y0 - 30, X0 + 130, Y0 + 120)  # cuts through cells on every side
+    web = layer.around(window)
+    clipped = clip_to(frame, window)
+    assert len(web) == len(clipped) == 16  # 4 × 4 cells of 50 m meet the window
+    expected = web_geometries(np.asarray(clipped.geometry.values, dtype=object), frame.crs)
+    assert all(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=1e-9)
+               for a, b in zip(web.geoms, expected, strict=True))
+    assert list(web.columns["code"]) == list(clipped["code"])
+    inside = shapely.contains_properly(window, np.asarray(clipped.geometry.values, dtype=object))
+    assert inside.sum() == 4  # cells X0…X0+100 × Y0…Y0+100 lie inside and are drawn with their own vertices
+    whole = web_geometries(np.asarray(frame.geometry.values, dtype=object), frame.crs)
+    assert sum(any(shapely.equals_exact(g, w, 0) for w in whole) for g in web.geoms) >= 4
+    assert layer.around(box(X0 + 9000, Y0 + 9000, X0 + 9100, Y0 + 9100)) is None
+
+
 def test_pages_written_by_forked_workers_equal_pages_written_here(judged, context, tmp_path, monkeypatch):
     from kmrv_geo import parallel
     from kmrv_geo.fieldcheck import pages as pages_module

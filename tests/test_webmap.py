@@ -17,7 +17,7 @@ from kmrv_geo.config import config_from_dict
 from kmrv_geo.errors import ConfigError, MapError
 from kmrv_geo.webmap import assets, basemaps
 from kmrv_geo.webmap.common import MapContext, add_layer, finish_map, new_map
-from kmrv_geo.webmap.encode import Field, decode_ints, encode_ints, encode_layer, escape_text
+from kmrv_geo.webmap.encode import Field, WebLayer, decode_ints, encode_ints, encode_layer, escape_text
 
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
 DEMO_MAPS = ("overview", "violations", "coverage", "villages", "abandonment")
@@ -81,6 +81,21 @@ def test_encode_layer_escapes_text_and_dictionary_encodes():
     assert "<" not in json.dumps(spec, ensure_ascii=False).replace("\\u003c", "")
     assert spec["tooltip"][0]["label"] == "&lt;b&gt;label&lt;/b&gt;"
     assert spec["kind"] == "point"
+
+
+def test_a_layer_held_as_arrays_encodes_as_the_same_frame_does():
+    """Page sets encode thousands of small layers from arrays (:class:`WebLayer`): the same data as a frame."""
+    geoms = [Point(102.7 + i / 100, 24.9 + i / 300).buffer(0.001 * (i + 1)) for i in range(6)]
+    columns = {"name": np.array([HOSTILE, "重点村", "重点村", None, "a", "b"], dtype=object),
+               "mu": np.array([1.234, np.nan, 3.0, 4.5, 0.0, 2.0]), "style": np.array([0, 1, 0, 1, 1, 0])}
+    frame = gpd.GeoDataFrame(columns, geometry=geoms, crs="EPSG:4326")
+    fields = [Field("name", "名称"), Field("mu", "亩", 2)]
+    kwargs = {"fields": fields, "tooltip": ["name"], "popup": ["mu"], "search": "name",
+              "styles": [{"color": "#000"}, {"color": "#fff"}]}
+    from_arrays = encode_layer(WebLayer(np.array(geoms, dtype=object), columns), style_index=columns["style"], **kwargs)
+    assert from_arrays == encode_layer(frame, style_index=frame["style"].to_numpy(), **kwargs)
+    assert from_arrays["columns"][1]["values"] == [1.23, None, 3, 4.5, 0, 2]  # numbers stay numbers
+    assert len(WebLayer(np.array(geoms, dtype=object), columns)) == 6
 
 
 def test_level_of_detail_above_the_threshold(monkeypatch):

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -41,7 +42,7 @@ from .labels import (
     text_of,
     verdict_words,
 )  # fmt: skip
-from .patchmap import PageContext, PageLayer, PatchLayers, map_of, nearby_layers, patch_layers
+from .patchmap import PageContext, PageLayer, PagePatch, PatchLayers, map_of, nearby_layers, patch_layers
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return pattern.sub(lambda match: values[match.group(0)], template)
 
 
-def _patch_page(row, patch: gpd.GeoDataFrame, context: PageContext, nearby: dict, templates: dict, *,
+def _patch_page(row, patch: PagePatch, context: PageContext, nearby: dict, templates: dict, *,
                 prev: str | None, next_: str | None, number: int, total: int) -> tuple[str, dict[str, str]]:
     text = TEXT[context.lang]
     drawn = patch_layers(patch, context, nearby)
@@ -389,6 +390,7 @@ def write_patch_pages(out_dir: str | Path, judged: gpd.GeoDataFrame, context: Pa
     order = patch_order(judged)
     names = {label: page_name(i, judged.loc[label, "patch_id"]) for i, label in enumerate(order, start=1)}
     nearby = nearby_layers(context)  # indexed once for every page
+    geoms = np.asarray(judged.geometry.values, dtype=object)
 
     def write_block(start: int, stop: int) -> tuple[list[Path], dict[str, str]]:
         """Write the pages ``order[start:stop]``; their paths and the shared assets they link."""
@@ -397,8 +399,8 @@ def write_patch_pages(out_dir: str | Path, judged: gpd.GeoDataFrame, context: Pa
         for i in range(start, stop):
             label = order[i]
             row = judged.loc[label]
-            patch = judged.loc[[label]].copy()
-            patch["verdict_words"] = verdict_words(row, context.lang)
+            patch = PagePatch(geoms[label], judged.crs, row["patch_id"], str(row["verdict"]),
+                              verdict_words(row, context.lang))
             page, files = _patch_page(row, patch, context, nearby, templates,
                                       prev=names[order[i - 1]] if i > 0 else None,
                                       next_=names[order[i + 1]] if i + 1 < len(order) else None, number=i + 1,

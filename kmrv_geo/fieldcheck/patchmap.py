@@ -16,12 +16,11 @@ import pandas as pd
 import shapely
 import shapely.errors
 
-from ..crs import WGS84
 from ..landuse import CATEGORIES, CATEGORY_LABELS, UNKNOWN, code_name
 from ..overlay import polygonal_parts
-from ..webmap.common import MapContext, layer_spec, new_map, web_geometries, web_layer
+from ..webmap.common import MapContext, layer_spec, new_map, web_geometries
 from ..webmap.elements import CompactLayer, FitView, ReadyFlag
-from ..webmap.encode import Field
+from ..webmap.encode import Field, WebLayer
 from .labels import OTHER_COLOUR, VERDICT_COLOURS
 
 CATEGORY_COLOURS = {"farmland": "#f2d94e", "other_agricultural": "#8fc46a", "construction": "#e06666",
@@ -146,12 +145,15 @@ class NearbyLayer:
         The attributes a page shows, one value per geometry.
     crs : pyproj.CRS
     tree : shapely.STRtree
+    bounds : numpy.ndarray of float, shape (n, 4)
+        Each geometry's ``minx, miny, maxx, maxy``.
     """
 
     geoms: np.ndarray
     columns: dict[str, np.ndarray]
     crs: object
     tree: shapely.STRtree
+    bounds: np.ndarray
 
     @classmethod
     def of(cls, frame: gpd.GeoDataFrame | None, columns: list[str]) -> NearbyLayer | None:
@@ -159,23 +161,32 @@ class NearbyLayer:
         if frame is None or frame.empty:
             return None
         geoms = np.asarray(frame.geometry.values, dtype=object)
-        return cls(geoms, {c: frame[c].to_numpy() for c in columns if c in frame}, frame.crs, shapely.STRtree(geoms))
+        return cls(geoms, {c: frame[c].to_numpy() for c in columns if c in frame}, frame.crs, shapely.STRtree(geoms),
+                   shapely.bounds(geoms))
 
-    def around(self, window, *, gcj02: bool = False) -> gpd.GeoDataFrame | None:
+    def around(self, window, *, gcj02: bool = False) -> WebLayer | None:
         """The features meeting the rectangle ``window``, cut to it, in lon/lat (as :func:`clip_to` then
         :func:`~kmrv_geo.webmap.common.web_layer`); ``None`` when none.
+
+        Only features reaching over the window's edge are cut: one whose bounds lie inside it is drawn whole.
         """
         rows = np.sort(self.tree.query(window, predicate="intersects"))
         if not rows.size:
             return None
-        geoms = polygonal_parts(_cut(self.geoms[rows], window))
+        x0, y0, x1, y1 = window.bounds
+        b = self.bounds[rows]
+        inside = (b[:, 0] >= x0) & (b[:, 1] >= y0) & (b[:, 2] <= x1) & (b[:, 3] <= y1)
+        geoms = self.geoms[rows]
+        if not inside.all():
+            geoms = geoms.copy()
+            geoms[~inside] = _cut(geoms[~inside], window)
+        geoms = polygonal_parts(geoms)
         keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         if not keep.any():
             return None
         shown = web_geometries(geoms[keep], self.crs, gcj02=gcj02)
         visible = ~shapely.is_missing(shown) & ~shapely.is_empty(shown)
-        return gpd.GeoDataFrame({c: values[rows[keep][visible]] for c, values in self.columns.items()},
-                                geometry=shown[visible], crs=WGS84)
+        return WebLayer(shown[visible], {c: values[rows[keep][visible]] for c, values in self.columns.items()})
 
 
 def _landuse_shown(frame: gpd.GeoDataFrame | None, lang: str) -> gpd.GeoDataFrame | None:
@@ -249,25 +260,62 @@ class PatchLayers:
         return tuple((layer.key, layer.name, layer.show) for layer in self.layers)
 
 
-def _landuse_spec(web: gpd.GeoDataFrame, ctx: MapContext, *, name: str) -> dict:
+def _landuse_spec(web: WebLayer, ctx: MapContext, *, name: str) -> dict:
     """A land-use layer of a page (its columns as :func:`_landuse_shown` made them)."""
     text = TEXT[ctx.lang]
     styles = [{"color": "#666666", "weight": 0.5, "fillColor": CATEGORY_COLOURS[c], "fillOpacity": 0.55}
               for c in CATEGORIES]
     fields = [Field("code", text["code"]), Field("name", text["name"]), Field("category_label", text["category"])]
     return layer_spec(web, ctx, name=name, fields=fields, tooltip=["code", "name", "category_label"], styles=styles,
-                      style_index=web["style"].to_numpy(dtype=int))
+                      style_index=np.asarray(web.columns["style"], dtype=int))
 
 
-def patch_layers(patch: gpd.GeoDataFrame, context: PageContext,
+@dataclass(frozen=True)
+class PagePatch:
+    """The judged patch a page is about, as its map draws it.
+
+    Attributes
+    ----------
+    geometry : shapely geometry
+        In ``crs`` (projected).
+    crs : pyproj.CRS
+    patch_id : str
+    verdict : str
+        The verdict's code (its colour).
+    verdict_words : str
+        The verdict in the page's language.
+    """
+
+    geometry: object
+    crs: object
+    patch_id: object
+    verdict: str
+    verdict_words: str
+
+    @classmethod
+    def of(cls, patch: gpd.GeoDataFrame) -> PagePatch:
+        """The first row of ``patch`` (``patch_id``, ``verdict``, ``verdict_words``)."""
+        row = patch.iloc[0]
+        return cls(patch.geometry.iloc[0], patch.crs, row["patch_id"], str(row["verdict"]), row["verdict_words"])
+
+    def shown(self, *, gcj02: bool) -> WebLayer:
+        """Its outline in lon/lat with ``patch_id`` and ``verdict_words`` (empty when it has no geometry)."""
+        web = web_geometries(np.array([self.geometry], dtype=object), self.crs, gcj02=gcj02)
+        visible = ~shapely.is_missing(web) & ~shapely.is_empty(web)
+        columns = {"patch_id": np.array([self.patch_id], dtype=object),
+                   "verdict_words": np.array([self.verdict_words], dtype=object)}
+        return WebLayer(web[visible], {c: values[visible] for c, values in columns.items()})
+
+
+def patch_layers(patch: PagePatch | gpd.GeoDataFrame, context: PageContext,
                  nearby: dict[str, NearbyLayer | None] | None = None) -> PatchLayers:
     """The layers, legend and first view of one patch page's map.
 
     Parameters
     ----------
-    patch : GeoDataFrame
-        One judged patch (one row, projected CRS) with ``patch_id``, ``verdict`` and ``verdict_words``
-        (the verdict in the page's language).
+    patch : PagePatch or GeoDataFrame
+        One judged patch (or one row, projected CRS, with ``patch_id``, ``verdict`` and ``verdict_words``,
+        the verdict in the page's language).
     context : PageContext
     nearby : dict, optional
         :func:`nearby_layers` of ``context``, made once for a set of pages (made here when not given).
@@ -281,7 +329,8 @@ def patch_layers(patch: gpd.GeoDataFrame, context: PageContext,
     ctx = context.map_context()
     text = TEXT[ctx.lang]
     nearby = nearby_layers(context) if nearby is None else nearby
-    minx, miny, maxx, maxy = patch.total_bounds
+    patch = patch if isinstance(patch, PagePatch) else PagePatch.of(patch)
+    minx, miny, maxx, maxy = shapely.bounds(patch.geometry)
     m = context.margin_m
     window = shapely.box(minx - m, miny - m, maxx + m, maxy + m)
     layers: list[PageLayer] = []
@@ -294,28 +343,27 @@ def patch_layers(patch: gpd.GeoDataFrame, context: PageContext,
             continue
         name = text[key] + (f"（{text['year'].format(year=year)}）" if year and ctx.lang == "zh"
                             else f" ({year})" if year else "")
-        if "category" in web:
-            shown_categories |= set(web["category"].dropna())
+        if "category" in web.columns:
+            shown_categories |= {c for c in web.columns["category"] if isinstance(c, str)}
         layers.append(PageLayer(key, name, show, _landuse_spec(web, ctx, name=name)))
     legend += [(CATEGORY_COLOURS[c], CATEGORY_LABELS[ctx.lang][c]) for c in CATEGORIES if c in shown_categories]
     for key in ("pbf", "erl", *APPROVAL_KINDS):
         web = nearby[key].around(window, gcj02=ctx.gcj02) if nearby[key] is not None else None
         if web is None:
             continue
-        fields = [Field("ref", text["ref"])] if "ref" in web else []
+        fields = [Field("ref", text["ref"])] if "ref" in web.columns else []
         layers.append(PageLayer(key, text[key], True, layer_spec(
             web, ctx, name=text[key], fields=fields, tooltip=[f.column for f in fields], styles=[ZONE_STYLES[key]])))
         legend.append((ZONE_STYLES[key]["color"], text[key]))
-    verdict = str(patch["verdict"].iloc[0])
-    colour = VERDICT_COLOURS.get(verdict, OTHER_COLOUR)
-    web = web_layer(patch, ["patch_id", "verdict_words"], gcj02=ctx.gcj02)
+    colour = VERDICT_COLOURS.get(patch.verdict, OTHER_COLOUR)
+    web = patch.shown(gcj02=ctx.gcj02)
     layers.append(PageLayer("patch", text["patch"], True, layer_spec(
         web, ctx, name=text["patch"], fields=[Field("patch_id", text["patch_id"]),
                                               Field("verdict_words", text["verdict"])],
         tooltip=["patch_id", "verdict_words"],
         styles=[{"color": colour, "weight": 4, "fillColor": colour, "fillOpacity": 0.12}])))
-    legend.append((colour, f"{text['patch']}（{patch['verdict_words'].iloc[0]}）" if ctx.lang == "zh"
-                   else f"{text['patch']} ({patch['verdict_words'].iloc[0]})"))
+    legend.append((colour, f"{text['patch']}（{patch.verdict_words}）" if ctx.lang == "zh"
+                   else f"{text['patch']} ({patch.verdict_words})"))
     bounds = shapely.total_bounds(web_geometries(np.array([window], dtype=object), patch.crs, gcj02=ctx.gcj02))
     return PatchLayers(layers, legend, [[float(bounds[1]), float(bounds[0])], [float(bounds[3]), float(bounds[2])]])
 

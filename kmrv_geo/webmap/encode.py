@@ -43,6 +43,25 @@ _POINT = 0
 
 
 @dataclass(frozen=True)
+class WebLayer:
+    """A small layer ready for a web map, held as arrays (no GeoDataFrame: a page set makes thousands).
+
+    Attributes
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+        Polygons/multipolygons or points in lon/lat (WGS84, or GCJ-02 for Gaode); no missing or empty ones.
+    columns : dict of str to numpy.ndarray
+        Attribute values, one per geometry.
+    """
+
+    geoms: np.ndarray
+    columns: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+
+@dataclass(frozen=True)
 class Field:
     """An attribute column a map carries.
 
@@ -126,7 +145,7 @@ def decode_ints(text: str, *, signed: bool) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def _column(values: pd.Series, digits: int | None) -> dict:
+def _column(values: pd.Series | np.ndarray, digits: int | None) -> dict:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = values.astype("float64").round(digits if digits is not None else 6)
         return {"values": [None if np.isnan(x) else (int(x) if x.is_integer() and digits in (None, 0) else x)
@@ -171,8 +190,13 @@ def _structure(geoms: np.ndarray, kind: str):
     return n_parts, n_rings, n_coords - 1, coords[keep]
 
 
+def _take(values: pd.Series | np.ndarray, order: np.ndarray) -> pd.Series | np.ndarray:
+    """``values`` in ``order`` (a frame's column keeps its pandas dtype, e.g. nullable integers)."""
+    return values.iloc[order] if isinstance(values, pd.Series) else np.asarray(values)[order]
+
+
 def encode_layer(
-    frame: gpd.GeoDataFrame,
+    frame: gpd.GeoDataFrame | WebLayer,
     *,
     fields: Sequence[Field] = (),
     tooltip: Sequence[str] = (),
@@ -191,7 +215,7 @@ def encode_layer(
 
     Parameters
     ----------
-    frame : GeoDataFrame
+    frame : GeoDataFrame or WebLayer
         Polygons/multipolygons or points in lon/lat (WGS84, or GCJ-02 for Gaode); no empty geometries.
     fields : sequence of Field
         Columns to carry (only these leave Python).
@@ -227,7 +251,10 @@ def encode_layer(
     """
     if not 3 <= decimals <= 6:
         raise MapError(f"map coordinate decimals must be 3–6 (6 ≈ 0.1 m, 5 ≈ 1 m), got {decimals}")
-    geoms = np.asarray(frame.geometry.values)
+    if isinstance(frame, WebLayer):
+        geoms, columns = np.asarray(frame.geoms, dtype=object), frame.columns
+    else:
+        geoms, columns = np.asarray(frame.geometry.values), frame
     types = set(shapely.get_type_id(geoms).tolist())
     if types and types <= {_POINT}:
         kind = "point"
@@ -242,7 +269,6 @@ def encode_layer(
     else:
         cell_key, order = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     geoms = geoms[order]
-    data = frame.iloc[order]
     names = [f.column for f in fields]
     n_parts, n_rings, n_verts, lonlat = _structure(geoms, kind)
     scale = 10**decimals
@@ -279,7 +305,7 @@ def encode_layer(
     spec = {
         "kind": kind, "n": n, "decimals": decimals,
         "bounds": [round(float(x), decimals) for x in (shapely.total_bounds(geoms) if n else (0, 0, 0, 0))],
-        "columns": [_column(data[f.column], f.digits) for f in fields],
+        "columns": [_column(_take(columns[f.column], order), f.digits) for f in fields],
         "styles": list(styles), "tooltip": refs(tooltip), "popup": refs(popup),
         "popup_title": escape_text(popup_title) if popup_title else None, "cells": cells,
         "lod": {"min_zoom": LOD_MIN_ZOOM, "color": styles[0].get("fillColor", styles[0].get("color", "#3388ff")),
