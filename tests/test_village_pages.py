@@ -407,3 +407,20 @@ def test_a_link_column_makes_only_relative_page_links(browser, tmp_path):
         assert view.page.locator('img[src="x"]').count() == 0 and view.errors == []
     finally:
         view.page.close()
+
+
+def test_svg_path_pixels_rings_and_holes_worked_out_by_hand():
+    """Rings as whole pixels from the window's top-left, closing vertices dropped, repeated pixels merged, a
+    ring left with fewer than three pixels not drawn; holes are rings of their own (even-odd fill).
+    """
+    from shapely.geometry import MultiPolygon, Polygon
+
+    from kmrv_geo.webmap.village_pagemap import _svg_path
+
+    holed = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(2, 2), (4, 2), (4, 4), (2, 4)]])
+    tiny = Polygon([(20, 0), (20.1, 0), (20.1, 0.1)])  # one pixel at scale 1: not drawn
+    near = Polygon([(30, 0), (30.2, 0), (32, 0), (32, 2)])  # the second vertex rounds onto the first
+    geoms = np.array([holed, MultiPolygon([tiny, near])], dtype=object)
+    assert _svg_path(geoms, 0.0, 10.0, 1.0) == "M0,10 10,10 10,0 0,0ZM2,8 4,8 4,6 2,6ZM30,10 32,10 32,8Z"
+    assert _svg_path(geoms, 0.0, 10.0, 2.0).startswith("M0,20 20,20 20,0 0,0ZM4,16 8,16 8,12 4,12Z")
+    assert _svg_path(np.array([Polygon()], dtype=object), 0.0, 0.0, 1.0) == ""

@@ -118,19 +118,63 @@ def _cut(geoms: np.ndarray, window) -> np.ndarray:
         return np.array([_cut_one(g, window) for g in geoms], dtype=object)
 
 
-def clip_to(frame: gpd.GeoDataFrame | None, window) -> gpd.GeoDataFrame | None:
-    """The polygons of ``frame`` that meet the rectangle ``window``, cut to it (``None`` when none)."""
+def cut_to_window(geoms: np.ndarray, window, bounds: np.ndarray | None = None) -> np.ndarray:
+    """``geoms`` cut to the rectangle ``window`` where they reach over its edge; those whose bounds lie inside
+    it are returned whole (the same shape, their own vertices, no GEOS overlay).
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+    window : shapely Polygon
+        A rectangle in the geometries' CRS.
+    bounds : numpy.ndarray, shape (len(geoms), 4), optional
+        Their bounds, when known (:func:`shapely.bounds`).
+
+    Returns
+    -------
+    numpy.ndarray of shapely geometries
+        Same length; a geometry cut to nothing is empty, one GEOS cannot cut even in its valid form missing.
+    """
+    bounds = shapely.bounds(geoms) if bounds is None else bounds
+    x0, y0, x1, y1 = window.bounds
+    inside = (bounds[:, 0] >= x0) & (bounds[:, 1] >= y0) & (bounds[:, 2] <= x1) & (bounds[:, 3] <= y1)
+    if inside.all():
+        return geoms
+    out = np.array(geoms, dtype=object)
+    out[~inside] = _cut(out[~inside], window)
+    return out
+
+
+def clip_rows(frame: gpd.GeoDataFrame | None, window) -> tuple[np.ndarray, np.ndarray] | None:
+    """The polygons of ``frame`` that meet the rectangle ``window``, cut to it (:func:`cut_to_window`).
+
+    Returns
+    -------
+    (numpy.ndarray of int, numpy.ndarray of shapely geometries) or None
+        Their row positions in ``frame`` (ascending) and their polygonal parts in the window; ``None`` when
+        none is left.
+    """
     if frame is None or frame.empty:
         return None
-    rows = frame.sindex.query(window, predicate="intersects")
+    rows = np.sort(frame.sindex.query(window, predicate="intersects"))
     if not len(rows):
         return None
-    part = frame.iloc[np.sort(rows)]
-    geoms = polygonal_parts(_cut(np.asarray(part.geometry.values, dtype=object), window))
+    geoms = polygonal_parts(cut_to_window(np.asarray(frame.geometry.values, dtype=object)[rows], window))
     keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     if not keep.any():
         return None
-    return gpd.GeoDataFrame(part.drop(columns=part.geometry.name)[keep], geometry=geoms[keep], crs=frame.crs)
+    return rows[keep], geoms[keep]
+
+
+def clip_to(frame: gpd.GeoDataFrame | None, window) -> gpd.GeoDataFrame | None:
+    """The polygons of ``frame`` that meet the rectangle ``window``, cut to it, with their attributes
+    (``None`` when none; :func:`clip_rows`).
+    """
+    clipped = clip_rows(frame, window)
+    if clipped is None:
+        return None
+    rows, geoms = clipped
+    return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name).iloc[rows], geometry=geoms, crs=frame.crs)
 
 
 @dataclass(frozen=True)
@@ -167,20 +211,11 @@ class NearbyLayer:
     def around(self, window, *, gcj02: bool = False) -> WebLayer | None:
         """The features meeting the rectangle ``window``, cut to it, in lon/lat (as :func:`clip_to` then
         :func:`~kmrv_geo.webmap.common.web_layer`); ``None`` when none.
-
-        Only features reaching over the window's edge are cut: one whose bounds lie inside it is drawn whole.
         """
         rows = np.sort(self.tree.query(window, predicate="intersects"))
         if not rows.size:
             return None
-        x0, y0, x1, y1 = window.bounds
-        b = self.bounds[rows]
-        inside = (b[:, 0] >= x0) & (b[:, 1] >= y0) & (b[:, 2] <= x1) & (b[:, 3] <= y1)
-        geoms = self.geoms[rows]
-        if not inside.all():
-            geoms = geoms.copy()
-            geoms[~inside] = _cut(geoms[~inside], window)
-        geoms = polygonal_parts(geoms)
+        geoms = polygonal_parts(cut_to_window(self.geoms[rows], window, self.bounds[rows]))
         keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         if not keep.any():
             return None

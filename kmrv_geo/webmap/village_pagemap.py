@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from ..analysis.village_plan import FINDINGS as FINDING_TEXT
-from ..fieldcheck.patchmap import CATEGORY_COLOURS, ZONE_STYLES, clip_to
+from ..fieldcheck.patchmap import CATEGORY_COLOURS, ZONE_STYLES, clip_rows, clip_to
 from ..landuse import CATEGORIES, CATEGORY_LABELS, CONSTRUCTION, UNKNOWN
 from ..overlay import polygonal_parts
 from ..report import headings
@@ -162,24 +162,36 @@ def lake_level_index(level) -> int:
 
 
 def prepare_layers(context: VillagePageContext) -> dict[str, gpd.GeoDataFrame | None]:
-    """The context layers a village map clips from, each filtered once for all pages.
+    """The context layers a village map clips from, each filtered once for all pages, with only the columns
+    a page shows.
 
     Returns
     -------
     dict
-        ``construction_t0``, ``construction_t1`` (construction parcels of each date), ``plan``, ``boundary``,
-        ``pbf``, ``erl``, ``udb``, ``lake_zones``, ``landuse_t0``, ``landuse_t1``; ``None`` where missing.
+        ``construction_t0``, ``construction_t1`` (construction parcels of each date), ``plan``, ``boundary``
+        (``village_key`` as text), ``pbf``, ``erl``, ``udb``, ``lake_zones``, ``landuse_t0``, ``landuse_t1``
+        (``category``); ``None`` where missing.
     """
+
+    def slim(frame, columns, rows=None):
+        if frame is None:
+            return None
+        frame = frame if rows is None else frame[rows]
+        return frame[[c for c in columns if c in frame] + [frame.geometry.name]]
 
     def built(frame):
         if frame is None or "category" not in frame:
             return None
-        return frame[frame["category"] == CONSTRUCTION]
+        return slim(frame, ["code"], (frame["category"] == CONSTRUCTION).to_numpy())
 
+    boundary = slim(context.village_boundary, ["village_key"])
+    if boundary is not None and "village_key" in boundary:
+        boundary = boundary.assign(village_key=boundary["village_key"].map(text_of))
     return {"construction_t0": built(context.landuse_t0), "construction_t1": built(context.landuse_t1),
-            "plan": context.village_plan, "boundary": context.village_boundary, "pbf": context.pbf,
-            "erl": context.erl, "udb": context.udb, "lake_zones": context.lake_zones,
-            "landuse_t0": context.landuse_t0, "landuse_t1": context.landuse_t1}
+            "plan": slim(context.village_plan, ["code", "name", "plan_class"]), "boundary": boundary,
+            "pbf": slim(context.pbf, []), "erl": slim(context.erl, []), "udb": slim(context.udb, []),
+            "lake_zones": slim(context.lake_zones, ["level"]), "landuse_t0": slim(context.landuse_t0, ["category"]),
+            "landuse_t1": slim(context.landuse_t1, ["category"])}
 
 
 def window_of(village: gpd.GeoDataFrame, margin_m: float):
@@ -283,7 +295,7 @@ def village_map(village: gpd.GeoDataFrame, findings: gpd.GeoDataFrame, context: 
 
     boundary = layers["boundary"]
     if boundary is not None and "village_key" in boundary and key:
-        boundary = boundary[boundary["village_key"].map(text_of) == key]
+        boundary = boundary[boundary["village_key"] == key]
     boundary = clip_to(boundary, window)
     if boundary is not None:
         add_layer(fmap, web_layer(boundary, [], gcj02=ctx.gcj02), ctx, key="boundary", name=text["boundary"],
@@ -331,18 +343,24 @@ def _outline_geoms(village: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _svg_path(geoms: np.ndarray, minx: float, maxy: float, scale: float) -> str:
-    """Polygon rings as one SVG path (whole pixels, closing vertices dropped)."""
-    out = []
-    for ring in shapely.get_rings(shapely.get_parts(geoms)):
-        xy = shapely.get_coordinates(ring)[:-1]
-        px = np.round((xy[:, 0] - minx) * scale).astype(int)
-        py = np.round((maxy - xy[:, 1]) * scale).astype(int)
-        keep = np.r_[True, (np.diff(px) != 0) | (np.diff(py) != 0)]
-        if keep.sum() < 3:
-            continue
-        points = " ".join(f"{x},{y}" for x, y in zip(px[keep].tolist(), py[keep].tolist(), strict=True))
-        out.append(f"M{points}Z")
-    return "".join(out)
+    """Polygon rings as one SVG path (whole pixels, closing vertices dropped, repeated pixels merged; a ring
+    left with fewer than three is not drawn).
+    """
+    rings = shapely.get_rings(shapely.get_parts(geoms))
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    if not len(xy):
+        return ""
+    closing = np.r_[ring_of[1:] != ring_of[:-1], True]
+    xy, ring_of = xy[~closing], ring_of[~closing]
+    px = np.round((xy[:, 0] - minx) * scale).astype(int)
+    py = np.round((maxy - xy[:, 1]) * scale).astype(int)
+    first = np.r_[True, ring_of[1:] != ring_of[:-1]]
+    keep = first | np.r_[True, (np.diff(px) != 0) | (np.diff(py) != 0)]
+    points = [f"{x},{y}" for x, y in zip(px[keep].tolist(), py[keep].tolist(), strict=True)]
+    starts = np.flatnonzero(first[keep])
+    ends = np.r_[starts[1:], len(points)]
+    return "".join(f"M{' '.join(points[s:e])}Z" for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+                   if e - s >= 3)
 
 
 def landuse_svg(frame: gpd.GeoDataFrame | None, window, outline: gpd.GeoDataFrame, *, width_px: int = 320,
@@ -376,13 +394,14 @@ def landuse_svg(frame: gpd.GeoDataFrame | None, window, outline: gpd.GeoDataFram
     parts = [f'<svg class="vp-svg" viewBox="0 0 {width_px} {height}" preserveAspectRatio="xMidYMid meet" '
              f'role="img" aria-label="{html.escape(label, quote=True)}" xmlns="http://www.w3.org/2000/svg">'
              f'<rect width="{width_px}" height="{height}" fill="#f2f1ec"/>']
-    part = clip_to(frame, window)
-    if part is not None:
-        category = part["category"] if "category" in part else pd.Series(UNKNOWN, index=part.index)
-        category = category.where(category.isin(CATEGORIES), UNKNOWN)
-        geoms = shapely.simplify(np.asarray(part.geometry.values, dtype=object), tolerance)
+    clipped = clip_rows(frame, window)
+    if clipped is not None:
+        rows, geoms = clipped
+        category = frame["category"].iloc[rows] if "category" in frame else pd.Series(UNKNOWN, index=rows)
+        category = category.where(category.isin(CATEGORIES), UNKNOWN).to_numpy()
+        geoms = shapely.simplify(geoms, tolerance)
         for name in CATEGORIES:
-            mask = (category == name).to_numpy()
+            mask = category == name
             if not mask.any():
                 continue
             d = _svg_path(geoms[mask], minx, maxy, scale)
