@@ -270,9 +270,10 @@ def detect_landcover_change(landuse_t0: gpd.GeoDataFrame, t0: ClassRaster, t1: C
                 near = farm_geoms[tree.query(box, predicate="intersects")]
                 burn = {"out_shape": joint.shape, "transform": transform, "dtype": "uint8"}
                 touched = centred = np.zeros(joint.shape, dtype=bool)
-                if near.size:
-                    touched = rasterio.features.rasterize(((g, 1) for g in near), all_touched=True, **burn) > 0
-                    centred = rasterio.features.rasterize(((g, 1) for g in near), all_touched=False, **burn) > 0
+                if near.size:  # GeoJSON-like shapes made once for both burns (rasterio would make them twice)
+                    shapes = [(g.__geo_interface__, 1) for g in near]
+                    touched = rasterio.features.rasterize(shapes, all_touched=True, **burn) > 0
+                    centred = rasterio.features.rasterize(shapes, all_touched=False, **burn) > 0
                 loss, gain = _changed_labels(joint, touched, centred, min_pixels)
                 for labels, name_of in ((loss, lambda v: NAMES[int(v) - 1]), (gain, lambda _v: "cropland")):
                     if labels.any():

@@ -100,6 +100,21 @@ def test_a_block_of_29_9_mu_is_not_a_site():
     assert len(facility_sites(t1, min_mu=29.9 - 1e-9)) == 1
 
 
+def test_blocks_under_the_site_size_are_left_out_before_the_union():
+    """Only blocks that can be sites are unioned: the same blocks, areas and shapes as from all blocks."""
+    from kmrv_geo.analysis.sites import farmland_blocks
+
+    t1 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0103", sq(100, 0, 200, 100)),  # 30 亩 in two parcels
+                        ("0101", sq(0, 500, 50, 600)),  # 7.5 亩 alone
+                        ("0101", sq(300, 0, 400, 100)), ("0702", sq(400, 0, 500, 100))])  # 15 亩 and construction
+    every = farmland_blocks(t1)
+    large = farmland_blocks(t1, min_mu=15.0)
+    assert (every["area_m2"] / MU).tolist() == pytest.approx([30.0, 7.5, 15.0])
+    assert (large["area_m2"] / MU).tolist() == pytest.approx([30.0, 15.0]) and large["parcels"].tolist() == [2, 1]
+    assert all(a.equals(b) for a, b in zip(large.geometry, every.geometry.iloc[[0, 2]], strict=True))
+    assert farmland_blocks(t1, min_mu=30.0 + 1e-9).empty
+
+
 def test_fragmentation_per_village():
     t1 = landuse_layer([("0101", sq(0, 0, 100, 100)), ("0101", sq(100, 0, 120, 20)), ("0101", sq(120, 0, 140, 20)),
                         ("0702", sq(200, 0, 300, 100))])

@@ -239,3 +239,25 @@ def test_areas_by_zone_weights_one_overlay_as_area_by_zone_does_each():
     assert gross.tolist() == [200.0, 150.0] == area_by_zone(geoms, zones).tolist()
     assert weighted.tolist() == pytest.approx([90.0 + 50.0, 50.0 + 50.0])
     assert weighted.tolist() == area_by_zone(geoms, zones, weights=net).tolist()
+
+
+def test_pairs_searched_from_the_large_side_are_the_same_pairs_and_pieces():
+    """Zones (few, large) finding the parcels they meet give the pairs and pieces a search from every parcel
+    gives, ordered by parcel then zone; only symmetric predicates may be searched the other way.
+    """
+    from shapely.geometry import box
+
+    from kmrv_geo.overlay import intersect_pairs
+
+    parcels = np.array([box(x, y, x + 10, y + 10) for x in range(0, 100, 10) for y in range(0, 50, 10)], dtype=object)
+    zones = np.array([box(-5, -5, 42, 60), box(42, -5, 200, 25), box(42, 25, 200, 60)], dtype=object)
+    li, ri, pieces = intersect_pairs(parcels, zones)
+    sl, sr, spieces = intersect_pairs(parcels, zones, search_from="right")
+    # 50 parcels; the column x = 40…50 is cut at x = 42 (5 more pieces), the row y = 20…30 at y = 25 east of x = 42
+    # (6 more)
+    assert list(zip(sl, sr, strict=True)) == sorted(zip(li, ri, strict=True)) and len(sl) == 50 + 5 + 6
+    by_pair = {(a, b): p for a, b, p in zip(li, ri, pieces, strict=True)}
+    assert all(shapely.equals(p, by_pair[a, b]) for a, b, p in zip(sl, sr, spieces, strict=True))
+    assert sum(shapely.area(spieces)) == pytest.approx(100 * 50)
+    with pytest.raises(ValueError, match="symmetric"):
+        intersect_pairs(parcels, zones, predicate="within", search_from="right")

@@ -24,7 +24,7 @@ SITE_COLUMNS = ["site_id", "area_mu", "parcels", "pbf_mu", "pbf_share", "on_pbf"
 
 
 def farmland_blocks(landuse_t1: gpd.GeoDataFrame, *, join_width_m: float = 2.0,
-                    measure: AreaMeasure | None = None) -> gpd.GeoDataFrame:
+                    measure: AreaMeasure | None = None, min_mu: float = 0.0) -> gpd.GeoDataFrame:
     """Group current farmland parcels into contiguous blocks.
 
     Parameters
@@ -33,12 +33,17 @@ def farmland_blocks(landuse_t1: gpd.GeoDataFrame, *, join_width_m: float = 2.0,
         Land use with a ``category`` column.
     join_width_m : float, default 2
         Parcels closer than or at this distance belong to one block.
+    measure : AreaMeasure, optional
+        The area kind of ``area_m2`` (default planar).
+    min_mu : float, default 0
+        Blocks whose parcels add up to less (亩) are left out before their parcels are unioned (a city has
+        hundreds of thousands of small blocks; only the large ones are sites).
 
     Returns
     -------
     GeoDataFrame
-        One row per block: ``area_m2`` (sum of its parcels), ``parcels`` (count), geometry (union of
-        its parcels, without the gaps).
+        One row per block of at least ``min_mu``, in the order of its first parcel: ``area_m2`` (sum of its
+        parcels), ``parcels`` (count), geometry (union of its parcels, without the gaps).
     """
     farm = landuse_t1[landuse_t1["category"].to_numpy() == landuse.FARMLAND]
     geoms = np.asarray(farm.geometry.values, dtype=object)
@@ -49,6 +54,9 @@ def farmland_blocks(landuse_t1: gpd.GeoDataFrame, *, join_width_m: float = 2.0,
     frame = gpd.GeoDataFrame({"block": labels, "area_m2": (measure or planar_measure(str(landuse_t1.crs))).m2(geoms),
                                    "parcels": 1}, geometry=geoms,
                              crs=landuse_t1.crs)
+    if min_mu > 0:  # the same sums the dissolve below makes
+        large = frame.groupby("block")["area_m2"].sum() / M2_PER_MU >= min_mu
+        frame = frame[frame["block"].isin(large.index[large.to_numpy()]).to_numpy()]
     blocks = frame.dissolve(by="block", aggfunc={"area_m2": "sum", "parcels": "sum"})
     return blocks.reset_index(drop=True)
 
@@ -80,7 +88,7 @@ def facility_sites(landuse_t1: gpd.GeoDataFrame, *, min_mu: float = 30.0, join_w
         :data:`SITE_COLUMNS`, largest first; ``site_id`` like ``FS0001``.
     """
     measure = measure or planar_measure(str(landuse_t1.crs))
-    blocks = farmland_blocks(landuse_t1, join_width_m=join_width_m, measure=measure)
+    blocks = farmland_blocks(landuse_t1, join_width_m=join_width_m, measure=measure, min_mu=min_mu)
     blocks["area_mu"] = blocks["area_m2"] / M2_PER_MU
     sites = blocks[blocks["area_mu"] >= min_mu].copy()
     geoms = np.asarray(sites.geometry.values, dtype=object)

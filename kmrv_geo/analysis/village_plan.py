@@ -145,7 +145,7 @@ def _by_village(geoms: np.ndarray, villages: gpd.GeoDataFrame, crs) -> gpd.GeoDa
     if not len(geoms):
         return gpd.GeoDataFrame({VILLAGE_KEY: []}, geometry=[], crs=crs)
     pieces = split_by_zones(gpd.GeoDataFrame(geometry=geoms, crs=crs), villages[[VILLAGE_KEY, "geometry"]],
-                            [VILLAGE_KEY], outside={VILLAGE_KEY: None})
+                            [VILLAGE_KEY], outside={VILLAGE_KEY: None}, search_from="right")
     pieces = pieces[pieces[VILLAGE_KEY].notna()]
     if pieces.empty:
         return gpd.GeoDataFrame({VILLAGE_KEY: []}, geometry=[], crs=crs)
@@ -273,7 +273,8 @@ def review_villages(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | None, 
     elif lake_zones is not None:
         warnings.append("no T0 land use: new construction in the lake zones is not given")
 
-    t1_built = _union(t1_geoms[t1_construction]) if found else None
+    # T1 construction parcels as they are, like T0's above: they do not overlap, so they need no dissolve
+    t1_built = t1_geoms[t1_construction] if found else None
 
     # the findings, one row per village and finding — only for villages where the finding can be computed
     computable = {"plan": has_plan, "boundary": has_boundary,
@@ -368,7 +369,8 @@ def landuse_by_village(villages: gpd.GeoDataFrame, *, t0: gpd.GeoDataFrame | Non
     def by_category(land: gpd.GeoDataFrame | None, column: str) -> pd.Series:
         if land is None or zones.empty:
             return pd.Series(dtype=float, name=column)
-        pieces = split_by_zones(land[["category", "geometry"]], zones, [VILLAGE_KEY], outside={VILLAGE_KEY: None})
+        pieces = split_by_zones(land[["category", "geometry"]], zones, [VILLAGE_KEY], outside={VILLAGE_KEY: None},
+                                search_from="right")  # each village finds its parcels
         pieces = pieces[pieces[VILLAGE_KEY].notna()]
         mu = measure.m2(np.asarray(pieces.geometry.values, dtype=object)) / M2_PER_MU
         return pd.Series(mu).groupby([pieces[VILLAGE_KEY].to_numpy(), pieces["category"].to_numpy()]).sum() \
