@@ -88,6 +88,44 @@ def threaded(func, *arrays: np.ndarray, workers: int | None = None, groups: np.n
     return np.concatenate(parts)
 
 
+def union_runs(geoms: np.ndarray, starts: np.ndarray, *, workers: int | None = None) -> np.ndarray:
+    """The union of each run of consecutive geometries, runs on several threads.
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+        Grouped: the members of a run side by side.
+    starts : numpy.ndarray of int
+        Where each run starts (ascending, the first 0); the last run ends at ``len(geoms)``.
+    workers : int, optional
+        Threads (default :data:`WORKERS`).
+
+    Returns
+    -------
+    numpy.ndarray of shapely geometries
+        One per run: ``shapely.union_all`` of its members in their order (the same geometry whatever the
+        number of threads).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    ends = np.r_[starts[1:], len(geoms)].astype(int)
+    starts = np.asarray(starts, dtype=int)
+    out = np.empty(len(starts), dtype=object)
+
+    def unite(first: int, stop: int) -> None:  # runs first…stop-1, each its own slot of ``out``
+        for k in range(first, stop):
+            out[k] = shapely.union_all(geoms[starts[k]:ends[k]])
+
+    workers = WORKERS if workers is None else workers
+    if workers <= 1 or len(starts) < 2:
+        unite(0, len(starts))
+        return out
+    # chunks of runs holding about the same number of geometries
+    edges = np.unique(np.r_[0, np.searchsorted(starts, np.linspace(0, len(geoms), workers + 1)[1:-1]), len(starts)])
+    with ThreadPoolExecutor(max_workers=len(edges) - 1) as pool:
+        list(pool.map(unite, edges[:-1], edges[1:]))
+    return out
+
+
 SYMMETRIC_PREDICATES = ("intersects", "overlaps", "touches", "crosses")
 """Predicates for which ``a pred b`` is ``b pred a``: a pair search may start from either side."""
 
@@ -449,9 +487,7 @@ def difference_from(geoms: np.ndarray, cutters: np.ndarray, *, pairs: tuple | No
         gi, ci, inside = gi[order], ci[order], inside[order]
         starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
         owners = gi[starts]
-        unions = np.array([shapely.union_all(cutters[ci[s:e]]) for s, e in
-                           zip(starts, np.r_[starts[1:], gi.size], strict=True)], dtype=object)
-        out[owners] = shapely.difference(geoms[owners], unions)
+        out[owners] = threaded(shapely.difference, geoms[owners], union_runs(cutters[ci], starts))
     out = polygonal_parts(out)
     keep = ~shapely.is_missing(out)
     out[keep] = np.where(np.nan_to_num(shapely.area(out[keep])) > MIN_PIECE_M2, out[keep], None)
@@ -490,10 +526,11 @@ def dissolve_zones(zones: np.ndarray) -> np.ndarray:
     groups = connected_components(len(zones), li, ri)
     shared = np.zeros(len(zones), dtype=bool)
     shared[li] = shared[ri] = True
-    out = [zones[~shared]]
-    for label in np.unique(groups[shared]):  # only the few groups of overlapping zones
-        out.append(np.array([shapely.union_all(zones[groups == label])], dtype=object))
-    parts = shapely.get_parts(np.concatenate(out))
+    members = np.flatnonzero(shared)  # only the few groups of overlapping zones, united group by group
+    members = members[np.argsort(groups[members], kind="stable")]
+    labels = groups[members]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if members.size else np.zeros(0, dtype=int)
+    parts = shapely.get_parts(np.concatenate([zones[~shared], union_runs(zones[members], starts)]))
     return parts[shapely.get_type_id(parts) == int(shapely.GeometryType.POLYGON)]
 
 

@@ -261,3 +261,17 @@ def test_pairs_searched_from_the_large_side_are_the_same_pairs_and_pieces():
     assert sum(shapely.area(spieces)) == pytest.approx(100 * 50)
     with pytest.raises(ValueError, match="symmetric"):
         intersect_pairs(parcels, zones, predicate="within", search_from="right")
+
+
+def test_union_runs_on_threads_equals_each_run_united_here():
+    from shapely.geometry import box
+
+    from kmrv_geo.overlay import union_runs
+
+    geoms = np.array([box(x, 0, x + 10, 10) for x in range(0, 500, 10)] + [box(0, 100, 5, 105)], dtype=object)
+    starts = np.array([0, 3, 4, 40, 50])
+    threads = union_runs(geoms, starts, workers=2)
+    here = union_runs(geoms, starts, workers=1)
+    assert len(threads) == 5 and all(a.equals_exact(b, 0) for a, b in zip(threads, here, strict=True))
+    assert shapely.area(threads).tolist() == [300.0, 100.0, 3600.0, 1000.0, 25.0]
+    assert threads[0].equals(box(0, 0, 30, 10))

@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 
 from .. import landuse
-from ..overlay import area_inside, connected_components, label_by_zone, zones_of
+from ..overlay import area_inside, connected_components, label_by_zone, union_runs, zones_of
 from ..units import M2_PER_MU, AreaMeasure, planar_measure
 from .coverage import compactness
 from .keys import VILLAGE_KEY
@@ -57,8 +57,13 @@ def farmland_blocks(landuse_t1: gpd.GeoDataFrame, *, join_width_m: float = 2.0,
     if min_mu > 0:  # the same sums the dissolve below makes
         large = frame.groupby("block")["area_m2"].sum() / M2_PER_MU >= min_mu
         frame = frame[frame["block"].isin(large.index[large.to_numpy()]).to_numpy()]
-    blocks = frame.dissolve(by="block", aggfunc={"area_m2": "sum", "parcels": "sum"})
-    return blocks.reset_index(drop=True)
+    frame = frame.sort_values("block", kind="stable")  # a block's parcels side by side, in their order
+    labels = frame["block"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if len(labels) else np.zeros(0, dtype=int)
+    sums = frame.groupby("block")[["area_m2", "parcels"]].sum()
+    return gpd.GeoDataFrame({"area_m2": sums["area_m2"].to_numpy(), "parcels": sums["parcels"].to_numpy()},
+                            geometry=union_runs(np.asarray(frame.geometry.values, dtype=object), starts),
+                            crs=landuse_t1.crs)
 
 
 def facility_sites(landuse_t1: gpd.GeoDataFrame, *, min_mu: float = 30.0, join_width_m: float = 2.0,
