@@ -96,6 +96,9 @@ def test_a_layer_held_as_arrays_encodes_as_the_same_frame_does():
     assert from_arrays == encode_layer(frame, style_index=frame["style"].to_numpy(), **kwargs)
     assert from_arrays["columns"][1]["values"] == [1.23, None, 3, 4.5, 0, 2]  # numbers stay numbers
     assert len(WebLayer(np.array(geoms, dtype=object), columns)) == 6
+    values = np.array([1, 1.0, True, "<a>", "<a>", None], dtype=object)  # equal as keys, each its own text
+    mixed = encode_layer(WebLayer(np.array(geoms, dtype=object), {"v": values}), fields=[Field("v", "v")])
+    assert mixed["columns"][0]["values"] == ["1", "1.0", "True", "&lt;a&gt;", "&lt;a&gt;", None]
 
 
 def test_level_of_detail_above_the_threshold(monkeypatch):

@@ -230,10 +230,13 @@ def _landuse_shown(frame: gpd.GeoDataFrame | None, lang: str) -> gpd.GeoDataFram
     """
     if frame is None or frame.empty:
         return None
-    code = frame["code"].astype("string").fillna("")
+    # worked out per distinct code (a city has a few hundred codes and a million parcels)
+    position, distinct = pd.factorize(frame["code"])  # −1: no code
+    texts = np.array([*pd.Series(distinct, dtype=object).astype("string").tolist(), ""], dtype=object)
+    names = np.array([code_name(t) for t in texts], dtype=object)
     category = frame["category"] if "category" in frame else pd.Series(UNKNOWN, index=frame.index)
     known = category.where(category.isin(CATEGORIES), UNKNOWN)
-    return gpd.GeoDataFrame({"code": code.to_numpy(dtype=object), "name": code.map(code_name).to_numpy(dtype=object),
+    return gpd.GeoDataFrame({"code": texts[position], "name": names[position],
                              "category": category.to_numpy(dtype=object),
                              "category_label": known.map(CATEGORY_LABELS[lang]).to_numpy(dtype=object),
                              "style": known.map(CATEGORIES.index).to_numpy(dtype=int)},

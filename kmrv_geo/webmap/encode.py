@@ -150,7 +150,19 @@ def _column(values: pd.Series | np.ndarray, digits: int | None) -> dict:
         numbers = values.astype("float64").round(digits if digits is not None else 6)
         return {"values": [None if np.isnan(x) else (int(x) if x.is_integer() and digits in (None, 0) else x)
                            for x in numbers.tolist()]}
-    texts = [escape_text(v) for v in values.tolist()]
+    escaped: dict = {}  # each distinct value escaped once (a land-use layer repeats a few hundred codes)
+
+    def escape_once(value):
+        key = (type(value), value)  # 1, 1.0 and True are equal keys but different texts
+        try:
+            return escaped[key]
+        except KeyError:
+            escaped[key] = text = escape_text(value)
+            return text
+        except TypeError:  # an unhashable value
+            return escape_text(value)
+
+    texts = [escape_once(v) for v in values.tolist()]
     uniques = list(dict.fromkeys(t for t in texts if t is not None))
     if len(uniques) <= max(1, len(texts) // 2):
         index = {t: i + 1 for i, t in enumerate(uniques)}
