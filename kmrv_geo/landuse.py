@@ -185,7 +185,7 @@ _CODE_RE = re.compile(r"^(\d{2,4})([A-Z]\d?[A-Z]?)?$")
 
 def _normalise_one(raw, numeric_field: bool) -> tuple[str | None, str | None]:
     """Normalise one raw value; returns (code, reason for change or None)."""
-    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+    if _is_missing(raw):
         return None, "blank"
     if isinstance(raw, (int, np.integer)) or (isinstance(raw, (float, np.floating)) and float(raw).is_integer()):
         text = str(int(raw))
@@ -247,11 +247,13 @@ def normalise_codes(values: pd.Series, classes: LanduseClasses = DEFAULT_CLASSES
     mapping: dict = {}
     fixes, level1, unknown = [], [], []
     blanks = 0
+    if values.isna().any():  # None, NaN and pd.NA alike: counted once
+        blanks += int(values.isna().sum())
     for raw in distinct:
+        if _is_missing(raw):
+            continue
         code, reason = _normalise_one(raw, numeric_field)
-        key_count = int(counts.get(raw, 0)) if not (raw is None or (isinstance(raw, float) and np.isnan(raw))) else int(
-            values.isna().sum()
-        )
+        key_count = int(counts.get(raw, 0))
         mapping[raw] = code
         if code is None:
             blanks += key_count
@@ -262,7 +264,10 @@ def normalise_codes(values: pd.Series, classes: LanduseClasses = DEFAULT_CLASSES
             level1.append({"value": code, "count": key_count})
         if classes.category_of(code) == UNKNOWN:
             unknown.append({"value": str(raw), "count": key_count})
-    codes = values.astype("object").map(lambda v: mapping.get(v) if not _is_missing(v) else None)
+    # each row takes its distinct value's code (a million parcels share a few hundred values)
+    position, factorised = pd.factorize(values.astype("object"))  # −1: missing
+    normal = np.array([*(mapping.get(v) for v in factorised), None], dtype=object)
+    codes = pd.Series(normal[position], index=values.index, name=values.name, dtype=object)
 
     def frame(rows, columns):
         return pd.DataFrame(rows, columns=columns).sort_values(columns[0], ignore_index=True)
@@ -277,7 +282,8 @@ def normalise_codes(values: pd.Series, classes: LanduseClasses = DEFAULT_CLASSES
 
 
 def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+    """None, NaN and pandas' NA (a nullable string column's missing value)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 def code_name(code: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,3 +56,16 @@ def test_code_names():
     assert landuse.code_name("0201K") == "果园"
     assert landuse.code_name("01") == "耕地"
     assert landuse.code_name("9999") == ""
+
+
+def test_missing_codes_of_every_kind_are_blank_once_and_never_a_code():
+    """None, NaN and pandas' NA (a nullable string column, e.g. read from PostGIS) are blanks, counted once each
+    row; NA used to become the code "<NA>" (an unknown code).
+    """
+    from kmrv_geo.landuse import normalise_codes
+
+    mixed = normalise_codes(pd.Series(["0101", None, np.nan, pd.NA, "", "0101"], dtype=object))
+    assert mixed.codes.tolist() == ["0101", None, None, None, None, "0101"] and mixed.blanks == 4
+    assert mixed.unknown.empty
+    nullable = normalise_codes(pd.Series(pd.array(["0101", None, "0103"], dtype="string")))
+    assert nullable.codes.tolist() == ["0101", None, "0103"] and nullable.blanks == 1 and nullable.unknown.empty
