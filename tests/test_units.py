@@ -162,3 +162,26 @@ def test_areas_measured_before_are_taken_by_object_and_only_for_that_measure():
         assert AreaMeasure("EPSG:4543", PLANAR).m2([a])[0] == 10_000.0
         assert AreaMeasure("EPSG:4543", ELLIPSOIDAL, centre=(103.0, 25.0)).m2([a])[0] != 123.0
     assert measure.m2([a])[0] == true_a  # the block has ended
+
+
+def test_a_sliver_hole_measures_as_nothing_and_parts_with_holes_add_up():
+    """Rings are densified and projected as rings: a hole 1e-8 m wide along 280 m holds 1.4e-6 m² (undensified, its
+    edges would bow apart in the equal-area plane: about 2e-5 m²), and a part with a hole measures as its shell
+    less the hole.
+    """
+    import geopandas as gpd
+    from shapely.geometry import MultiPolygon, Polygon, box
+
+    from kmrv_geo.units import ellipsoidal_area_m2
+
+    x0, y0 = 570000.0, 2766000.0
+    shell = [(x0, y0), (x0 + 400, y0), (x0 + 400, y0 + 300), (x0, y0 + 300)]
+    sliver = [(x0 + 50, y0 + 10), (x0 + 50, y0 + 290), (x0 + 50 + 1e-8, y0 + 150)]
+    square_hole = [(x0 + 100, y0 + 100), (x0 + 200, y0 + 100), (x0 + 200, y0 + 200), (x0 + 100, y0 + 200)]
+    geoms = gpd.GeoSeries([Polygon(shell), Polygon(shell, [sliver]), Polygon(shell, [square_hole]),
+                           box(x0 + 100, y0 + 100, x0 + 200, y0 + 200),
+                           MultiPolygon([Polygon(shell, [square_hole]), box(x0 + 1000, y0, x0 + 1100, y0 + 100)]),
+                           box(x0 + 1000, y0, x0 + 1100, y0 + 100)], crs="EPSG:4543")
+    whole, slivered, holed, hole, multi, other = ellipsoidal_area_m2(geoms)
+    assert slivered == pytest.approx(whole - 0.5 * 280 * 1e-8, abs=1e-7)  # the hole: 1.4e-6 m²
+    assert holed == pytest.approx(whole - hole, abs=1e-6) and multi == pytest.approx(holed + other, abs=1e-6)
