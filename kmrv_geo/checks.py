@@ -21,7 +21,7 @@ from . import landuse
 from .degenerate import clean_degenerate, find_degenerate
 from .errors import CrsError, LayerError
 from .layers import FID, ReadResult
-from .overlay import identical_twins, polygonal_parts, threaded
+from .overlay import identical_twins, polygonal_parts, query_threaded, threaded
 from .text import clean_frame
 
 logger = logging.getLogger(__name__)
@@ -463,7 +463,7 @@ def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
     # candidates: pairs whose boxes meet; kept where the interiors meet (DE-9IM T********: overlapping,
     # one inside the other, duplicates, and the float slivers along shared edges), then measured. Vectorised
     # on threads; nothing is prepared for the whole layer (that took 2 GB at 200k parcels).
-    i, j = shapely.STRtree(geoms).query(geoms)
+    i, j = query_threaded(shapely.STRtree(geoms), geoms)
     pair = i < j
     if known_apart is not None:
         pair &= ~(known_apart[i] & known_apart[j])

@@ -88,6 +88,35 @@ def threaded(func, *arrays: np.ndarray, workers: int | None = None, groups: np.n
     return np.concatenate(parts)
 
 
+def query_threaded(tree: shapely.STRtree, geoms: np.ndarray, *, workers: int | None = None,
+                   **query) -> tuple[np.ndarray, np.ndarray]:
+    """``tree.query(geoms, **query)`` with the input in contiguous chunks on several threads.
+
+    The same pairs in the same order as one call (each chunk's input positions shifted back); an input geometry is
+    in one chunk only, so a predicate's prepared input is used by one thread.
+
+    Returns
+    -------
+    (numpy.ndarray of int, numpy.ndarray of int)
+        Input positions and tree positions of the pairs.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    workers = WORKERS if workers is None else workers
+    if workers <= 1 or len(geoms) < CHUNK_MIN:
+        return tree.query(geoms, **query)
+    edges = np.linspace(0, len(geoms), workers + 1).astype(int)
+
+    def chunk(k: int) -> np.ndarray:
+        pairs = tree.query(geoms[edges[k]:edges[k + 1]], **query)
+        pairs[0] += edges[k]
+        return pairs
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(chunk, range(workers)))
+    pairs = np.concatenate(parts, axis=1)
+    return pairs[0], pairs[1]
+
+
 def union_runs(geoms: np.ndarray, starts: np.ndarray, *, workers: int | None = None) -> np.ndarray:
     """The union of each run of consecutive geometries, runs on several threads.
 
@@ -180,11 +209,11 @@ def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "in
     if search_from == "right":
         if predicate not in SYMMETRIC_PREDICATES:
             raise ValueError(f"a pair search from the right needs a symmetric predicate, not {predicate!r}")
-        ri, li = shapely.STRtree(left).query(right, predicate=predicate)
+        ri, li = query_threaded(shapely.STRtree(left), right, predicate=predicate)
         by_left = np.lexsort((ri, li))
         li, ri = li[by_left], ri[by_left]
     elif search_from == "left":
-        li, ri = shapely.STRtree(right).query(left, predicate=predicate)
+        li, ri = query_threaded(shapely.STRtree(right), left, predicate=predicate)
     else:
         raise ValueError(f"search_from must be 'left' or 'right', not {search_from!r}")
     if li.size == 0:

@@ -275,3 +275,16 @@ def test_union_runs_on_threads_equals_each_run_united_here():
     assert len(threads) == 5 and all(a.equals_exact(b, 0) for a, b in zip(threads, here, strict=True))
     assert shapely.area(threads).tolist() == [300.0, 100.0, 3600.0, 1000.0, 25.0]
     assert threads[0].equals(box(0, 0, 30, 10))
+
+
+def test_query_on_threads_gives_the_pairs_of_one_query_in_its_order(monkeypatch):
+    from kmrv_geo import overlay
+
+    monkeypatch.setattr(overlay, "CHUNK_MIN", 10)
+    rng = np.random.default_rng(1)
+    geoms = shapely.buffer(shapely.points(rng.random((3000, 2)) * 300), rng.random(3000) * 5)
+    tree = shapely.STRtree(geoms)
+    for query in ({}, {"predicate": "intersects"}, {"predicate": "dwithin", "distance": 2.0}):
+        i, j = tree.query(geoms, **query)
+        ti, tj = overlay.query_threaded(tree, geoms, workers=3, **query)
+        assert np.array_equal(i, ti) and np.array_equal(j, tj) and len(i) > 3000
