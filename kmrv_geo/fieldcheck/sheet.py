@@ -72,18 +72,6 @@ def _rounded(value, digits: int):
     return None if not np.isfinite(number) else round(number, digits)
 
 
-def _put(cell, value) -> None:
-    """Write ``value``; text stays text (never a formula), control characters removed."""
-    if isinstance(value, str):
-        value = clean_text(value)
-        cell.value = value
-        cell.data_type = "s"  # openpyxl would store a text starting with "=" as a formula
-        if value.startswith(FORMULA_START):
-            cell.quotePrefix = True  # Excel/WPS keep it text when the cell is edited
-    else:
-        cell.value = value
-
-
 def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame, *, lang: str = "zh",
                       title: str | None = None, notice: str | None = None, synthetic: bool = False) -> Path:
     """Write the check sheet: one row per patch, the field team's columns left empty.
@@ -121,73 +109,76 @@ def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame,
     --------
     >>> write_check_sheet("out/核查表.xlsx", judged, notice="内部资料 注意保密")  # doctest: +SKIP
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
+    import xlsxwriter
 
     lang = check_lang(lang)
     heads = HEADINGS[lang]
     table = sheet_table(judged, lang)
     columns = [*SHEET_COLUMNS, *FIELD_COLUMNS]
-    letters = {c: get_column_letter(i + 1) for i, c in enumerate(columns)}
-    book = Workbook()
-    sheet = book.active
-    sheet.title = SHEET_NAME[lang]
-
-    line = " · ".join(t for t in (text_of(title) or TITLE[lang], text_of(notice),
-                                  SYNTHETIC[lang] if synthetic else "") if t)
-    _put(sheet.cell(1, 1), line)
-    sheet.cell(1, 1).font = Font(bold=True, size=13, color="B00000" if notice or synthetic else "000000")
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
-
-    data_fill, field_fill = PatternFill("solid", fgColor="E7E6E6"), PatternFill("solid", fgColor="FFF2CC")
-    for j, column in enumerate(columns, start=1):
-        cell = sheet.cell(HEADER_ROW, j)
-        _put(cell, heads[column])
-        cell.font = Font(bold=True)
-        cell.fill = field_fill if column in FIELD_COLUMNS else data_fill
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-
-    first = HEADER_ROW + 1
-    for i, record in enumerate(table.itertuples(index=False), start=first):
-        for j, column in enumerate(columns, start=1):
-            cell = sheet.cell(i, j)
-            value = getattr(record, column)
-            _put(cell, value if value != "" else None)
-            cell.number_format = NUMBER_FORMATS.get(column, "@")
-            if column in WRAPPED:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-            else:
-                cell.alignment = Alignment(vertical="top")
-    last = max(first, HEADER_ROW + len(table))
-
-    for column in columns:
-        letter = letters[column]
-        if column in FIELD_WIDTHS:
-            width = FIELD_WIDTHS[column]
-        else:
-            values = [heads[column], *(str(v) for v in table[column].head(500) if v is not None)]
-            width = min(max(display_width(v) for v in values) + 2, WRAPPED.get(column, 40))
-        sheet.column_dimensions[letter].width = max(width, display_width(heads[column]) + 2, 8)
-
-    sheet.freeze_panes = f"B{first}"
-    sheet.auto_filter.ref = f"A{HEADER_ROW}:{letters[columns[-1]]}{last}"
-    words = VERDICT_TEXT[lang]
-    validation = DataValidation(type="list", formula1='"' + ",".join(words[v] for v in VERDICTS) + '"',
-                                allow_blank=True, showErrorMessage=True, errorStyle="warning",
-                                errorTitle=heads["field_verdict"],
-                                error="、".join(words[v] for v in VERDICTS) if lang == "zh"
-                                else ", ".join(words[v] for v in VERDICTS))
-    validation.add(f"{letters['field_verdict']}{first}:{letters['field_verdict']}{last}")
-    sheet.add_data_validation(validation)
-    sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-
     path = Path(path)
-    book.save(path)
+    # text is always written as text (strings_to_*: off); a text starting like a formula gets the quote prefix
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    with xlsxwriter.Workbook(str(path), options) as book:
+        sheet = book.add_worksheet(SHEET_NAME[lang])
+        formats: dict[tuple, object] = {}
+
+        def style(**properties):
+            key = tuple(sorted(properties.items()))
+            if key not in formats:
+                formats[key] = book.add_format(properties)
+            return formats[key]
+
+        def text(value: str) -> tuple[str, dict]:
+            value = clean_text(value)
+            return value, {"quote_prefix": True} if value.startswith(FORMULA_START) else {}
+
+        line, quote = text(" · ".join(t for t in (text_of(title) or TITLE[lang], text_of(notice),
+                                                  SYNTHETIC[lang] if synthetic else "") if t))
+        sheet.merge_range(0, 0, 0, len(columns) - 1, "", style(
+            bold=True, font_size=13, font_color="#B00000" if notice or synthetic else "#000000", **quote))
+        sheet.write_string(0, 0, line, style(bold=True, font_size=13,
+                                             font_color="#B00000" if notice or synthetic else "#000000", **quote))
+        for j, column in enumerate(columns):
+            heading, quote = text(heads[column])
+            sheet.write_string(HEADER_ROW - 1, j, heading, style(
+                bold=True, pattern=1, bg_color="#FFF2CC" if column in FIELD_COLUMNS else "#E7E6E6", valign="vcenter",
+                text_wrap=True, **quote))
+
+        first = HEADER_ROW + 1
+        cell_styles = [{"num_format": NUMBER_FORMATS.get(column, "@"), "valign": "top",
+                        **({"text_wrap": True} if column in WRAPPED else {})} for column in columns]
+        for i, record in enumerate(table.itertuples(index=False), start=first - 1):
+            for j, column in enumerate(columns):
+                value = getattr(record, column)
+                if isinstance(value, str) and value != "":
+                    value, quote = text(value)
+                    sheet.write_string(i, j, value, style(**cell_styles[j], **quote))
+                elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+                        and np.isfinite(value):
+                    sheet.write_number(i, j, float(value), style(**cell_styles[j]))
+                else:  # empty (the field team's columns): a blank cell in the column's format
+                    sheet.write_blank(i, j, None, style(**cell_styles[j]))
+        last = max(first, HEADER_ROW + len(table))
+
+        for j, column in enumerate(columns):
+            if column in FIELD_WIDTHS:
+                width = FIELD_WIDTHS[column]
+            else:
+                values = [heads[column], *(str(v) for v in table[column].head(500) if v is not None)]
+                width = min(max(display_width(v) for v in values) + 2, WRAPPED.get(column, 40))
+            sheet.set_column(j, j, max(width, display_width(heads[column]) + 2, 8))
+
+        sheet.freeze_panes(first - 1, 1)  # B3: the headings and the patch number stay in view
+        sheet.autofilter(HEADER_ROW - 1, 0, last - 1, len(columns) - 1)
+        words = VERDICT_TEXT[lang]
+        verdict_column = columns.index("field_verdict")
+        sheet.data_validation(first - 1, verdict_column, last - 1, verdict_column, {
+            "validate": "list", "source": [words[v] for v in VERDICTS], "ignore_blank": True,
+            "error_type": "warning", "error_title": heads["field_verdict"],
+            "error_message": "、".join(words[v] for v in VERDICTS) if lang == "zh"
+            else ", ".join(words[v] for v in VERDICTS)})
+        sheet.repeat_rows(HEADER_ROW - 1)
+        sheet.set_landscape()
+        sheet.set_paper(9)  # A4
+        sheet.fit_to_pages(1, 0)
     return path
