@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import OutputError
+from .parallel import Background
 from .text import clean_frame
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,7 @@ class OutputFolder:
         self.root = self.target.parent / f".{self.target.name}{STAGING_MARK}{os.getpid()}"
         self.root.mkdir()
         self.files: dict[str, dict] = {}
+        self._pending: list[tuple[str, dict, Background]] = []
 
     def public(self, text: str) -> str:
         """``text`` with the staging folder's path replaced by the target's: files made inside the run (the
@@ -206,7 +208,12 @@ class OutputFolder:
         return text.replace(staging, str(self.target)) if staging != str(self.target) else text
 
     def abandon(self) -> None:
-        """Remove the staging folder of a run that failed (the target keeps its previous results)."""
+        """Remove the staging folder of a run that failed (the target keeps its previous results); files still
+        being written are stopped.
+        """
+        for _relpath, _info, job in self._pending:
+            job.cancel()
+        self._pending = []
         if self.root != self.target:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -227,6 +234,30 @@ class OutputFolder:
         """Write a file through ``write(tmp_path)`` atomically and record it."""
         atomic_write(self.path(relpath), write)
         return self._record(relpath, **info)
+
+    def write_later(self, relpath: str, write: Callable[[Path], None], **info) -> None:
+        """Start writing a file through ``write(tmp_path)`` (atomically, as :meth:`write_with`) in a forked process
+        while the run goes on (:class:`~kmrv_geo.parallel.Background`); :meth:`wait_pending` records it, and
+        :meth:`finish` waits for it at the latest.
+        """
+        target = self.path(relpath)
+
+        def job() -> None:  # in the forked process: only the file comes back
+            atomic_write(target, write)
+
+        self._pending.append((relpath, info, Background(job)))
+
+    def wait_pending(self) -> None:
+        """Wait for the files :meth:`write_later` started and record them (a failed one raises its error)."""
+        pending, self._pending = self._pending, []
+        try:
+            for relpath, info, job in pending:
+                job.result()
+                self._record(relpath, **info)
+        except BaseException:
+            for _relpath, _info, job in pending:
+                job.cancel()
+            raise
 
     def write_text(self, relpath: str, text: str, **info) -> Path:
         """Write UTF-8 text atomically and record it."""
@@ -318,6 +349,7 @@ class OutputFolder:
         extra : dict, optional
             Anything else worth recording (analysis CRS, warnings).
         """
+        self.wait_pending()
         manifest = {
             "tool": "kmrv-geo",
             "written_at": datetime.now(UTC).replace(microsecond=0).isoformat(),

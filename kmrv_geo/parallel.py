@@ -21,6 +21,8 @@ WORKERS = CORES
 
 _TASK: Callable[..., Any] | None = None
 """The function the forked workers run (inherited through ``fork``: closures need no pickling)."""
+_BACKGROUND: Callable[[], Any] | None = None
+"""The call a :class:`Background` process runs (inherited through ``fork`` likewise)."""
 
 
 def _run(args: tuple) -> Any:
@@ -59,6 +61,62 @@ def forked_map(func: Callable[..., Any], tasks: Sequence[tuple], *, workers: int
             yield from pool.imap(_run, tasks)
     finally:
         _TASK = None
+
+
+def _run_background() -> Any:
+    assert _BACKGROUND is not None
+    return _BACKGROUND()
+
+
+class Background:
+    """One call running in a forked process while this process goes on (at once, here, where ``fork`` is missing
+    or there is one core).
+
+    Parameters
+    ----------
+    func : callable
+        Called with no arguments; closures included (inherited through ``fork``). Its result must pickle; what it
+        changes in memory is lost (it may write files).
+
+    Examples
+    --------
+    >>> job = Background(lambda: 6 * 7)
+    >>> job.result()
+    42
+    """
+
+    def __init__(self, func: Callable[[], Any]) -> None:
+        global _BACKGROUND
+        self._pool = None
+        self._value: Any = None
+        if CORES <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            self._value = func()
+            return
+        _BACKGROUND = func
+        try:
+            self._pool = multiprocessing.get_context("fork").Pool(1)
+        finally:
+            _BACKGROUND = None
+        self._pending = self._pool.apply_async(_run_background)
+
+    def result(self) -> Any:
+        """Wait for the call and return its result (its exception is raised here)."""
+        if self._pool is None:
+            return self._value
+        try:
+            self._value = self._pending.get()
+        finally:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+        return self._value
+
+    def cancel(self) -> None:
+        """Stop the call if it still runs (a run that failed does not wait for it)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
 
 
 def map_blocks(func: Callable[[int, int], Any], n: int, *, block: int, bar=None) -> Iterator[Any]:

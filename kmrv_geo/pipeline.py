@@ -172,15 +172,19 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
 
 
 def _write_results(project: Project, results: Results, folder: OutputFolder, *, lang: str) -> findings.Found:
-    """Write results.gpkg, tables/*.csv and report.xlsx from whatever ran; return what was found."""
+    """Write results.gpkg, tables/*.csv and report.xlsx from whatever ran; return what was found.
+
+    report.xlsx (Python work, seconds for a city) is written in a forked process meanwhile and waited for before the
+    run page (:meth:`~kmrv_geo.outputs.OutputFolder.write_later`).
+    """
     found = findings.collect(project, results, lang=lang)
+    if found.sheets:
+        note = AREA_NOTE[lang].format(kind=project.measure.label(lang))
+        folder.write_later("report.xlsx", lambda tmp: write_workbook(tmp, found.sheets, note=note), kind="report")
     for name, table in found.tables.items():
         folder.write_table(f"tables/{name}.csv", table)
     if found.layers:
         folder.write_layers("results.gpkg", found.layers, styles_lang=lang)
-    if found.sheets:
-        note = AREA_NOTE[lang].format(kind=project.measure.label(lang))
-        folder.write_with("report.xlsx", lambda tmp: write_workbook(tmp, found.sheets, note=note), kind="report")
     return found
 
 
@@ -310,6 +314,8 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     if maps_ctx is not None:
         with watch.part("maps"):
             write_maps(folder, project, results, maps_ctx)
+    with watch.part("results"):  # report.xlsx, written meanwhile
+        folder.wait_pending()
     # last: the run page links every file written before it
     with watch.part("run_page"):
         page = run_page_html(run_page_data(project, results, folder, lang=lang, tables=found.raw))

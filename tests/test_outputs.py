@@ -78,3 +78,30 @@ def test_output_folder_records_files_and_refuses_overwrite(tmp_path):
     with pytest.raises(OutputError, match="--overwrite"):
         OutputFolder(out)
     OutputFolder(out, overwrite=True)
+
+
+def test_a_file_written_meanwhile_is_recorded_once_done_and_a_failed_one_leaves_nothing(tmp_path):
+    """report.xlsx is written in a forked process while the run goes on: recorded with its checksum when waited for
+    (finish waits at the latest); an error there stops the run, and the abandoned run leaves no staging folder.
+    """
+    folder = OutputFolder(tmp_path / "out")
+    folder.write_later("report.txt", lambda tmp: tmp.write_text("报告", encoding="utf-8"), kind="report")
+    folder.write_text("a.txt", "a")
+    folder.wait_pending()
+    assert folder.files["report.txt"]["kind"] == "report"
+    assert folder.files["report.txt"]["sha256"] == sha256_file(folder.path("report.txt"))
+    folder.write_later("late.txt", lambda tmp: tmp.write_text("late", encoding="utf-8"))
+    folder.finish()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert {"report.txt", "a.txt", "late.txt"} <= set(manifest["outputs"])
+    assert (tmp_path / "out" / "late.txt").read_text(encoding="utf-8") == "late"
+
+    def broken(tmp):
+        raise OutputError("disk full")
+
+    failed = OutputFolder(tmp_path / "failed")
+    failed.write_later("report.xlsx", broken)
+    with pytest.raises(OutputError, match="disk full"):
+        failed.wait_pending()
+    failed.abandon()
+    assert not any(p.name.startswith(".failed") for p in tmp_path.iterdir()) and not (tmp_path / "failed").exists()

@@ -33,3 +33,24 @@ def test_an_error_in_a_worker_reaches_the_caller():
 
     with pytest.raises(ValueError, match="task 3 failed"):
         list(forked_map(task, [(k,) for k in range(6)], workers=2))
+
+
+def test_a_background_call_runs_in_its_own_process_and_returns_or_raises():
+    import time
+
+    from kmrv_geo.parallel import Background
+
+    job = Background(lambda: (os.getpid(), 6 * 7))
+    pid, value = job.result()
+    assert value == 42 and (pid != os.getpid()) == FORK
+    assert job.result() == (pid, 42)  # asked again: the same result
+
+    def fail():
+        raise ValueError("no such layer")
+
+    with pytest.raises(ValueError, match="no such layer"):
+        Background(fail).result()
+    slow = Background(lambda: time.sleep(60))
+    start = time.perf_counter()
+    slow.cancel()
+    assert time.perf_counter() - start < 10

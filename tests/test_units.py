@@ -167,7 +167,7 @@ def test_areas_measured_before_are_taken_by_object_and_only_for_that_measure():
 def test_a_sliver_hole_measures_as_nothing_and_parts_with_holes_add_up():
     """Rings are densified and projected as rings: a hole 1e-8 m wide along 280 m holds 1.4e-6 m² (undensified, its
     edges would bow apart in the equal-area plane: about 2e-5 m²), and a part with a hole measures as its shell
-    less the hole.
+    less the hole; a sliver part of a multipolygon likewise.
     """
     import geopandas as gpd
     from shapely.geometry import MultiPolygon, Polygon, box
@@ -184,4 +184,8 @@ def test_a_sliver_hole_measures_as_nothing_and_parts_with_holes_add_up():
                            box(x0 + 1000, y0, x0 + 1100, y0 + 100)], crs="EPSG:4543")
     whole, slivered, holed, hole, multi, other = ellipsoidal_area_m2(geoms)
     assert slivered == pytest.approx(whole - 0.5 * 280 * 1e-8, abs=1e-7)  # the hole: 1.4e-6 m²
+    # a sliver part beside a large one (a site cut by a village boundary): densified with its geometry
+    sliver_part = Polygon([(x0 + 500, y0 + 10), (x0 + 500, y0 + 290), (x0 + 500 + 1e-8, y0 + 150)])
+    with_sliver, = ellipsoidal_area_m2(gpd.GeoSeries([MultiPolygon([Polygon(shell), sliver_part])], crs="EPSG:4543"))
+    assert with_sliver == pytest.approx(whole + 0.5 * 280 * 1e-8, abs=1e-7)
     assert holed == pytest.approx(whole - hole, abs=1e-6) and multi == pytest.approx(holed + other, abs=1e-6)
