@@ -514,9 +514,18 @@ def difference_from(geoms: np.ndarray, cutters: np.ndarray, *, pairs: tuple | No
     if gi.size:
         order = np.argsort(gi, kind="stable")
         gi, ci, inside = gi[order], ci[order], inside[order]
-        starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
-        owners = gi[starts]
-        out[owners] = threaded(shapely.difference, geoms[owners], union_runs(cutters[ci], starts))
+        # a geometry lying inside one cutter (intersect_pairs gave the geometry itself as that pair's piece) has
+        # nothing left: no union, no difference (unchanged parcels of two dates, PBF inside HSF)
+        inside_one = np.fromiter((piece is geom for piece, geom in zip(inside, geoms[gi], strict=True)), dtype=bool,
+                                 count=gi.size)
+        gone = np.unique(gi[inside_one])
+        out[gone] = None
+        rest = ~np.isin(gi, gone)
+        gi_rest, ci_rest = gi[rest], ci[rest]
+        if gi_rest.size:
+            starts = np.flatnonzero(np.r_[True, gi_rest[1:] != gi_rest[:-1]])
+            owners = gi_rest[starts]
+            out[owners] = threaded(shapely.difference, geoms[owners], union_runs(cutters[ci_rest], starts))
     out = polygonal_parts(out)
     keep = ~shapely.is_missing(out)
     out[keep] = np.where(np.nan_to_num(shapely.area(out[keep])) > MIN_PIECE_M2, out[keep], None)

@@ -288,3 +288,17 @@ def test_query_on_threads_gives_the_pairs_of_one_query_in_its_order(monkeypatch)
         i, j = tree.query(geoms, **query)
         ti, tj = overlay.query_threaded(tree, geoms, workers=3, **query)
         assert np.array_equal(i, ti) and np.array_equal(j, tj) and len(i) > 3000
+
+
+def test_difference_of_a_geometry_inside_one_cutter_is_nothing_and_the_rest_is_cut():
+    from kmrv_geo.overlay import difference_from
+
+    cutters = np.array([box(0, 0, 10, 10), box(10, 0, 20, 10)], dtype=object)
+    geoms = np.array([box(2, 2, 8, 8),  # inside the first cutter
+                      box(0, 0, 10, 10),  # the first cutter itself (an unchanged parcel)
+                      box(5, 5, 15, 15),  # half out
+                      box(30, 30, 31, 31)], dtype=object)  # meets no cutter
+    out = difference_from(geoms, cutters)
+    assert out[0] is None and out[1] is None
+    assert out[2].area == pytest.approx(50.0) and out[2].equals(box(5, 10, 15, 15))
+    assert out[3] is geoms[3]
