@@ -228,13 +228,11 @@ def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "in
     pieces = np.empty(li.size, dtype=object)
     pieces[covered] = a[covered]
     todo = np.flatnonzero(~covered)
-    if todo.size:
-        meets = threaded(shapely.touches, b[todo], a[todo], groups=groups[todo])
-        todo = todo[~meets]
-    shapely.destroy_prepared(right)  # intersection does not use it; the geometries go back as they came
+    shapely.destroy_prepared(right)
     if todo.size:
         # the other way round: a large left geometry (a dissolved zone, a village) covering a right one (a
-        # parcel) gives the right one whole; the left ones are prepared, their pairs grouped by left position
+        # parcel) gives the right one whole; the left ones are prepared, their pairs grouped by left position.
+        # Before the touches test: a prepared covers is cheap, a touches test against a large zone is not.
         by_left = todo[np.argsort(li[order][todo], kind="stable")]
         owners = left[np.unique(li[order][by_left])]
         shapely.prepare(owners)
@@ -242,6 +240,11 @@ def intersect_pairs(left: np.ndarray, right: np.ndarray, *, predicate: str = "in
         shapely.destroy_prepared(owners)
         pieces[by_left[inside]] = b[by_left[inside]]
         todo = np.sort(by_left[~inside])
+    if todo.size:
+        shapely.prepare(right)
+        meets = threaded(shapely.touches, b[todo], a[todo], groups=groups[todo])
+        shapely.destroy_prepared(right)  # intersection does not use it; the geometries go back as they came
+        todo = todo[~meets]
     if todo.size:
         pieces[todo] = _robust_intersection(a[todo], b[todo], min_area)
     in_query_order = np.empty(li.size, dtype=object)
