@@ -190,6 +190,24 @@ def test_check_sheet_layout_and_text_safety(judged, tmp_path):
     assert "<f>" not in xml
 
 
+def test_sheet_rows_follow_the_pages_and_a_returned_check_date_stays_a_date(judged, tmp_path):
+    """A crew holding the pages and the sheet finds patch 0001 in the first row; a check date read from a returned
+    sheet is written back as a date (it was text), and row 1 says what the sheet is.
+    """
+    from datetime import datetime
+
+    from kmrv_geo.fieldcheck.pages import patch_order
+
+    frame = judged.reset_index(drop=True).assign(check_date=["2024-05-03", "", "not a date", ""])
+    sheet = openpyxl.load_workbook(write_check_sheet(tmp_path / "s.xlsx", frame, title="西山区核查")).active
+    ids = [row[0] for row in sheet.iter_rows(min_row=3, values_only=True)]
+    expected = frame.loc[patch_order(frame), "patch_id"].tolist()
+    assert ids == expected and ids != frame["patch_id"].tolist()  # not the order given: the pages' order
+    dates = {row[0]: row[16] for row in sheet.iter_rows(min_row=3, values_only=True)}
+    assert dates[IDS[0]] == datetime(2024, 5, 3) and dates[IDS[2]] == "not a date" and dates[IDS[1]] is None
+    assert sheet["A1"].value.startswith("西山区核查 · 卫片执法图斑外业核查表")
+
+
 def test_sheet_round_trip_matched_unmatched_and_not_checked(judged, tmp_path):
     path = write_check_sheet(tmp_path / "核查表.xlsx", judged)
     book = openpyxl.load_workbook(path)
@@ -210,7 +228,7 @@ def test_sheet_round_trip_matched_unmatched_and_not_checked(judged, tmp_path):
 
     results = read_field_results(path, judged["patch_id"])
     matched = results.rows.set_index("patch_id")
-    assert list(matched.index) == ["JC530112-0007", "530111000123"]
+    assert list(matched.index) == ["530111000123", "JC530112-0007"]  # in sheet order: the pages' (530111 first)
     assert matched.loc["JC530112-0007", ["field_use", "field_verdict", "photo_ids", "checker", "check_date"]
                        ].tolist() == ["厂房", "illegal", "12", "张三", "2024-05-03"]
     assert matched.loc["530111000123", "field_verdict"] == "legal"

@@ -9,6 +9,8 @@ figures are worked by hand.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import geopandas as gpd
 import openpyxl
 import pandas as pd
@@ -118,6 +120,7 @@ def _fill(sheet_path, conclusions: dict[str, str], extra_ids=()):
             ws.cell(r, heads["核查结论"]).value = conclusions[pid]
             ws.cell(r, heads["实际用途"]).value = "临时工棚"
             ws.cell(r, heads["核查人"]).value = "张三"
+            ws.cell(r, heads["核查日期"]).value = datetime(2024, 5, 3)
     for k, pid in enumerate(extra_ids):
         ws.cell(ws.max_row + 1 + k, heads["图斑编号"]).value = pid
         ws.cell(ws.max_row, heads["核查结论"]).value = "违法"
@@ -154,6 +157,17 @@ def test_field_results_round_trip(judge_project, tmp_path):
     heads = [c.value for c in sheet[2]]
     jc3 = dict(zip(heads, rows["JC-3"], strict=True))
     assert (jc3["预判结论"], jc3["核查结论"], jc3["实际用途"], jc3["核查人"]) == ("违法", "合法", "临时工棚", "张三")
+    assert jc3["核查日期"] == datetime(2024, 5, 3)  # a date entered comes back a date, not text
+    from kmrv_geo.fieldcheck.pages import page_name
+
+    pages = sorted(p.name for p in (out / "fieldcheck").glob("[0-9]*_*.html"))
+    sheet_ids = [r for r in rows if r]
+    assert [page_name(k, pid) for k, pid in enumerate(sheet_ids, start=1)] == pages  # rows in the pages' order
+    assert "卫片执法图斑外业核查表" in sheet["A1"].value  # the project's name and what the sheet is
+    # every column of the patch table has its Chinese heading (the prefilled illegal 亩 had none)
+    table = pd.read_csv(out / "tables" / "judged_patches.csv", nrows=1)
+    assert "预判违法面积(亩·平面)" in table.columns
+    assert not [c for c in table.columns if c.isascii() and c.replace("_", "").isalpha()]
 
 
 def test_approval_layer_without_document_numbers_is_an_error_naming_its_fields(judge_project, tmp_path):

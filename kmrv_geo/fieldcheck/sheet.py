@@ -6,6 +6,7 @@ once filled (in Excel or WPS, or on paper and typed in).
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,6 +28,7 @@ from .labels import (
     prefilled_words,
     text_of,
 )
+from .pages import patch_order
 
 SHEET_NAME = {"zh": "核查表", "en": "field check"}
 TITLE = {"zh": "卫片执法图斑外业核查表", "en": "Field check of monitoring patches"}
@@ -72,6 +74,16 @@ def _rounded(value, digits: int):
     return None if not np.isfinite(number) else round(number, digits)
 
 
+def _iso_day(value) -> datetime.datetime | None:
+    """A ``YYYY-MM-DD`` text as a date (midnight), else ``None``."""
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        return datetime.datetime.combine(datetime.date.fromisoformat(value), datetime.time())
+    except ValueError:
+        return None
+
+
 def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame, *, lang: str = "zh",
                       title: str | None = None, notice: str | None = None, synthetic: bool = False) -> Path:
     """Write the check sheet: one row per patch, the field team's columns left empty.
@@ -87,7 +99,8 @@ def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame,
     lang : {"zh", "en"}, default "zh"
         Language of the headings, the verdicts and the conclusion list.
     title : str, optional
-        First line of the sheet (default 卫片执法图斑外业核查表).
+        The project's name: the first line of the sheet is it, 卫片执法图斑外业核查表, the notice and the
+        示例数据 label.
     notice : str, optional
         Notice written after the title, e.g. 内部资料 注意保密.
     synthetic : bool, default False
@@ -100,7 +113,8 @@ def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame,
 
     Notes
     -----
-    Row 1 holds the title (and notice), row 2 the headings, the patches follow. Headings and the patch
+    Row 1 holds the title (and notice), row 2 the headings, the patches follow in the order of the patch pages
+    (:func:`~kmrv_geo.fieldcheck.pages.patch_order`: county, township, village, patch number). Headings and the patch
     number column stay in view (frozen), the headings carry a filter, the field team's columns (实际用途,
     核查结论, 照片编号, 核查人, 核查日期) are shaded and 核查结论 offers 合法/违法/待核实 in a list. Text is
     written as text: a value starting with ``=``, ``+``, ``-`` or ``@`` is never a formula.
@@ -113,7 +127,8 @@ def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame,
 
     lang = check_lang(lang)
     heads = HEADINGS[lang]
-    table = sheet_table(judged, lang)
+    judged = judged.reset_index(drop=True)
+    table = sheet_table(judged.loc[patch_order(judged)], lang)  # the rows follow the pages' numbers
     columns = [*SHEET_COLUMNS, *FIELD_COLUMNS]
     path = Path(path)
     # text is always written as text (strings_to_*: off); a text starting like a formula gets the quote prefix
@@ -132,8 +147,8 @@ def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame,
             value = clean_text(value)
             return value, {"quote_prefix": True} if value.startswith(FORMULA_START) else {}
 
-        line, quote = text(" · ".join(t for t in (text_of(title) or TITLE[lang], text_of(notice),
-                                                  SYNTHETIC[lang] if synthetic else "") if t))
+        line, quote = text(" · ".join(dict.fromkeys(t for t in (text_of(title), TITLE[lang], text_of(notice),
+                                                                SYNTHETIC[lang] if synthetic else "") if t)))
         sheet.merge_range(0, 0, 0, len(columns) - 1, "", style(
             bold=True, font_size=13, font_color="#B00000" if notice or synthetic else "#000000", **quote))
         sheet.write_string(0, 0, line, style(bold=True, font_size=13,
@@ -150,7 +165,10 @@ def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame,
         for i, record in enumerate(table.itertuples(index=False), start=first - 1):
             for j, column in enumerate(columns):
                 value = getattr(record, column)
-                if isinstance(value, str) and value != "":
+                day = _iso_day(value) if column == "check_date" else None
+                if day is not None:  # a check date read from a returned sheet: a date again, not text
+                    sheet.write_datetime(i, j, day, style(**cell_styles[j]))
+                elif isinstance(value, str) and value != "":
                     value, quote = text(value)
                     sheet.write_string(i, j, value, style(**cell_styles[j], **quote))
                 elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
