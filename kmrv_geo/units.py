@@ -12,7 +12,6 @@ edges it agrees with ``pyproj.Geod(ellps="GRS80")`` geodesic areas to better tha
 from __future__ import annotations
 
 import contextvars
-import functools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from . import crs as crs_rules
 from .parallel import CORES
 
 M2_PER_MU: float = 10000.0 / 15.0
@@ -144,7 +144,7 @@ def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENT
     step = max_segment_m if crs.is_projected else max_segment_m / 111_000.0
     geoms = np.asarray(geoseries.values, dtype=object)
     target = equal_area_crs(*centre)
-    to_equal_area = _transformer(crs, target)
+    to_equal_area = crs_rules.transformer(crs, target)
     out = np.empty(len(geoms))
 
     def measure(start: int) -> None:  # the densified copies of one chunk at a time
@@ -167,11 +167,6 @@ def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENT
     return np.nan_to_num(out, nan=0.0)
 
 
-@functools.lru_cache(maxsize=8)
-def _transformer(source: CRS, target: CRS) -> Transformer:
-    return Transformer.from_crs(source, target, always_xy=True)
-
-
 def _ring_wise_area(polygons: np.ndarray, step: float, transformer: Transformer) -> np.ndarray:
     """Area of (multi)polygons after their rings' edges are split into pieces of at most ``step`` and the rings
     projected with ``transformer``: per part its shell less its holes, per geometry the sum of its parts (as GEOS
@@ -192,7 +187,7 @@ def _ring_wise_area(polygons: np.ndarray, step: float, transformer: Transformer)
     after = np.bincount(ring_owner, sign * shapely.area(shapely.polygons(dense)), minlength=len(polygons))
     same = np.abs(after - before) <= 1e-9 * np.maximum(np.abs(before), 1.0)
     dense = np.where(same[ring_owner], dense, rings)
-    projected = shapely.transform(dense, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    projected = crs_rules.reproject(dense, transformer)
     ring_area = np.nan_to_num(shapely.area(shapely.polygons(projected)))
     part_area = np.bincount(ring_part, weights=sign * ring_area, minlength=len(parts))
     return np.bincount(owner, weights=part_area, minlength=len(polygons))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,9 +12,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from folium.plugins import Fullscreen, MeasureControl
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
-from ..crs import WGS84, wgs84_to_gcj02
+from ..crs import WGS84, reproject, transformer, wgs84_to_gcj02
 from .basemaps import add_basemap, shifts_to_gcj02
 from .elements import CompactLayer, FitView, RawHtml, ReadyFlag, SearchControl, add_page_style
 from .encode import LOD_MIN_ZOOM, Field, encode_layer, escape_text
@@ -117,11 +116,6 @@ def web_layer(frame: gpd.GeoDataFrame, columns: Sequence[str], *, simplify_m: fl
     return out[~shapely.is_missing(shown) & ~shapely.is_empty(shown)]
 
 
-@functools.lru_cache(maxsize=16)
-def _lonlat_transformer(crs: CRS) -> Transformer:
-    return Transformer.from_crs(crs, CRS.from_user_input(WGS84), always_xy=True)
-
-
 def web_geometries(geoms: np.ndarray, crs, *, gcj02: bool = False) -> np.ndarray:
     """Geometries in lon/lat for a web map (as ``GeoSeries.to_crs(WGS84)``, bit for bit), GCJ-02 if asked.
 
@@ -140,9 +134,7 @@ def web_geometries(geoms: np.ndarray, crs, *, gcj02: bool = False) -> np.ndarray
         Same length; missing geometries stay missing. The transformer of a CRS is made once (a page set
         reprojects thousands of small layers).
     """
-    transformer = _lonlat_transformer(CRS.from_user_input(crs))
-    out = shapely.transform(np.asarray(geoms, dtype=object),
-                            lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    out = reproject(geoms, transformer(CRS.from_user_input(crs), CRS.from_user_input(WGS84)))
     if gcj02:
         out = shapely.transform(out, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
     return out
