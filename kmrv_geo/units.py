@@ -170,12 +170,13 @@ def ellipsoidal_area_m2(geoseries, *, centre: tuple[float, float] = KUNMING_CENT
 def _ring_wise_area(polygons: np.ndarray, step: float, transformer: Transformer) -> np.ndarray:
     """Area of (multi)polygons after their rings' edges are split into pieces of at most ``step`` and the rings
     projected with ``transformer``: per part its shell less its holes, per geometry the sum of its parts (as GEOS
-    sums them, bit for bit). Rings are densified as rings (GEOS 3.14's polygon ``segmentize`` is unsound, see
-    :func:`densify`), and never rebuilt into polygons before they are projected.
+    sums them, bit for bit). Rings are densified as rings and never rebuilt into polygons before they are
+    projected: GEOS 3.14's polygon ``segmentize`` returns an empty or wrong polygon for some valid input (seen on
+    the sample; ``tests/test_units.py``), ring ``segmentize`` is sound.
 
-    As :func:`densify`, a geometry whose planar area changes when densified (by more than 1e-9 of it, or 1e-9 m²)
-    keeps its own vertices; the float noise of a sliver ring (1e-9 m² on 1e-7) is far within that of its
-    geometry, and densified it measures right.
+    A geometry whose planar area changes when densified (by more than 1e-9 of it, or 1e-9 m²) keeps its own
+    vertices; the float noise of a sliver ring (1e-9 m² on 1e-7) is far within that of its geometry, and densified
+    it measures right.
     """
     parts, owner = shapely.get_parts(polygons, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
@@ -191,28 +192,6 @@ def _ring_wise_area(polygons: np.ndarray, step: float, transformer: Transformer)
     ring_area = np.nan_to_num(shapely.area(shapely.polygons(projected)))
     part_area = np.bincount(ring_part, weights=sign * ring_area, minlength=len(parts))
     return np.bincount(owner, weights=part_area, minlength=len(polygons))
-
-
-def densify(geoms: np.ndarray, step: float) -> np.ndarray:
-    """Polygons with their edges split into pieces of at most ``step``; the same shape and area.
-
-    Rings are densified one by one and the polygons rebuilt: GEOS 3.14's polygon ``segmentize`` returns
-    an empty or wrong polygon for some valid input (seen on the sample), while ring ``segmentize`` is
-    sound. A result whose planar area is not the original's (1e-9 relative) is not used: that geometry
-    keeps its vertices. Non-polygonal, missing and empty geometries are returned unchanged.
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    out = geoms.copy()
-    polygonal = np.flatnonzero(np.isin(shapely.get_type_id(geoms), [3, 6]) & ~shapely.is_empty(geoms))
-    if polygonal.size == 0:
-        return out
-    parts, owner = shapely.get_parts(geoms[polygonal], return_index=True)
-    rings, part = shapely.get_rings(parts, return_index=True)
-    dense = shapely.multipolygons(shapely.polygons(shapely.segmentize(rings, step), indices=part), indices=owner)
-    before = shapely.area(geoms[polygonal])
-    same = np.abs(shapely.area(dense) - before) <= 1e-9 * np.maximum(before, 1.0)
-    out[polygonal[same]] = dense[same]
-    return out
 
 
 ELLIPSOIDAL, PLANAR = "ellipsoidal", "planar"
