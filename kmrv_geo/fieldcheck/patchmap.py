@@ -156,14 +156,20 @@ def clip_rows(frame: gpd.GeoDataFrame | None, window) -> tuple[np.ndarray, np.nd
     """
     if frame is None or frame.empty:
         return None
-    rows = np.sort(frame.sindex.query(window, predicate="intersects"))
-    if not len(rows):
+    rows = frame.sindex.query(window, predicate="intersects")
+    return _cut_rows(np.asarray(frame.geometry.values, dtype=object), rows, window)
+
+
+def _cut_rows(geoms: np.ndarray, rows: np.ndarray, window, bounds: np.ndarray | None = None):
+    """``geoms[rows]`` (rows sorted first) cut to ``window``, the empty ones left out: (rows, geometries), or
+    ``None`` when none is left (:func:`clip_rows`, :meth:`NearbyLayer.around`).
+    """
+    rows = np.sort(rows)
+    if not rows.size:
         return None
-    geoms = polygonal_parts(cut_to_window(np.asarray(frame.geometry.values, dtype=object)[rows], window))
-    keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    if not keep.any():
-        return None
-    return rows[keep], geoms[keep]
+    cut = polygonal_parts(cut_to_window(geoms[rows], window, None if bounds is None else bounds[rows]))
+    keep = ~shapely.is_missing(cut) & ~shapely.is_empty(cut)
+    return (rows[keep], cut[keep]) if keep.any() else None
 
 
 def clip_to(frame: gpd.GeoDataFrame | None, window) -> gpd.GeoDataFrame | None:
@@ -212,16 +218,13 @@ class NearbyLayer:
         """The features meeting the rectangle ``window``, cut to it, in lon/lat (as :func:`clip_to` then
         :func:`~kmrv_geo.webmap.common.web_layer`); ``None`` when none.
         """
-        rows = np.sort(self.tree.query(window, predicate="intersects"))
-        if not rows.size:
+        clipped = _cut_rows(self.geoms, self.tree.query(window, predicate="intersects"), window, self.bounds)
+        if clipped is None:
             return None
-        geoms = polygonal_parts(cut_to_window(self.geoms[rows], window, self.bounds[rows]))
-        keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        if not keep.any():
-            return None
-        shown = web_geometries(geoms[keep], self.crs, gcj02=gcj02)
+        rows, geoms = clipped
+        shown = web_geometries(geoms, self.crs, gcj02=gcj02)
         visible = ~shapely.is_missing(shown) & ~shapely.is_empty(shown)
-        return WebLayer(shown[visible], {c: values[rows[keep][visible]] for c, values in self.columns.items()})
+        return WebLayer(shown[visible], {c: values[rows[visible]] for c, values in self.columns.items()})
 
 
 def _landuse_shown(frame: gpd.GeoDataFrame | None, lang: str) -> gpd.GeoDataFrame | None:

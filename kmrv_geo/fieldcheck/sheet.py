@@ -149,10 +149,10 @@ def write_check_sheet(path: str | Path, judged: gpd.GeoDataFrame | pd.DataFrame,
 
         line, quote = text(" · ".join(dict.fromkeys(t for t in (text_of(title), TITLE[lang], text_of(notice),
                                                                 SYNTHETIC[lang] if synthetic else "") if t)))
-        sheet.merge_range(0, 0, 0, len(columns) - 1, "", style(
-            bold=True, font_size=13, font_color="#B00000" if notice or synthetic else "#000000", **quote))
-        sheet.write_string(0, 0, line, style(bold=True, font_size=13,
-                                             font_color="#B00000" if notice or synthetic else "#000000", **quote))
+        title_style = style(bold=True, font_size=13, font_color="#B00000" if notice or synthetic else "#000000",
+                            **quote)
+        sheet.merge_range(0, 0, 0, len(columns) - 1, "", title_style)
+        sheet.write_string(0, 0, line, title_style)  # the merged cell's text, written as text
         for j, column in enumerate(columns):
             heading, quote = text(heads[column])
             sheet.write_string(HEADER_ROW - 1, j, heading, style(
