@@ -431,9 +431,7 @@ def apart_by_twins(twin: np.ndarray, n_checked: int) -> np.ndarray:
     numpy.ndarray of bool, shape (len(twin),)
     """
     matched = twin >= 0
-    values, counts = np.unique(twin[matched], return_counts=True)
-    once = np.zeros(n_checked, dtype=bool)
-    once[values[counts == 1]] = True
+    once = np.bincount(twin[matched], minlength=n_checked) == 1
     return matched & once[np.maximum(twin, 0)]
 
 

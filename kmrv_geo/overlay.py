@@ -280,12 +280,61 @@ def _wkb_keys(geoms: np.ndarray, *, normalise: bool) -> np.ndarray:
     return out
 
 
+_HASH_MULTIPLIERS = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+
+
+def _coordinate_hashes(geoms: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each geometry's type and coordinates in their stored order (bits of the floats).
+
+    Equal geometries (:func:`shapely.equals_identical`) have equal hashes; unequal ones almost never do — a
+    match is only a candidate, confirmed exactly by the caller. Computed on the coordinate arrays with numpy
+    (no per-geometry Python objects): about ten times cheaper than WKB bytes hashed by pandas.
+    """
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    bits = np.ascontiguousarray(coords).view(np.uint64)
+    counts = np.bincount(owner, minlength=len(geoms))
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    position = (np.arange(len(owner), dtype=np.uint64) - starts[owner].astype(np.uint64)) + np.uint64(1)
+    with np.errstate(over="ignore"):
+        mixed = bits[:, 0] * _HASH_MULTIPLIERS[0] ^ (bits[:, 1] * _HASH_MULTIPLIERS[1]) ^ (position * _HASH_MULTIPLIERS[2])
+        mixed ^= mixed >> np.uint64(31)
+        mixed *= _HASH_MULTIPLIERS[0]
+        mixed ^= mixed >> np.uint64(29)
+        summed = np.zeros(len(geoms), dtype=np.uint64)
+        present = counts > 0  # each geometry's coordinates are one run of ``mixed``
+        if present.any():
+            summed[present] = np.add.reduceat(mixed, starts[present])
+        kind = shapely.get_type_id(geoms).astype(np.int64).astype(np.uint64)
+        return summed ^ (counts.astype(np.uint64) * _HASH_MULTIPLIERS[1]) ^ (kind * _HASH_MULTIPLIERS[2])
+
+
+def _match_as_stored(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """For each left geometry, the first right geometry equal to it coordinate for coordinate in stored order
+    (−1: none; missing and empty geometries never match): candidates by :func:`_coordinate_hashes`, confirmed
+    by :func:`shapely.equals_identical` (same type, structure and coordinates — what equal WKB means).
+    """
+    found = np.full(len(left), -1, dtype=np.intp)
+    left_ok = np.flatnonzero(~shapely.is_missing(left) & ~shapely.is_empty(left))
+    right_ok = np.flatnonzero(~shapely.is_missing(right) & ~shapely.is_empty(right))
+    if not left_ok.size or not right_ok.size:
+        return found
+    right_keys = pd.Series(_coordinate_hashes(right[right_ok]))
+    first = ~right_keys.duplicated(keep="first").to_numpy()
+    hit = pd.Index(right_keys.to_numpy()[first]).get_indexer(_coordinate_hashes(left[left_ok]))
+    candidate = hit >= 0
+    at_left, at_right = left_ok[candidate], right_ok[first][hit[candidate]]
+    same = threaded(shapely.equals_identical, left[at_left], right[at_right])
+    found[at_left[same]] = at_right[same]
+    return found
+
+
 def identical_twins(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """The identical twin in ``right`` of each ``left`` geometry: the same shape, compared exactly.
 
-    Geometries are compared by their WKB, first as they are (two surveys of the same land mostly store an
-    unchanged parcel bit for bit) and then, for the rest, normalised (ring start and orientation, part and
-    hole order) — exact, no tolerance.
+    Geometries are compared first as they are stored (two surveys of the same land mostly store an unchanged
+    parcel bit for bit: type, structure and every coordinate equal, :func:`_match_as_stored`) and then, for
+    the rest, by the WKB of their normalised form (ring start and orientation, part and hole order) — exact,
+    no tolerance.
 
     Parameters
     ----------
@@ -299,9 +348,11 @@ def identical_twins(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """
     left = np.asarray(left, dtype=object)
     right = np.asarray(right, dtype=object)
-    twin = _match_keys(_wkb_keys(left, normalise=False), _wkb_keys(right, normalise=False))
+    twin = _match_as_stored(left, right)
     rest_l = np.flatnonzero(twin < 0)
-    rest_r = np.setdiff1d(np.arange(len(right)), twin[twin >= 0])
+    unmatched_right = np.ones(len(right), dtype=bool)
+    unmatched_right[twin[twin >= 0]] = False  # (np.setdiff1d hashes: ten times slower on a million)
+    rest_r = np.flatnonzero(unmatched_right)
     if rest_l.size and rest_r.size:
         found = _match_keys(_wkb_keys(left[rest_l], normalise=True), _wkb_keys(right[rest_r], normalise=True))
         twin[rest_l[found >= 0]] = rest_r[found[found >= 0]]

@@ -302,3 +302,24 @@ def test_difference_of_a_geometry_inside_one_cutter_is_nothing_and_the_rest_is_c
     assert out[0] is None and out[1] is None
     assert out[2].area == pytest.approx(50.0) and out[2].equals(box(5, 10, 15, 15))
     assert out[3] is geoms[3]
+
+
+def test_identical_twins_confirm_every_hash_match_exactly(monkeypatch):
+    """The coordinate hash only proposes twins: with every hash equal (the worst collisions) the answer is the
+    same, shapes with the same coordinates in another structure are no twins as stored, copies take the first.
+    """
+    from shapely.geometry import MultiPolygon, Polygon, box
+
+    from kmrv_geo import overlay
+
+    holed = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(2, 2), (2, 4), (4, 4), (4, 2)]])
+    split = MultiPolygon([Polygon([(0, 0), (10, 0), (10, 10), (0, 10)]),
+                          Polygon([(2, 2), (2, 4), (4, 4), (4, 2)])])  # the same coordinates in the same order
+    a, b = box(20, 0, 30, 10), box(30, 0, 40, 10)
+    left = np.array([holed, split, a, b, None], dtype=object)
+    right = np.array([split, a, shapely.Polygon(a.exterior.coords), holed, Polygon()], dtype=object)
+    expected = [3, 0, 1, -1, -1]
+    assert overlay.identical_twins(left, right).tolist() == expected
+    assert overlay._coordinate_hashes(np.array([holed]))[0] != overlay._coordinate_hashes(np.array([split]))[0]
+    monkeypatch.setattr(overlay, "_coordinate_hashes", lambda geoms: np.zeros(len(geoms), dtype=np.uint64))
+    assert overlay.identical_twins(left, right).tolist() == expected
