@@ -296,7 +296,8 @@ def _coordinate_hashes(geoms: np.ndarray) -> np.ndarray:
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     position = (np.arange(len(owner), dtype=np.uint64) - starts[owner].astype(np.uint64)) + np.uint64(1)
     with np.errstate(over="ignore"):
-        mixed = bits[:, 0] * _HASH_MULTIPLIERS[0] ^ (bits[:, 1] * _HASH_MULTIPLIERS[1]) ^ (position * _HASH_MULTIPLIERS[2])
+        x, y, k = _HASH_MULTIPLIERS
+        mixed = bits[:, 0] * x ^ (bits[:, 1] * y) ^ (position * k)
         mixed ^= mixed >> np.uint64(31)
         mixed *= _HASH_MULTIPLIERS[0]
         mixed ^= mixed >> np.uint64(29)
