@@ -461,11 +461,14 @@ def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
     # candidates: pairs whose boxes meet; kept where the interiors meet (DE-9IM T********: overlapping,
     # one inside the other, duplicates, and the float slivers along shared edges), then measured. Vectorised
     # on threads; nothing is prepared for the whole layer (that took 2 GB at 200k parcels).
-    i, j = query_threaded(shapely.STRtree(geoms), geoms)
-    pair = i < j
-    if known_apart is not None:
-        pair &= ~(known_apart[i] & known_apart[j])
-    i, j = i[pair], j[pair]
+    tested = np.arange(len(geoms)) if known_apart is None else np.flatnonzero(~known_apart)
+    i, j = query_threaded(shapely.STRtree(geoms), geoms[tested])  # only features not known apart ask
+    i = tested[i]
+    both_asked = known_apart is None or ~known_apart[j]
+    keep = (i < j) | ~np.asarray(both_asked)  # a pair of two asking features is found twice: once kept
+    i, j = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
+    order = np.lexsort((j, i))
+    i, j = i[order], j[order]
     inner = threaded(lambda a, b: shapely.relate_pattern(a, b, "T********"), geoms[i], geoms[j]) if i.size \
         else np.zeros(0, dtype=bool)
     li, ri = i[inner], j[inner]
@@ -474,4 +477,4 @@ def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
     big = np.nan_to_num(area) >= min_m2
     ids = frame[id_field].to_numpy() if id_field and id_field in frame else frame[FID].to_numpy()
     table = pd.DataFrame({"id_a": ids[li[big]], "id_b": ids[ri[big]], "overlap_m2": area[big]})
-    return table.sort_values("overlap_m2", ascending=False, ignore_index=True)
+    return table.sort_values("overlap_m2", ascending=False, ignore_index=True, kind="stable")

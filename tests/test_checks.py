@@ -173,3 +173,34 @@ def test_features_identical_to_checked_ones_are_not_checked_again_the_rest_are(w
     # without trusted geometries, nothing changes but the twin column
     plain, plain_report = check(write_layer(t1, name="t1b.gpkg"), role="landuse_t1")
     assert "_twin" not in plain and plain_report.repaired["fid"].tolist() == report.repaired["fid"].tolist()
+
+
+def test_self_overlaps_test_every_pair_but_those_known_apart():
+    """Pairs whose interiors overlap, as a plain geopandas overlay finds them; features known apart are not tested
+    against each other (even where, against the promise, they overlap) but against every other feature.
+    """
+    from kmrv_geo.checks import apart_by_twins, self_overlaps
+
+    x, y = X0, Y0
+    geoms = [box(x + 100 * k, y, x + 100 * (k + 1), y + 100) for k in range(5)]  # 0-4: a row, touching
+    geoms += [box(x + 150, y + 50, x + 160, y + 60),   # 5: inside 1 (100 m²)
+              box(x + 200, y, x + 300, y + 100),        # 6: a copy of 2 (10,000 m²)
+              box(x + 390, y, x + 410, y + 100),        # 7: over the edge of 3 and 4 (1,000 m² each)
+              box(x, y + 95, x + 50, y + 150)]          # 8: over 0 (250 m²), but both known apart
+    frame = gpd.GeoDataFrame({"_fid": np.arange(len(geoms)) + 1}, geometry=geoms, crs="EPSG:4543")
+    pieces = gpd.overlay(frame.rename(columns={"_fid": "a"}), frame.rename(columns={"_fid": "b"}),
+                         keep_geom_type=True)
+    pieces = pieces[(pieces["a"] < pieces["b"]) & (pieces.area >= 0.01)]
+    independent = sorted(zip(pieces["a"], pieces["b"], pieces.area.round(6), strict=True))
+    assert independent == [(1, 9, 250.0), (2, 6, 100.0), (3, 7, 10_000.0), (4, 8, 1_000.0), (5, 8, 1_000.0)]
+
+    def found(**kwargs):
+        table = self_overlaps(frame, **kwargs)
+        return sorted(zip(table["id_a"], table["id_b"], table["overlap_m2"].round(6), strict=True))
+
+    assert found() == independent
+    apart = np.array([True] * 5 + [False] * 3 + [True])
+    assert found(known_apart=apart) == [t for t in independent if t[:2] != (1, 9)]
+    assert found(known_apart=np.ones(len(geoms), dtype=bool)) == []
+    # features identical to distinct checked parcels are apart; two copies of one checked parcel are not
+    assert apart_by_twins(np.array([0, 1, 1, -1, 2]), 3).tolist() == [True, False, False, False, True]
