@@ -20,13 +20,6 @@ MIN_WIDTH_M = 1e-3
 sides come back to within this distance of each other."""
 
 
-def _mean_width(rings: np.ndarray) -> np.ndarray:
-    polygons = shapely.polygons(rings)
-    length = shapely.length(rings)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(length > 0, 2 * shapely.area(polygons) / length, 0.0)
-
-
 def _spike_vertices(coords: np.ndarray, tol: float) -> np.ndarray:
     """Positions (in a closed ring's coordinates, last = first) of spike tips: vertices B between A and C
     with |AC| < tol while B stands further from both.
@@ -55,17 +48,69 @@ def _clean_ring(ring, tol: float):
     return coords
 
 
+def _width(ring_coords: np.ndarray) -> float:
+    """Mean width of one closed ring given as its coordinates."""
+    return float(_ring_widths(np.asarray(ring_coords, dtype=float)[:, :2], np.array([0, len(ring_coords)]))[0])
+
+
 def _clean_polygon(polygon, tol: float):
     shell = _clean_ring(polygon.exterior, tol)
-    if shell is None or _mean_width(np.array([shapely.linearrings(shell)]))[0] < tol:
+    if shell is None or _width(shell) < tol:
         return None
     holes = [h for h in (_clean_ring(r, tol) for r in polygon.interiors) if h is not None]
-    holes = [h for h in holes if _mean_width(np.array([shapely.linearrings(h)]))[0] >= tol]
+    holes = [h for h in holes if _width(h) >= tol]
     return shapely.Polygon(shell, holes)
+
+
+def _edges(coords: np.ndarray, ring_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edges of closed rings stored one after another (``coords[ring_offsets[r]:ring_offsets[r + 1]]``, last
+    vertex = first): each edge's start position in ``coords``, its vector and its ring, ring by ring in order.
+    """
+    per_ring = np.maximum(np.diff(ring_offsets) - 1, 0)
+    ring_of = np.repeat(np.arange(len(per_ring)), per_ring)
+    start = np.arange(len(ring_of)) + ring_of  # each ring before this one left out its closing vertex
+    return start, coords[start + 1] - coords[start], ring_of
+
+
+def _ring_widths(coords: np.ndarray, ring_offsets: np.ndarray, edges: tuple | None = None) -> np.ndarray:
+    """Mean width (2·area / perimeter) of each closed ring of a ragged coordinate array (0 for a ring with no
+    length). Area by the shoelace formula about the ring's first vertex (as GEOS measures a ring).
+    """
+    start, vector, ring_of = _edges(coords, ring_offsets) if edges is None else edges
+    n_rings = len(ring_offsets) - 1
+    from_origin = coords[start] - coords[ring_offsets[:-1][ring_of]]
+    cross = from_origin[:, 0] * vector[:, 1] - from_origin[:, 1] * vector[:, 0]
+    area = np.abs(np.bincount(ring_of, cross, minlength=n_rings)) / 2
+    perimeter = np.bincount(ring_of, np.hypot(vector[:, 0], vector[:, 1]), minlength=n_rings)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(perimeter > 0, 2 * area / perimeter, 0.0)
+
+
+def _ragged_rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates (x, y) of the rings of non-empty (multi)polygons as flat arrays: ``(coords, ring_offsets,
+    ring_geom)``. A polygon without holes is its one ring: read with :func:`shapely.get_coordinates` (the
+    cheap path most parcels take); the others through :func:`shapely.to_ragged_array`.
+    """
+    simple = (shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+    pos_simple, pos_other = np.flatnonzero(simple), np.flatnonzero(~simple)
+    coords = [shapely.get_coordinates(geoms[pos_simple])]
+    counts = [shapely.get_num_coordinates(geoms[pos_simple])]
+    ring_geom = [pos_simple]
+    if pos_other.size:
+        _kind, other, offsets = shapely.to_ragged_array(geoms[pos_other])
+        coords.append(other[:, :2])
+        counts.append(np.diff(offsets[0]))
+        parts = np.diff(offsets[2]) if len(offsets) > 2 else np.ones(len(pos_other), dtype=np.intp)
+        ring_geom.append(np.repeat(np.repeat(pos_other, parts), np.diff(offsets[1])))
+    counts = np.concatenate(counts)
+    return np.concatenate(coords), np.r_[0, np.cumsum(counts)], np.concatenate(ring_geom)
 
 
 def find_degenerate(geoms: np.ndarray, *, tol: float = MIN_WIDTH_M) -> np.ndarray:
     """Which polygonal geometries hold a degenerate ring (hole or part) or a spike.
+
+    Worked on the layer's coordinates as flat arrays, vectorised over every ring and edge: no geometry
+    objects are made for parts or rings.
 
     Parameters
     ----------
@@ -86,29 +131,21 @@ def find_degenerate(geoms: np.ndarray, *, tol: float = MIN_WIDTH_M) -> np.ndarra
     if not polygonal.any():
         return out
     idx = np.flatnonzero(polygonal)
-    parts, part_owner = shapely.get_parts(geoms[idx], return_index=True)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    thin = _mean_width(rings) < tol
-    out[idx[np.unique(part_owner[ring_part[thin]])]] = True
-    # spikes: vectorised over every vertex of every ring
-    coords, vertex_ring = shapely.get_coordinates(rings, return_index=True)
-    starts = np.r_[0, np.flatnonzero(np.diff(vertex_ring)) + 1]
-    ends = np.r_[starts[1:], len(coords)]
-    # drop each ring's closing vertex, then look at neighbours within the ring
-    keep = np.ones(len(coords), dtype=bool)
-    keep[ends - 1] = False
-    ring_coords, ring_of = coords[keep], vertex_ring[keep]
-    first = np.r_[0, np.flatnonzero(np.diff(ring_of)) + 1]
-    last = np.r_[first[1:], len(ring_of)] - 1
-    prev_pos = np.arange(len(ring_of)) - 1
-    next_pos = np.arange(len(ring_of)) + 1
-    prev_pos[first] = last
-    next_pos[last] = first
-    a, b, c = ring_coords[prev_pos], ring_coords, ring_coords[next_pos]
-    ac = np.hypot(*(c - a).T)
-    spike = (ac < tol) & (np.minimum(np.hypot(*(b - a).T), np.hypot(*(c - b).T)) > ac)
+    coords, ring_offsets, ring_geom = _ragged_rings(geoms[idx])
+    edges = _edges(coords, ring_offsets)
+    thin = _ring_widths(coords, ring_offsets, edges) < tol
+    out[idx[ring_geom[thin]]] = True
+    # spikes: a vertex B between edges A→B and B→C (the ring's last edge before its first) with |AC| < tol while
+    # both edges are longer than AC
+    _start, vector, ring_of = edges
+    length = np.hypot(vector[:, 0], vector[:, 1])
+    before = np.arange(len(ring_of)) - 1
+    first = np.r_[0, np.flatnonzero(np.diff(ring_of)) + 1] if len(ring_of) else np.zeros(0, dtype=np.intp)
+    before[first] = np.r_[first[1:], len(ring_of)] - 1
+    across = np.hypot(*(vector[before] + vector).T)
+    spike = (across < tol) & (np.minimum(length[before], length) > across)
     if spike.any():
-        out[idx[np.unique(part_owner[ring_part[np.unique(ring_of[spike])]])]] = True
+        out[idx[ring_geom[ring_of[spike]]]] = True
     return out
 
 

@@ -340,3 +340,31 @@ def test_no_two_columns_share_a_heading(lang):
     headings = pd.Series(HEADINGS[lang])
     shared = headings[headings.duplicated(keep=False)]
     assert shared.empty, shared.sort_values().to_dict()
+
+
+def test_degenerate_finder_reads_every_ring_of_simple_holed_and_multi_polygons_alike():
+    """Each kind of degenerate part is found whichever way the geometry's rings are read (a polygon without holes
+    as its one ring, the others through their parts and holes), next to clean geometries of every kind, in one
+    array with missing, empty and point geometries; widths agree with GEOS's area and length.
+    """
+    from shapely.geometry import MultiPolygon, Point, Polygon, box
+
+    from kmrv_geo.degenerate import _ring_widths, find_degenerate
+
+    x, y = 570_000.0, 2_770_000.0
+    clean = box(x, y, x + 50, y + 50)
+    sliver = box(x, y, x + 50, y + 0.0004)                                   # 0.4 mm wide: degenerate
+    spike = Polygon([(x, y), (x + 50, y), (x + 50, y + 50), (x + 25, y + 50), (x + 25.0002, y + 90),
+                     (x + 24.9999, y + 50), (x, y + 50)])                    # a spike 40 m long, 0.3 mm wide
+    holed = Polygon(clean.exterior.coords, [box(x + 10, y + 10, x + 20, y + 20).exterior.coords])
+    thin_hole = Polygon(clean.exterior.coords, [box(x + 10, y + 10, x + 20, y + 10.0001).exterior.coords])
+    multi = MultiPolygon([clean, box(x + 60, y, x + 70, y + 10)])
+    thin_part = MultiPolygon([clean, box(x + 60, y, x + 60.0002, y + 10)])
+    geoms = np.array([clean, sliver, spike, holed, thin_hole, multi, thin_part, None, Polygon(), Point(x, y)],
+                     dtype=object)
+    assert find_degenerate(geoms).tolist() == [False, True, True, False, True, False, True, False, False, False]
+    rings = shapely.get_rings(np.array([clean, sliver, spike, thin_hole], dtype=object))
+    coords = shapely.get_coordinates(rings)
+    offsets = np.r_[0, np.cumsum(shapely.get_num_coordinates(rings))]
+    geos = 2 * shapely.area(shapely.polygons(rings)) / shapely.length(rings)
+    assert _ring_widths(coords, offsets) == pytest.approx(geos, rel=1e-9)
