@@ -7,6 +7,7 @@ This is the input edge of the flow (config → load → Layers → analyses → 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -330,21 +331,28 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
     steps = tqdm(total=len(vector_specs) * 2 + len(raster_specs), desc="检查图层 checking layers",
                  disable=not progress, unit="layer")
     reads: dict[str, tuple[layer_io.ReadResult, VectorLayerSpec]] = {}
-    for role, spec in vector_specs.items():
-        path = spec.path if is_database(spec.path) else config.resolve(spec.path)
-        read = layer_io.read_vector(path, layer=spec.layer, encoding=spec.encoding, allow_empty=role in MAY_BE_EMPTY)
-        reads[role] = (read, spec)
-        if read.checksum is not None:  # a database table: what was read (the connection without password)
-            inputs.setdefault(read.source, read.checksum)
-        elif str(path) not in inputs:  # one shared GeoPackage holds many roles: hashed once
-            inputs[str(path)] = sha256_file(path)
-        steps.update()
-    for role, path, crs_override in raster_specs:
-        rasters[role] = check_raster(role, path, crs_override=crs_override, study_area=study_area)
-        _check_raster_values(config, role, rasters[role])
-        if str(path) not in inputs:
-            inputs[str(path)] = sha256_file(path)
-        steps.update()
+    hashing = ThreadPoolExecutor(max_workers=1)  # files hashed while layers are read (hashlib drops the GIL)
+    digests: dict[str, Future | str] = {}
+    try:
+        for role, spec in vector_specs.items():
+            path = spec.path if is_database(spec.path) else config.resolve(spec.path)
+            if not is_database(spec.path) and str(path) not in digests:  # one shared GeoPackage: hashed once
+                digests[str(path)] = hashing.submit(sha256_file, path)
+            read = layer_io.read_vector(path, layer=spec.layer, encoding=spec.encoding,
+                                        allow_empty=role in MAY_BE_EMPTY)
+            reads[role] = (read, spec)
+            if read.checksum is not None:  # a database table: what was read (the connection without password)
+                digests.setdefault(read.source, read.checksum)
+            steps.update()
+        for role, path, crs_override in raster_specs:
+            if str(path) not in digests:
+                digests[str(path)] = hashing.submit(sha256_file, path)
+            rasters[role] = check_raster(role, path, crs_override=crs_override, study_area=study_area)
+            _check_raster_values(config, role, rasters[role])
+            steps.update()
+    finally:  # on an error the hashes are not waited for
+        hashing.shutdown(wait=False, cancel_futures=True)
+    inputs.update({source: d.result() if isinstance(d, Future) else d for source, d in digests.items()})
 
     analysis_crs = partitions.analysis_crs if partitions is not None else choose_analysis_crs(config, reads, rasters)
     project = Project(config=config, analysis_crs=analysis_crs, rasters=rasters, inputs=inputs, partitions=partitions)
