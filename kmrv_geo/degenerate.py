@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from .units import ring_areas
+
 CHUNK = 50_000
 """Geometries :func:`find_degenerate` looks at a time."""
 MIN_WIDTH_M = 1e-3
@@ -74,13 +76,11 @@ def _edges(coords: np.ndarray, ring_offsets: np.ndarray) -> tuple[np.ndarray, np
 
 def _ring_widths(coords: np.ndarray, ring_offsets: np.ndarray, edges: tuple | None = None) -> np.ndarray:
     """Mean width (2·area / perimeter) of each closed ring of a ragged coordinate array (0 for a ring with no
-    length). Area by the shoelace formula about the ring's first vertex (as GEOS measures a ring).
+    length); the area as GEOS measures a ring (:func:`kmrv_geo.units.ring_areas`).
     """
-    start, vector, ring_of = _edges(coords, ring_offsets) if edges is None else edges
+    _start, vector, ring_of = _edges(coords, ring_offsets) if edges is None else edges
     n_rings = len(ring_offsets) - 1
-    from_origin = coords[start] - coords[ring_offsets[:-1][ring_of]]
-    cross = from_origin[:, 0] * vector[:, 1] - from_origin[:, 1] * vector[:, 0]
-    area = np.abs(np.bincount(ring_of, cross, minlength=n_rings)) / 2
+    area = ring_areas(coords, np.repeat(np.arange(n_rings), np.diff(ring_offsets)), n_rings)
     perimeter = np.bincount(ring_of, np.hypot(vector[:, 0], vector[:, 1]), minlength=n_rings)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(perimeter > 0, 2 * area / perimeter, 0.0)

@@ -184,14 +184,54 @@ def _ring_wise_area(polygons: np.ndarray, step: float, transformer: Transformer)
     sign = np.where(shell, 1.0, -1.0)
     ring_owner = owner[ring_part]
     dense = shapely.segmentize(rings, step)
-    before = np.bincount(ring_owner, sign * shapely.area(shapely.polygons(rings)), minlength=len(polygons))
-    after = np.bincount(ring_owner, sign * shapely.area(shapely.polygons(dense)), minlength=len(polygons))
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    dense_coords, dense_ring_of = shapely.get_coordinates(dense, return_index=True)
+    before = np.bincount(ring_owner, sign * ring_areas(coords, ring_of, len(rings)), minlength=len(polygons))
+    after_ring = ring_areas(dense_coords, dense_ring_of, len(rings))
+    after = np.bincount(ring_owner, sign * after_ring, minlength=len(polygons))
     same = np.abs(after - before) <= 1e-9 * np.maximum(np.abs(before), 1.0)
-    dense = np.where(same[ring_owner], dense, rings)
-    projected = crs_rules.reproject(dense, transformer)
-    ring_area = np.nan_to_num(shapely.area(shapely.polygons(projected)))
+    use_dense = same[ring_owner]
+    if not use_dense.all():  # the rings of such a geometry are measured on their own vertices
+        keep_dense = use_dense[dense_ring_of]
+        dense_coords = np.concatenate([dense_coords[keep_dense], coords[~use_dense[ring_of]]])
+        dense_ring_of = np.concatenate([dense_ring_of[keep_dense], ring_of[~use_dense[ring_of]]])
+        order = np.argsort(dense_ring_of, kind="stable")  # each ring's vertices together, in their order
+        dense_coords, dense_ring_of = dense_coords[order], dense_ring_of[order]
+    x, y = transformer.transform(dense_coords[:, 0], dense_coords[:, 1])
+    ring_area = np.nan_to_num(ring_areas(np.column_stack([x, y]), dense_ring_of, len(rings)))
     part_area = np.bincount(ring_part, weights=sign * ring_area, minlength=len(parts))
     return np.bincount(owner, weights=part_area, minlength=len(polygons))
+
+
+def ring_areas(coords: np.ndarray, ring_of: np.ndarray, n_rings: int) -> np.ndarray:
+    """Area enclosed by each closed ring, from its coordinates: GEOS's shoelace sum (``Area::ofRingSigned``:
+    about the ring's first x, term by term in vertex order), so the same float as ``shapely.area`` of the ring's
+    polygon, without making the polygon.
+
+    Parameters
+    ----------
+    coords : numpy.ndarray, shape (n, 2)
+        Vertices of the rings one after another, each ring closed (last vertex = first).
+    ring_of : numpy.ndarray of int, shape (n,)
+        Each vertex's ring (0 … n_rings − 1), ascending.
+    n_rings : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rings,)
+        Areas (≥ 0; 0 for a ring of fewer than three vertices; NaN where a vertex is).
+    """
+    if not len(coords):
+        return np.zeros(n_rings)
+    starts = np.searchsorted(ring_of, np.arange(n_rings))
+    ends = np.r_[starts[1:], len(ring_of)]
+    inner = np.ones(len(coords), dtype=bool)  # each vertex but a ring's first and last carries one term
+    inner[starts[ends > starts]] = False
+    inner[ends[ends > starts] - 1] = False
+    at = np.flatnonzero(inner)
+    x0 = coords[starts[ring_of[at]], 0]
+    terms = (coords[at, 0] - x0) * (coords[at - 1, 1] - coords[at + 1, 1])
+    return np.abs(np.bincount(ring_of[at], terms, minlength=n_rings) / 2.0)
 
 
 ELLIPSOIDAL, PLANAR = "ellipsoidal", "planar"

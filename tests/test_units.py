@@ -190,3 +190,30 @@ def test_a_sliver_hole_measures_as_nothing_and_parts_with_holes_add_up():
     with_sliver, = ellipsoidal_area_m2(gpd.GeoSeries([MultiPolygon([Polygon(shell), sliver_part])], crs="EPSG:4543"))
     assert with_sliver == pytest.approx(whole + 0.5 * 280 * 1e-8, abs=1e-7)
     assert holed == pytest.approx(whole - hole, abs=1e-6) and multi == pytest.approx(holed + other, abs=1e-6)
+
+
+def test_ring_areas_are_the_floats_geos_gives_the_rings_polygons():
+    """The shoelace sum over flat coordinates equals shapely's polygon area bit for bit (Gauss-Kruger sized
+    coordinates, random rings of 4 to 40 vertices, holes and a ring of two vertices), NaN vertices give NaN.
+    """
+    import shapely
+
+    from kmrv_geo.units import ring_areas
+
+    rng = np.random.default_rng(7)
+    rings = []
+    for n in rng.integers(3, 40, 500):
+        angle = np.sort(rng.uniform(0, 2 * np.pi, n))
+        radius = rng.uniform(5, 500, n)
+        x0, y0 = rng.uniform(400_000, 700_000), rng.uniform(2_500_000, 3_000_000)
+        rings.append(shapely.LinearRing(np.column_stack([x0 + radius * np.cos(angle), y0 + radius * np.sin(angle)])))
+    rings = np.array(rings, dtype=object)
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    assert ring_areas(coords, ring_of, len(rings)).tolist() == shapely.area(shapely.polygons(rings)).tolist()
+    holed = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(2, 2), (2, 4), (4, 4), (4, 2)]])
+    coords, ring_of = shapely.get_coordinates(shapely.get_rings(holed), return_index=True)
+    assert ring_areas(coords, ring_of, 2).tolist() == [100.0, 4.0]
+    two = np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0], [np.nan, 5.0], [6.0, 6.0], [5.0, 5.0]])
+    area = ring_areas(two, np.array([0, 0, 1, 1, 1, 1]), 3)
+    assert area[0] == 0.0 and np.isnan(area[1]) and area[2] == 0.0
+    assert ring_areas(np.zeros((0, 2)), np.zeros(0, dtype=int), 2).tolist() == [0.0, 0.0]
