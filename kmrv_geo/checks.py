@@ -330,10 +330,9 @@ def _repair_degenerate(geoms: np.ndarray, reasons: np.ndarray, fids: np.ndarray,
     todo = todo[np.isin(shapely.get_type_id(geoms[todo]), [3, 6])]
     if todo.size == 0:
         return
-    metric = gpd.GeoSeries(geoms[todo], crs=declared)
+    metric = geoms[todo]
     if not CRS.from_user_input(target_crs).equals(declared):
-        metric = metric.to_crs(target_crs)
-    metric = np.asarray(metric.values, dtype=object)
+        metric = np.asarray(gpd.GeoSeries(metric, crs=declared).to_crs(target_crs).values, dtype=object)
     hit = threaded(find_degenerate, metric)  # per geometry: chunks on threads (numpy and GEOS drop the GIL)
     if not hit.any():
         return

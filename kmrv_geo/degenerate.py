@@ -51,8 +51,10 @@ def _clean_ring(ring, tol: float):
 
 
 def _width(ring_coords: np.ndarray) -> float:
-    """Mean width of one closed ring given as its coordinates."""
-    return float(_ring_widths(np.asarray(ring_coords, dtype=float)[:, :2], np.array([0, len(ring_coords)]))[0])
+    """Mean width (2·area / perimeter) of one closed ring given as its coordinates (0 without length)."""
+    ring = shapely.linearrings(np.asarray(ring_coords, dtype=float)[:, :2])
+    length = shapely.length(ring)
+    return float(2 * shapely.area(shapely.polygons(ring)) / length) if length > 0 else 0.0
 
 
 def _clean_polygon(polygon, tol: float):

@@ -117,6 +117,7 @@ def write_partitions(project, out: str | Path, *, overwrite: bool = False,
             raise OutputError(f"{out} exists; add --overwrite to replace it")
         if not (out / MANIFEST).exists():
             raise OutputError(f"{out} is not a partitions folder (no {MANIFEST}); choose another --out")
+    project.measure_all_parcels()  # the workers take whole parcels' areas from the partitions
     stage = out.parent / f".{out.name}.kmrv-staging-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)

@@ -159,8 +159,11 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
                               else f"{step.name} skipped, not configured: ") + ", ".join(missing))
             continue
         runnable.append(step)
+    if any(step.parcel_areas == "all" for step in runnable):
+        with watch.part("load"):  # (the parcels the load's TBMJ check had no need to measure)
+            project.measure_all_parcels()
     bar = tqdm(runnable, desc="分析 analyses", unit="step", disable=not progress)
-    with measured_before(project.measure, *project.measured_parcels()):  # the load measured every parcel
+    with measured_before(project.measure, *project.measured_parcels()):  # every parcel measured is served
         for step in bar:
             bar.set_postfix_str(f"{STEP_LABELS.get(step.name, step.name)} {step.name}")
             logger.info("analysis: %s", step.name)

@@ -30,7 +30,7 @@ from .outputs import sha256_file
 from .overlay import identical_twins, inverse_twins
 from .postgis.connection import is_database
 from .rasters import check_ndvi_values, raster_layout
-from .units import ELLIPSOIDAL_M2_COLUMN
+from .units import APPROXIMATION_ERROR, ELLIPSOIDAL, ELLIPSOIDAL_M2_COLUMN
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,9 @@ class Project:
     """The land-use partitions a dask run reads on its workers (:class:`kmrv_geo.partitions.Partitions`); the
     land-use layers are then not in :attr:`vectors`."""
     _dissolved: dict = field(default_factory=dict, repr=False)
+    _approximate_m2: dict = field(default_factory=dict, repr=False)
+    """Land-use role → approximate ellipsoidal area of each parcel the TBMJ check judged without measuring (NaN
+    for the others): the other date's identical parcels take it."""
     derived: dict = field(default_factory=dict, repr=False)
     """Derived data computed once per project and shared by the steps (e.g. the admin zones)."""
 
@@ -145,13 +148,46 @@ class Project:
         return twins
 
     def measured_parcels(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """The land-use parcels whose ellipsoidal area the load measured (the TBMJ check), and those areas (m²):
-        for :func:`~kmrv_geo.units.measured_before`.
+        """The land-use parcels whose ellipsoidal area has been measured (by the TBMJ check at load, or
+        :meth:`measure_all_parcels`), and those areas (m²): for :func:`~kmrv_geo.units.measured_before`.
         """
         frames = [self.vectors[role] for role in ("landuse_t0", "landuse_t1")
                   if role in self.vectors and ELLIPSOIDAL_M2_COLUMN in self.vectors[role]]
-        return ([np.asarray(frame.geometry.values, dtype=object) for frame in frames],
-                [frame[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float) for frame in frames])
+        measured = [np.isfinite(frame[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float)) for frame in frames]
+        return ([np.asarray(frame.geometry.values, dtype=object)[ok] for frame, ok in zip(frames, measured,
+                                                                                          strict=True)],
+                [frame[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float)[ok] for frame, ok in zip(frames, measured,
+                                                                                             strict=True)])
+
+    def measure_all_parcels(self) -> None:
+        """Measure the ellipsoidal area of every land-use parcel the load left unmeasured.
+
+        The load measures farmland parcels and those whose TBMJ it had to judge on a measured area
+        (:func:`~kmrv_geo.ridges.surely_within_tolerance`); the rest are NaN in
+        :data:`~kmrv_geo.units.ELLIPSOIDAL_M2_COLUMN`. Analyses that take whole parcels of any class call this
+        first (the pipeline does, :attr:`kmrv_geo.registry.Step.parcel_areas`), so each parcel is measured once a
+        run. A second-date parcel identical to a first-date one takes its area. Nothing is done for planar runs
+        (their figures do not use these areas).
+        """
+        if self.measure.kind != ELLIPSOIDAL:
+            return
+        t0_m2 = None
+        for role in ("landuse_t0", "landuse_t1"):
+            frame = self.vectors.get(role)
+            if frame is None or ELLIPSOIDAL_M2_COLUMN not in frame:
+                continue
+            m2 = frame[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float).copy()
+            twins = self.landuse_twins()
+            if role == "landuse_t1" and t0_m2 is not None and twins is not None:
+                from_t0 = inverse_twins(twins, len(frame))
+                take = np.isnan(m2) & (from_t0 >= 0)
+                m2[take] = t0_m2[from_t0[take]]
+            todo = np.isnan(m2)
+            if todo.any():
+                m2[todo] = self.measure.ellipsoidal_m2(np.asarray(frame.geometry.values, dtype=object)[todo])
+            frame[ELLIPSOIDAL_M2_COLUMN] = m2
+            if role == "landuse_t0":
+                t0_m2 = m2
 
     @property
     def measure(self):
@@ -513,21 +549,35 @@ def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: ch
     project.ridge_fields[role] = fields
     if fields.parcel_area:
         geoms = np.asarray(frame.geometry.values, dtype=object)
-        ellipsoidal_m2 = np.empty(len(frame))
-        reuse = np.zeros(len(frame), dtype=bool)
+        tolerance = project.config.thresholds.tbmj_tolerance
+        ellipsoidal_m2 = np.full(len(frame), np.nan)
+        approximate_m2 = np.full(len(frame), np.nan)
         if twin is not None and ELLIPSOIDAL_M2_COLUMN in checked:
             reuse = twin >= 0
             ellipsoidal_m2[reuse] = checked[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float)[twin[reuse]]
-        ellipsoidal_m2[~reuse] = project.measure.ellipsoidal_m2(geoms[~reuse])
-        frame[ELLIPSOIDAL_M2_COLUMN] = ellipsoidal_m2  # measured once; whole-parcel pieces reuse it
-        off = ridges.parcel_area_mismatches(
-            frame, fields, ellipsoidal_m2, id_field=spec.id, tolerance=project.config.thresholds.tbmj_tolerance)
+            other = next((r for r, f in project.vectors.items() if f is checked), None)
+            if other in project._approximate_m2:
+                approximate_m2[reuse] = project._approximate_m2[other][twin[reuse]]
+        # Farmland parcels are measured (most analyses take them whole); the others only where their TBMJ could
+        # be off: the approximate area settles the rest (Project.measure_all_parcels measures them for a run).
+        screened = np.isnan(ellipsoidal_m2) & ~farmland
+        approximate = screened & np.isnan(approximate_m2)
+        approximate_m2[approximate] = project.measure.approximate_ellipsoidal_m2(geoms[approximate])
+        approximate_m2[~screened] = np.nan
+        settled = screened & ridges.surely_within_tolerance(ridges.recorded_area(frame, fields), approximate_m2,
+                                                            tolerance=tolerance, relative_error=APPROXIMATION_ERROR)
+        todo = np.isnan(ellipsoidal_m2) & ~settled
+        ellipsoidal_m2[todo] = project.measure.ellipsoidal_m2(geoms[todo])
+        project._approximate_m2[role] = np.where(settled, approximate_m2, np.nan)
+        frame[ELLIPSOIDAL_M2_COLUMN] = ellipsoidal_m2  # measured once (NaN: not yet); whole-parcel pieces reuse it
+        off = ridges.parcel_area_mismatches(frame, fields, np.where(settled, approximate_m2, ellipsoidal_m2),
+                                            id_field=spec.id, tolerance=tolerance)
         project.tbmj_mismatch[role] = off
         if len(off):
             shown = ", ".join(f"{r.parcel_id} ({r.difference_share:+.2%})" for r in off.head(5).itertuples())
             report.warnings.append(
                 f"{len(off)} parcels' {fields.parcel_area} differs from the ellipsoidal area of their geometry by "
-                f"more than {project.config.thresholds.tbmj_tolerance:.1%} (listed in tables/tbmj_mismatch.csv): "
+                f"more than {tolerance:.1%} (listed in tables/tbmj_mismatch.csv): "
                 f"{shown}; the geometry was edited without updating the attributes, or the CRS is wrong")
 
 

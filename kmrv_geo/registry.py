@@ -79,6 +79,9 @@ class Step:
         otherwise).
     help : str
         The CLI command's help.
+    parcel_areas : {"all", "farmland"}
+        Land-use parcels whose ellipsoidal areas it takes whole: ``"farmland"`` — measured at load; ``"all"`` —
+        the others are measured once before the run's analyses (:meth:`Project.measure_all_parcels`).
     """
 
     name: str
@@ -87,6 +90,7 @@ class Step:
     needs_one_of: tuple[str, ...] = ()
     uses: tuple[str, ...] = ()
     help: str = ""
+    parcel_areas: str = "all"
 
     def missing_roles(self, project: Project) -> list[str]:
         """Roles this step needs that the project does not configure (empty: it can run)."""
@@ -146,7 +150,7 @@ def _judge(project, results: Results, options: RunOptions) -> None:
 STEPS: tuple[Step, ...] = (
     Step("violations", _violations, needs=("landuse_t0", "landuse_t1"),
          help="非农化/非粮化 change patches with verdicts (illegal, approved, on PBF), per-county balances "
-              "(占补, 进出) and report.xlsx."),
+              "(占补, 进出) and report.xlsx.", parcel_areas="farmland"),
     Step("landcover", _landcover, needs=("landuse_t0", "landcover_t0", "landcover_t1"),
          help="Land-cover change from two class rasters (CLCD or mapped classes) inside T0 farmland: change "
               "patches with source=raster through the same verdicts and balances, per-parcel changed shares."),

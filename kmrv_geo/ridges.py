@@ -138,6 +138,41 @@ def ridge_shares(frame: pd.DataFrame, fields: RidgeFields, *, farmland: np.ndarr
     return shares, warnings
 
 
+def recorded_area(frame: pd.DataFrame, fields: RidgeFields) -> np.ndarray:
+    """Each parcel's recorded 图斑面积 (m², float; NaN where missing or not a number, all NaN without the field)."""
+    if not fields.parcel_area:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[fields.parcel_area], errors="coerce").to_numpy(dtype=float)
+
+
+def surely_within_tolerance(recorded_m2: np.ndarray, approximate_m2: np.ndarray, *, tolerance: float,
+                            relative_error: float) -> np.ndarray:
+    """Parcels :func:`parcel_area_mismatches` cannot list whatever their ellipsoidal area is, knowing it only
+    within ``relative_error`` of ``approximate_m2``: their TBMJ is missing, or within ``tolerance`` with margin.
+
+    With the area ``a`` and the approximation ``a(1 + δ)``, ``|δ| ≤ ε``, the share the check computes is
+    ``s = s' + δ(1 + s')`` where ``s'`` is the share against the approximation; ``|s'| < tolerance − 3ε(1 +
+    tolerance)`` keeps ``|s|`` below ``tolerance``. The others must be measured before they are judged.
+
+    Parameters
+    ----------
+    recorded_m2, approximate_m2 : numpy.ndarray
+        TBMJ (:func:`recorded_area`) and approximate ellipsoidal area (m²; NaN: unknown) of each parcel.
+    tolerance : float
+        As :func:`parcel_area_mismatches`.
+    relative_error : float
+        Bound of ``|δ|``.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = (recorded_m2 - approximate_m2) / approximate_m2
+    margin = tolerance - 3 * relative_error * (1 + tolerance)
+    return np.isnan(recorded_m2) | ((approximate_m2 > 0) & (np.abs(share) < margin))
+
+
 def parcel_area_mismatches(frame: pd.DataFrame, fields: RidgeFields, ellipsoidal_m2: np.ndarray, *,
                            tolerance: float, id_field: str | None = None) -> pd.DataFrame:
     """Parcels whose recorded 图斑面积 (``TBMJ``) is off the ellipsoidal area of their geometry.
@@ -161,7 +196,7 @@ def parcel_area_mismatches(frame: pd.DataFrame, fields: RidgeFields, ellipsoidal
     columns = ["parcel_id", "tbmj_m2", "geometry_m2", "difference_share"]
     if not fields.parcel_area:
         return pd.DataFrame(columns=columns)
-    recorded = pd.to_numeric(frame[fields.parcel_area], errors="coerce").to_numpy(dtype=float)
+    recorded = recorded_area(frame, fields)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = (recorded - ellipsoidal_m2) / ellipsoidal_m2
     off = np.isfinite(share) & (np.abs(share) > tolerance)

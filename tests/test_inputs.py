@@ -320,3 +320,38 @@ def test_quiet_runs_still_show_the_warnings(tmp_path):
     warned = [line for line in result.output.splitlines() if line.startswith("注意：[landuse_t1]")]
     assert len(warned) == 1 and "TBMJ" in warned[0] and "8 (" in warned[0], result.output
     assert "违法占用耕地" not in result.output  # the summary itself stays hidden
+
+
+def test_tbmj_check_measures_farmland_and_doubtful_parcels_and_settles_the_rest_on_the_approximation(tmp_path):
+    """Non-farmland parcels whose TBMJ is surely within the tolerance are judged on the approximate area and left
+    unmeasured (NaN) until a run needs them; those near or over the tolerance are measured, so the list is the one
+    exact areas give. ``measure_all_parcels`` then measures the rest; a T1 twin takes its T0 parcel's area.
+    """
+    import numpy as np
+
+    from kmrv_geo.config import load_config
+    from kmrv_geo.project import load_project
+    from kmrv_geo.units import ELLIPSOIDAL_M2_COLUMN, AreaMeasure
+
+    codes = ["0103", "0103", "0702", "0702", "0702", "0301", "0702", "0301"]
+    t0 = gpd.GeoDataFrame({"BSM": range(1, 9), "DLBM": codes},
+                          geometry=[sq(i, j) for j in range(2) for i in range(4)], crs=CRS)
+    exact = AreaMeasure(CRS).ellipsoidal_m2(t0.geometry.values)
+    factor = [1.0, 1.01, 1.0, 1.001001, 1.000999, np.nan, 0.95, 1.0009]
+    t0["TBMJ"] = exact * np.array(factor)
+    config = write_project(tmp_path, t0=t0)
+    config.write_text(config.read_text(encoding="utf-8").replace("area: planar\n", ""), encoding="utf-8")
+    project = load_project(load_config(config))
+    for role in ("landuse_t0", "landuse_t1"):
+        frame = project.vectors[role]
+        measured = frame[ELLIPSOIDAL_M2_COLUMN].to_numpy()
+        assert np.isnan(measured).tolist() == [False, False, True, False, False, True, False, True], role
+        # the list exact areas give, worked out here: BSM 7 (−5 %), 2 (+1 %), 4 (+0.1001 %); 5 (+0.0999 %) is not
+        off = project.tbmj_mismatch[role]
+        assert off["parcel_id"].astype(int).tolist() == [7, 2, 4], role
+        assert off["difference_share"].tolist() == pytest.approx([-0.05, 0.01, 0.001001], rel=1e-6)
+        assert off["geometry_m2"].tolist() == pytest.approx(exact[[6, 1, 3]].tolist(), rel=1e-9)
+    project.measure_all_parcels()
+    t0_m2 = project.vectors["landuse_t0"][ELLIPSOIDAL_M2_COLUMN].to_numpy()
+    assert t0_m2.tolist() == project.measure.ellipsoidal_m2(project.vectors["landuse_t0"].geometry.values).tolist()
+    assert project.vectors["landuse_t1"][ELLIPSOIDAL_M2_COLUMN].tolist() == t0_m2.tolist()

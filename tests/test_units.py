@@ -217,3 +217,39 @@ def test_ring_areas_are_the_floats_geos_gives_the_rings_polygons():
     area = ring_areas(two, np.array([0, 0, 1, 1, 1, 1]), 3)
     assert area[0] == 0.0 and np.isnan(area[1]) and area[2] == 0.0
     assert ring_areas(np.zeros((0, 2)), np.zeros(0, dtype=int), 2).tolist() == [0.0, 0.0]
+
+
+def test_approximate_ellipsoidal_area_is_within_its_promised_error_and_refuses_what_it_cannot_promise():
+    """Parcels from 10 m to 15 km across, from the zone's centre to its edge (1.5° off the central meridian), are
+    within APPROXIMATION_ERROR of the measured ellipsoidal area (in fact 20 times closer); a geometry larger than
+    APPROXIMATION_MAX_SIZE_M, an empty one and a geographic CRS get NaN.
+    """
+    import shapely
+
+    from kmrv_geo.units import APPROXIMATION_ERROR, APPROXIMATION_MAX_SIZE_M, AreaMeasure
+
+    rng = np.random.default_rng(11)
+    geoms = []
+    for size in np.geomspace(10, 15_000, 300):  # EPSG:4543: CM 102°E, false easting 500 km; x 350–650 km
+        x, y = rng.uniform(350_000, 650_000), rng.uniform(2_600_000, 2_900_000)
+        angle = np.sort(rng.uniform(0, 2 * np.pi, 9))
+        geoms.append(shapely.Polygon(np.column_stack([x + size / 2 * np.cos(angle), y + size / 2 * np.sin(angle)])))
+    measure = AreaMeasure("EPSG:4543")
+    geoms = np.array(geoms, dtype=object)
+    relative = np.abs(measure.approximate_ellipsoidal_m2(geoms) / measure.ellipsoidal_m2(geoms) - 1)
+    assert relative.max() < APPROXIMATION_ERROR / 20
+    big = shapely.box(500_000, 2_700_000, 500_000 + APPROXIMATION_MAX_SIZE_M, 2_700_100)
+    assert np.isnan(measure.approximate_ellipsoidal_m2([big, shapely.Polygon(), None])).all()
+    assert np.isnan(AreaMeasure("EPSG:4490").approximate_ellipsoidal_m2([shapely.box(102, 25, 102.001, 25.001)])).all()
+
+
+def test_tbmj_settled_on_an_approximate_area_only_with_margin():
+    """ε = 1e-5, tolerance 0.1 %: a share against the approximation below 0.1 % − 3ε(1.001) = 0.09697 % settles the
+    parcel; at 0.0970 % or over, or with no usable approximation, the parcel must be measured; no TBMJ settles it.
+    """
+    from kmrv_geo.ridges import surely_within_tolerance
+
+    approx = np.array([1000.0, 1000.0, 1000.0, 1000.0, np.nan, 0.0, 1000.0])
+    recorded = np.array([1000.0, 1000.9696, 1000.9700, 998.0, 1000.0, 1000.0, np.nan])
+    settled = surely_within_tolerance(recorded, approx, tolerance=0.001, relative_error=1e-5)
+    assert settled.tolist() == [True, True, False, False, False, False, True]

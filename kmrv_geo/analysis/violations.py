@@ -444,16 +444,18 @@ def _overlap_message(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, sheet: dict
 def pieces_m2(t0: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, measure: AreaMeasure) -> np.ndarray:
     """Measured area (m², ``measure``'s kind) of each change piece.
 
-    A piece that is its whole T0 parcel (``t0_whole``) takes the parcel's ellipsoidal area where the load
-    measured it (:data:`~kmrv_geo.units.ELLIPSOIDAL_M2_COLUMN`): the same geometry measured the same way,
-    so the same number; the other pieces are measured.
+    A piece that is its whole T0 parcel (``t0_whole``) takes the parcel's ellipsoidal area where it was measured
+    (:data:`~kmrv_geo.units.ELLIPSOIDAL_M2_COLUMN`: farmland parcels at load, every parcel after
+    :meth:`~kmrv_geo.project.Project.measure_all_parcels`): the same geometry measured the same way, so the same
+    number; the other pieces are measured.
     """
     geoms = np.asarray(pieces.geometry.values, dtype=object)
     area = np.empty(len(pieces))
     whole = np.zeros(len(pieces), dtype=bool)
     if measure.kind == ELLIPSOIDAL and ELLIPSOIDAL_M2_COLUMN in t0 and "t0_whole" in pieces:
-        whole = pieces["t0_whole"].to_numpy(dtype=bool)
-        area[whole] = t0[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float)[pieces["t0_pos"].to_numpy()[whole]]
+        known = t0[ELLIPSOIDAL_M2_COLUMN].to_numpy(dtype=float)[pieces["t0_pos"].to_numpy()]
+        whole = pieces["t0_whole"].to_numpy(dtype=bool) & ~np.isnan(known)  # (NaN: the load did not measure it)
+        area[whole] = known[whole]
     area[~whole] = measure.m2(geoms[~whole])
     return area
 
