@@ -247,6 +247,10 @@ class OutputFolder:
 
         self._pending.append((relpath, info, Background(job)))
 
+    def pending_files(self) -> list[str]:
+        """The files :meth:`write_later` is still writing (relative paths), to be linked before they are done."""
+        return [relpath for relpath, _info, _job in self._pending]
+
     def wait_pending(self) -> None:
         """Wait for the files :meth:`write_later` started and record them (a failed one raises its error)."""
         pending, self._pending = self._pending, []

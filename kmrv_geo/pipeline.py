@@ -317,11 +317,12 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     if maps_ctx is not None:
         with watch.part("maps"):
             write_maps(folder, project, results, maps_ctx)
-    with watch.part("results"):  # report.xlsx, written meanwhile
-        folder.wait_pending()
-    # last: the run page links every file written before it
+    # last: the run page links every file written before it and report.xlsx, made while that is being written
     with watch.part("run_page"):
         page = run_page_html(run_page_data(project, results, folder, lang=lang, tables=found.raw))
+    with watch.part("results"):  # report.xlsx, written meanwhile
+        folder.wait_pending()
+    with watch.part("run_page"):
         folder.write_text(RUN_PAGE, page, kind="page")
     extra["timings_s"] = watch.rounded()
     summary.append(watch.summary_line(lang))

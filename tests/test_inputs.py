@@ -355,3 +355,14 @@ def test_tbmj_check_measures_farmland_and_doubtful_parcels_and_settles_the_rest_
     t0_m2 = project.vectors["landuse_t0"][ELLIPSOIDAL_M2_COLUMN].to_numpy()
     assert t0_m2.tolist() == project.measure.ellipsoidal_m2(project.vectors["landuse_t0"].geometry.values).tolist()
     assert project.vectors["landuse_t1"][ELLIPSOIDAL_M2_COLUMN].tolist() == t0_m2.tolist()
+
+
+def test_the_run_page_of_a_violation_run_links_report_xlsx_made_while_the_page_was(tmp_path):
+    """The run page is made while report.xlsx is still being written: it links it, and it is there when done."""
+    config = write_project(tmp_path, t1_changes={1: "0702"})
+    pipeline.run(config, tmp_path / "out", steps=("violations",), lang="zh")
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert 'href="report.xlsx"' in page and (tmp_path / "out" / "report.xlsx").stat().st_size > 0
+    import json
+
+    assert "report.xlsx" in json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))["outputs"]

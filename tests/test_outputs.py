@@ -84,10 +84,19 @@ def test_a_file_written_meanwhile_is_recorded_once_done_and_a_failed_one_leaves_
     """report.xlsx is written in a forked process while the run goes on: recorded with its checksum when waited for
     (finish waits at the latest); an error there stops the run, and the abandoned run leaves no staging folder.
     """
+    import time
+
+    def slow(tmp):
+        time.sleep(0.5)
+        tmp.write_text("报告", encoding="utf-8")
+
     folder = OutputFolder(tmp_path / "out")
-    folder.write_later("report.txt", lambda tmp: tmp.write_text("报告", encoding="utf-8"), kind="report")
+    folder.write_later("report.txt", slow, kind="report")
     folder.write_text("a.txt", "a")
+    assert folder.pending_files() == ["report.txt"]  # the run page links it while it is being written
+    assert not folder.path("report.txt").exists()
     folder.wait_pending()
+    assert folder.pending_files() == []
     assert folder.files["report.txt"]["kind"] == "report"
     assert folder.files["report.txt"]["sha256"] == sha256_file(folder.path("report.txt"))
     folder.write_later("late.txt", lambda tmp: tmp.write_text("late", encoding="utf-8"))

@@ -356,7 +356,8 @@ def test_output_files_and_run_page_data(tmp_path):
                               measure=SimpleNamespace(kind="ellipsoidal", label=lambda lang: "椭球面积"))
     results = SimpleNamespace(violations=None, coverage=None, abandonment=SimpleNamespace(abandoned=abandoned),
                               judge=SimpleNamespace(patches=judged), village_review=None, warnings=["w"])
-    data = run_page_data(project, results, SimpleNamespace(root=out, target=tmp_path / "final"), lang="zh")
+    folder = SimpleNamespace(root=out, target=tmp_path / "final", pending_files=list)
+    data = run_page_data(project, results, folder, lang="zh")
     assert data.dates == {"T0": "2022", "T1": "2023", "NDVI": "2019–2023"}
     assert list(data.inputs) == [str(tmp_path / "final/sample/demo.gpkg")]
     assert data.files == sorted(FILES) and data.warnings == ["w"] and "python" in data.versions

@@ -795,8 +795,8 @@ def run_page_data(project, results, folder, *, lang: str = "zh",
     project : kmrv_geo.project.Project
     results : kmrv_geo.findings.Results
     folder : kmrv_geo.outputs.OutputFolder
-        The open output folder (its files so far are linked; input paths inside the staging folder are
-        named where they end up, as in the manifest).
+        The open output folder (its files so far and those still being written are linked; input paths inside
+        the staging folder are named where they end up, as in the manifest).
     lang : {"zh", "en"}
     tables : dict, optional
         The key tables the run already made (:attr:`kmrv_geo.findings.Found.raw`: English keys, no totals
@@ -818,6 +818,6 @@ def run_page_data(project, results, folder, *, lang: str = "zh",
     root, target = str(folder.root), str(getattr(folder, "target", folder.root))
     return RunPageData(project=config.name, synthetic=bool(config.synthetic), notice=config.notice, lang=lang,
                        dates=dates, area_label=project.measure.label(lang), area_kind=project.measure.kind,
-                       tables=tables, files=output_files(folder.root),
+                       tables=tables, files=sorted({*output_files(folder.root), *folder.pending_files()}),
                        inputs={k.replace(root, target): v for k, v in project.inputs.items()},
                        versions=package_versions(), warnings=list(results.warnings))
