@@ -141,10 +141,9 @@ class LanduseClasses:
         pandas.Series
             One of :data:`CATEGORIES` per row, same index.
         """
-        codes = codes.astype("object")
-        distinct = pd.unique(codes[codes.notna()])
-        lookup = {code: self.category_of(code) for code in distinct}
-        return codes.map(lookup).astype("object").fillna(UNKNOWN)
+        position, distinct = pd.factorize(codes)  # (missing values: −1), no Python object per row
+        categories = np.array([self.category_of(code) for code in distinct] + [UNKNOWN], dtype=object)
+        return pd.Series(categories[position], index=codes.index, dtype="object")
 
     def codes_in(self, category: str, codes) -> list[str]:
         """The distinct codes from ``codes`` that belong to ``category`` (sorted)."""
