@@ -159,9 +159,6 @@ def _run_analyses(project: Project, steps: tuple[str, ...], asked: tuple[str, ..
                               else f"{step.name} skipped, not configured: ") + ", ".join(missing))
             continue
         runnable.append(step)
-    if any(step.parcel_areas == "all" for step in runnable):
-        with watch.part("load"):  # (the parcels the load's TBMJ check had no need to measure)
-            project.measure_all_parcels()
     bar = tqdm(runnable, desc="分析 analyses", unit="step", disable=not progress)
     with measured_before(project.measure, *project.measured_parcels()):  # every parcel measured is served
         for step in bar:
@@ -260,7 +257,10 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
     partitions = _partitions_for(config, engine, steps)
     watch = Stopwatch()
     with watch.part("load"):
-        project = load_project(config, progress=progress, partitions=partitions)
+        farmland_only = all(name in registry.BY_NAME and registry.BY_NAME[name].parcel_areas == "farmland"
+                            for name in steps)  # else every parcel is measured at load, as the steps take them
+        parcel_areas = "farmland" if farmland_only else "all"
+        project = load_project(config, progress=progress, partitions=partitions, parcel_areas=parcel_areas)
         release_free_memory()  # the layers as read and the checks' arrays are gone
     maps_ctx = map_context(project, lang=lang, basemap=basemap) if "maps" in steps else None
     folder.write_json("check_report.json", project.check_report())

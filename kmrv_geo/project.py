@@ -162,12 +162,11 @@ class Project:
     def measure_all_parcels(self) -> None:
         """Measure the ellipsoidal area of every land-use parcel the load left unmeasured.
 
-        The load measures farmland parcels and those whose TBMJ it had to judge on a measured area
-        (:func:`~kmrv_geo.ridges.surely_within_tolerance`); the rest are NaN in
-        :data:`~kmrv_geo.units.ELLIPSOIDAL_M2_COLUMN`. Analyses that take whole parcels of any class call this
-        first (the pipeline does, :attr:`kmrv_geo.registry.Step.parcel_areas`), so each parcel is measured once a
-        run. A second-date parcel identical to a first-date one takes its area. Nothing is done for planar runs
-        (their figures do not use these areas).
+        A load with ``parcel_areas="farmland"`` measures farmland parcels and those whose TBMJ it had to judge on a
+        measured area (:func:`~kmrv_geo.ridges.surely_within_tolerance`); the rest are NaN in
+        :data:`~kmrv_geo.units.ELLIPSOIDAL_M2_COLUMN`. Before whole parcels of any class are taken from such a
+        project (e.g. written as partitions for the workers), call this. A second-date parcel identical to a
+        first-date one takes its area. Nothing is done for planar runs (their figures do not use these areas).
         """
         if self.measure.kind != ELLIPSOIDAL:
             return
@@ -323,7 +322,8 @@ def _check_raster_values(config: ProjectConfig, role: str, info: RasterInfo) -> 
         check_ndvi_values(info.path, band, scale=spec.scale, year=year)
 
 
-def load_project(config: ProjectConfig, *, progress: bool = False, partitions=None) -> Project:
+def load_project(config: ProjectConfig, *, progress: bool = False, partitions=None,
+                 parcel_areas: str = "all") -> Project:
     """Read, check and reproject every configured layer.
 
     Parameters
@@ -336,6 +336,11 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
         Land use already checked and written as partitions (``kmrv partition``): the land-use layers are not
         read here (the dask workers read them); their reports, checksums and analysis CRS come from the
         partitions.
+    parcel_areas : {"all", "farmland"}, default "all"
+        Land-use parcels measured (ellipsoidal) at load, for the TBMJ check and the analyses that take them whole:
+        every parcel, or farmland parcels and those whose TBMJ cannot be settled on an approximate area (the
+        others stay NaN until :meth:`Project.measure_all_parcels`; for a run whose analyses take only farmland
+        parcels whole, :attr:`kmrv_geo.registry.Step.parcel_areas`).
 
     Returns
     -------
@@ -347,6 +352,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
     LayerError, CrsError
         For unreadable layers, missing fields, missing or wrong CRSs, and layers that do not overlap.
     """
+    if parcel_areas not in ("all", "farmland"):
+        raise ValueError(f"parcel_areas must be 'all' or 'farmland', got {parcel_areas!r}")
     study_area = crs_rules.StudyArea(config.study_area.name, config.study_area.bbox)
     classes = config.landuse_classes_model()
     inputs: dict[str, str] = {}
@@ -419,7 +426,8 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
                 twin = frame.pop("_twin").to_numpy() if "_twin" in frame else identical_twins(
                     np.asarray(frame.geometry.values, dtype=object), np.asarray(checked.geometry.values, dtype=object))
                 twins = twin if role == "landuse_t0" else inverse_twins(twin, len(checked))
-            _add_ridges(project, role, frame, report, spec, source, checked=checked, twin=twin)
+            _add_ridges(project, role, frame, report, spec, source, checked=checked, twin=twin,
+                        measure_all=parcel_areas == "all")
             _refuse_self_overlaps(role, frame, spec, source,
                                   apart=checks.apart_by_twins(twin, len(checked)) if twin is not None else None)
         elif role in permits.APPROVAL_ROLES or role == "patches":
@@ -534,11 +542,12 @@ def _refuse_self_overlaps(role: str, frame: gpd.GeoDataFrame, spec: VectorLayerS
 
 def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: checks.LayerReport,
                 spec: VectorLayerSpec, source: str, *, checked: gpd.GeoDataFrame | None = None,
-                twin: np.ndarray | None = None) -> None:
+                twin: np.ndarray | None = None, measure_all: bool = True) -> None:
     """Add the 田坎 share column to a land-use layer and list parcels whose TBMJ is off their geometry.
 
     A parcel identical to parcel ``twin`` of the other date's land use (``checked``), already measured, takes
-    that parcel's ellipsoidal area instead of being measured again.
+    that parcel's ellipsoidal area instead of being measured again. Without ``measure_all`` only farmland parcels
+    and those whose TBMJ the approximate area cannot settle are measured (:func:`load_project`).
     """
     configured = {key: getattr(spec, key) for key in ridges.STANDARD_FIELDS}
     fields = ridges.find_fields(frame.columns, configured)
@@ -558,9 +567,9 @@ def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: ch
             other = next((r for r, f in project.vectors.items() if f is checked), None)
             if other in project._approximate_m2:
                 approximate_m2[reuse] = project._approximate_m2[other][twin[reuse]]
-        # Farmland parcels are measured (most analyses take them whole); the others only where their TBMJ could
-        # be off: the approximate area settles the rest (Project.measure_all_parcels measures them for a run).
-        screened = np.isnan(ellipsoidal_m2) & ~farmland
+        # Without measure_all, farmland parcels are measured (the violation step takes them whole), the others only
+        # where their TBMJ could be off: the approximate area settles the rest (NaN until measure_all_parcels).
+        screened = np.isnan(ellipsoidal_m2) & ~farmland & (not measure_all)
         approximate = screened & np.isnan(approximate_m2)
         approximate_m2[approximate] = project.measure.approximate_ellipsoidal_m2(geoms[approximate])
         approximate_m2[~screened] = np.nan
@@ -569,7 +578,7 @@ def _add_ridges(project: Project, role: str, frame: gpd.GeoDataFrame, report: ch
         todo = np.isnan(ellipsoidal_m2) & ~settled
         ellipsoidal_m2[todo] = project.measure.ellipsoidal_m2(geoms[todo])
         project._approximate_m2[role] = np.where(settled, approximate_m2, np.nan)
-        frame[ELLIPSOIDAL_M2_COLUMN] = ellipsoidal_m2  # measured once (NaN: not yet); whole-parcel pieces reuse it
+        frame[ELLIPSOIDAL_M2_COLUMN] = ellipsoidal_m2  # measured once (NaN: not measured); whole pieces reuse it
         off = ridges.parcel_area_mismatches(frame, fields, np.where(settled, approximate_m2, ellipsoidal_m2),
                                             id_field=spec.id, tolerance=tolerance)
         project.tbmj_mismatch[role] = off

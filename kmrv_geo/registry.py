@@ -80,8 +80,9 @@ class Step:
     help : str
         The CLI command's help.
     parcel_areas : {"all", "farmland"}
-        Land-use parcels whose ellipsoidal areas it takes whole: ``"farmland"`` — measured at load; ``"all"`` —
-        the others are measured once before the run's analyses (:meth:`Project.measure_all_parcels`).
+        Land-use parcels whose ellipsoidal areas it takes whole: a run of only ``"farmland"`` steps measures only
+        farmland parcels (and those the TBMJ check needs) at load; any ``"all"`` step has every parcel measured
+        there, once (:func:`kmrv_geo.project.load_project`).
     """
 
     name: str

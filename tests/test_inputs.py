@@ -323,9 +323,10 @@ def test_quiet_runs_still_show_the_warnings(tmp_path):
 
 
 def test_tbmj_check_measures_farmland_and_doubtful_parcels_and_settles_the_rest_on_the_approximation(tmp_path):
-    """Non-farmland parcels whose TBMJ is surely within the tolerance are judged on the approximate area and left
-    unmeasured (NaN) until a run needs them; those near or over the tolerance are measured, so the list is the one
-    exact areas give. ``measure_all_parcels`` then measures the rest; a T1 twin takes its T0 parcel's area.
+    """For a run whose analyses take only farmland whole (``parcel_areas="farmland"``), non-farmland parcels whose
+    TBMJ is surely within the tolerance are judged on the approximate area and left unmeasured (NaN); those near or
+    over the tolerance are measured, so the list is the one exact areas give (as when every parcel is measured).
+    ``measure_all_parcels`` then measures the rest; a T1 twin takes its T0 parcel's area.
     """
     import numpy as np
 
@@ -341,11 +342,14 @@ def test_tbmj_check_measures_farmland_and_doubtful_parcels_and_settles_the_rest_
     t0["TBMJ"] = exact * np.array(factor)
     config = write_project(tmp_path, t0=t0)
     config.write_text(config.read_text(encoding="utf-8").replace("area: planar\n", ""), encoding="utf-8")
-    project = load_project(load_config(config))
+    every = load_project(load_config(config))  # (the default: every parcel measured at load)
+    project = load_project(load_config(config), parcel_areas="farmland")
     for role in ("landuse_t0", "landuse_t1"):
         frame = project.vectors[role]
         measured = frame[ELLIPSOIDAL_M2_COLUMN].to_numpy()
         assert np.isnan(measured).tolist() == [False, False, True, False, False, True, False, True], role
+        assert not np.isnan(every.vectors[role][ELLIPSOIDAL_M2_COLUMN].to_numpy()).any()
+        assert every.tbmj_mismatch[role].equals(project.tbmj_mismatch[role])
         # the list exact areas give, worked out here: BSM 7 (−5 %), 2 (+1 %), 4 (+0.1001 %); 5 (+0.0999 %) is not
         off = project.tbmj_mismatch[role]
         assert off["parcel_id"].astype(int).tolist() == [7, 2, 4], role
