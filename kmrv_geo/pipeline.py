@@ -304,7 +304,6 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         extra["farmland_partition_m2"] = results.violations.farmland
     if judged is not None:
         extra["verdicts_not_given"] = judged.missing_verdicts
-    extra["warnings"] = results.warnings
     extra["engine"] = {"name": engine.name, "scheduler": engine.scheduler, "workers": engine.workers}
     if partitions is not None:
         extra["engine"]["partitions"] = partitions.to_dict()
@@ -324,14 +323,14 @@ def run_into(config: ProjectConfig, folder: OutputFolder, *, progress: bool = Fa
         folder.wait_pending()
     with watch.part("run_page"):
         folder.write_text(RUN_PAGE, page, kind="page")
+    warnings = [folder.public(w) for w in project.layer_warnings() + list(results.warnings)]  # layers', steps'
+    extra["warnings"] = warnings
     extra["timings_s"] = watch.rounded()
     summary.append(watch.summary_line(lang))
     staging = folder.root
     folder.finish(config=config.model_dump(mode="json"), inputs=project.inputs, counts=project.feature_counts(),
                   extra=extra)
     summary = [line.replace(str(staging), str(folder.root)) for line in summary] + folder.summary_lines(lang)
-    warnings = [f"[{report.role}] {w}" for report in project.reports.values() for w in report.warnings]
-    warnings = [w.replace(str(staging), str(folder.root)) for w in warnings + list(results.warnings)]
     return RunResult(out=folder.root, project=project, files=sorted(folder.files), summary=summary,
                      database=folder.database, warnings=warnings)
 

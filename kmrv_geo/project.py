@@ -147,6 +147,10 @@ class Project:
             return None
         return twins
 
+    def layer_warnings(self) -> list[str]:
+        """Every layer's check warnings, each as ``[role] warning``, in the project file's order."""
+        return [f"[{report.role}] {w}" for report in self.reports.values() for w in report.warnings]
+
     def measured_parcels(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The land-use parcels whose ellipsoidal area has been measured (by the TBMJ check at load, or
         :meth:`measure_all_parcels`), and those areas (m²): for :func:`~kmrv_geo.units.measured_before`.
@@ -393,9 +397,11 @@ def load_project(config: ProjectConfig, *, progress: bool = False, partitions=No
             rasters[role] = check_raster(role, path, crs_override=crs_override, study_area=study_area)
             _check_raster_values(config, role, rasters[role])
             steps.update()
-    finally:  # on an error the hashes are not waited for
+    except BaseException:  # on an error the hashes are not waited for
         hashing.shutdown(wait=False, cancel_futures=True)
+        raise
     inputs.update({source: d.result() if isinstance(d, Future) else d for source, d in digests.items()})
+    hashing.shutdown()
 
     analysis_crs = partitions.analysis_crs if partitions is not None else choose_analysis_crs(config, reads, rasters)
     project = Project(config=config, analysis_crs=analysis_crs, rasters=rasters, inputs=inputs, partitions=partitions)

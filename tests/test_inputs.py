@@ -361,15 +361,25 @@ def test_tbmj_check_measures_farmland_and_doubtful_parcels_and_settles_the_rest_
     assert project.vectors["landuse_t1"][ELLIPSOIDAL_M2_COLUMN].tolist() == t0_m2.tolist()
 
 
-def test_the_run_page_of_a_violation_run_links_report_xlsx_made_while_the_page_was(tmp_path):
-    """The run page is made while report.xlsx is still being written: it links it, and it is there when done."""
-    config = write_project(tmp_path, t1_changes={1: "0702"})
-    pipeline.run(config, tmp_path / "out", steps=("violations",), lang="zh")
-    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
-    assert 'href="report.xlsx"' in page and (tmp_path / "out" / "report.xlsx").stat().st_size > 0
+def test_the_run_page_of_a_violation_run_links_report_xlsx_and_shows_the_layers_warnings(tmp_path):
+    """The run page is made while report.xlsx is still being written: it links it, and it is there when done. A
+    layer's check warning (a wrong TBMJ) is on the run page and in the manifest, not only on the console.
+    """
     import json
 
-    assert "report.xlsx" in json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))["outputs"]
+    t0 = gpd.GeoDataFrame({"BSM": range(1, 9), "DLBM": ["0103"] * 8, "TBMJ": [10_000.0] * 7 + [9_000.0]},
+                          geometry=[sq(i, j) for j in range(2) for i in range(4)], crs=CRS)
+    config = write_project(tmp_path, t0=t0, t1_changes={1: "0702"})
+    result = pipeline.run(config, tmp_path / "out", steps=("violations",), lang="zh")
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert 'href="report.xlsx"' in page and (tmp_path / "out" / "report.xlsx").stat().st_size > 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert "report.xlsx" in manifest["outputs"]
+    tbmj = [w for w in manifest["warnings"] if w.startswith("[landuse_t0]") and "TBMJ" in w]
+    assert len(tbmj) == 1 and "8 (" in tbmj[0] and tbmj[0] in result.warnings
+    import html
+
+    assert html.escape(tbmj[0].split(":")[0]) in page.split('id="rp-warnings"')[1]
 
 
 def test_layer_hull_contains_every_feature_and_is_barely_larger():
@@ -391,3 +401,31 @@ def test_layer_hull_contains_every_feature_and_is_barely_larger():
     assert hull.covers(shapely.union_all(parcels))
     assert own.area <= hull.area <= 1.02 * own.area
     assert _hull(gpd.GeoDataFrame(geometry=[None], crs=CRS)).is_empty
+
+
+def test_every_input_file_is_hashed_even_when_hashing_is_slower_than_reading(tmp_path, monkeypatch):
+    """Files are hashed on a thread while the layers are read; the load waits for every hash (none is dropped when
+    the reads finish first), in the project file's order.
+    """
+    import time
+
+    from kmrv_geo import project as project_module
+    from kmrv_geo.config import load_config
+    from kmrv_geo.outputs import sha256_file
+
+    config = write_project(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    for layer in ("t0", "t1"):  # each land-use layer in a file of its own
+        gpd.read_file(tmp_path / "data.gpkg", layer=layer).to_file(tmp_path / f"{layer}.gpkg", driver="GPKG")
+        text = text.replace(f"{{path: data.gpkg, layer: {layer},", f"{{path: {layer}.gpkg, layer: {layer},")
+    config.write_text(text, encoding="utf-8")
+
+    def slow(path, **kwargs):
+        time.sleep(0.3)
+        return sha256_file(path, **kwargs)
+
+    monkeypatch.setattr(project_module, "sha256_file", slow)
+    project = project_module.load_project(load_config(config))
+    files = [tmp_path / "data.gpkg", tmp_path / "t0.gpkg", tmp_path / "t1.gpkg"]
+    assert list(project.inputs) == [str(f) for f in files]
+    assert list(project.inputs.values()) == [sha256_file(f) for f in files]

@@ -353,14 +353,17 @@ def test_output_files_and_run_page_data(tmp_path):
                              ndvi=lambda: SimpleNamespace(years=[2019, 2023]))
     # ``out`` stands for the staging folder: inputs made inside the run are named where they end up
     project = SimpleNamespace(config=config, inputs={f"{out}/sample/demo.gpkg": "ef" * 32},
-                              measure=SimpleNamespace(kind="ellipsoidal", label=lambda lang: "椭球面积"))
+                              measure=SimpleNamespace(kind="ellipsoidal", label=lambda lang: "椭球面积"),
+                              layer_warnings=lambda: [f"[landuse_t0] 8 parcels' TBMJ … ({out}/sample/demo.gpkg)"])
     results = SimpleNamespace(violations=None, coverage=None, abandonment=SimpleNamespace(abandoned=abandoned),
                               judge=SimpleNamespace(patches=judged), village_review=None, warnings=["w"])
     folder = SimpleNamespace(root=out, target=tmp_path / "final", pending_files=list)
     data = run_page_data(project, results, folder, lang="zh")
     assert data.dates == {"T0": "2022", "T1": "2023", "NDVI": "2019–2023"}
     assert list(data.inputs) == [str(tmp_path / "final/sample/demo.gpkg")]
-    assert data.files == sorted(FILES) and data.warnings == ["w"] and "python" in data.versions
+    assert data.files == sorted(FILES) and "python" in data.versions
+    # the layers' check warnings first, then the steps'; paths named where they end up
+    assert data.warnings == [f"[landuse_t0] 8 parcels' TBMJ … ({tmp_path / 'final'}/sample/demo.gpkg)", "w"]
     assert set(data.tables) == {"abandoned_by_county", "judged_by_county"}
     assert data.tables["judged_by_county"]["illegal_patches"].sum() == 1
     html = run_page_html(data)

@@ -820,4 +820,5 @@ def run_page_data(project, results, folder, *, lang: str = "zh",
                        dates=dates, area_label=project.measure.label(lang), area_kind=project.measure.kind,
                        tables=tables, files=sorted({*output_files(folder.root), *folder.pending_files()}),
                        inputs={k.replace(root, target): v for k, v in project.inputs.items()},
-                       versions=package_versions(), warnings=list(results.warnings))
+                       versions=package_versions(),
+                       warnings=[w.replace(root, target) for w in project.layer_warnings() + list(results.warnings)])
