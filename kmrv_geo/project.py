@@ -13,6 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio
 import shapely
 from pyproj import CRS
@@ -222,13 +223,21 @@ class Project:
         }
 
     def check_report(self) -> dict:
-        """The full check report (JSON-serialisable)."""
+        """The full check report (JSON-serialisable): per layer its accounting and findings, per raster its
+        layout, and the whole lists the warnings name — land-use parcels whose TBMJ is off their geometry
+        (``tbmj_mismatch``, by role) and dates that cannot be read (``unreadable_dates``) — which a run also writes
+        as ``tables/tbmj_mismatch.csv`` and ``tables/unreadable_dates.csv``, and ``kmrv check`` writes nowhere else.
+        """
+        dates = [table for table in self.date_problems if len(table)]
         return {
             "project": self.config.name,
             "synthetic": self.config.synthetic,
             "analysis_crs": self.analysis_crs,
             "layers": {role: report.to_dict() for role, report in self.reports.items()},
             "rasters": {role: info.to_dict() for role, info in self.rasters.items()},
+            "tbmj_mismatch": {role: table.to_dict("records") for role, table in self.tbmj_mismatch.items()
+                              if len(table)},
+            "unreadable_dates": pd.concat(dates, ignore_index=True).to_dict("records") if dates else [],
         }
 
 

@@ -429,3 +429,24 @@ def test_every_input_file_is_hashed_even_when_hashing_is_slower_than_reading(tmp
     files = [tmp_path / "data.gpkg", tmp_path / "t0.gpkg", tmp_path / "t1.gpkg"]
     assert list(project.inputs) == [str(f) for f in files]
     assert list(project.inputs.values()) == [sha256_file(f) for f in files]
+
+
+def test_kmrv_check_gives_every_tbmj_mismatch_in_its_json_and_says_where_the_lists_are(tmp_path):
+    """A check writes no tables: its JSON holds the whole TBMJ list (all 7 parcels, where the warning shows 5) and
+    the dates that cannot be read, and the text output says so.
+    """
+    import json
+
+    config = write_project(tmp_path)
+    t1 = gpd.read_file(tmp_path / "data.gpkg", layer="t1")
+    t1["TBMJ"] = [10_000.0] + [9_000.0] * 7  # parcels 2–8 are 10 % off their geometry
+    t1.to_file(tmp_path / "data.gpkg", layer="t1", driver="GPKG")
+    result = CliRunner().invoke(cli, ["check", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    listed = report["tbmj_mismatch"]["landuse_t1"]
+    assert sorted(int(row["parcel_id"]) for row in listed) == list(range(2, 9))
+    assert all(abs(row["difference_share"]) > 0.001 for row in listed) and report["unreadable_dates"] == []
+    assert "landuse_t0" not in report["tbmj_mismatch"]
+    text = CliRunner().invoke(cli, ["check", str(config)])
+    assert text.exit_code == 0 and "完整清单（tbmj_mismatch）：加 --json 输出" in text.output, text.output

@@ -50,3 +50,8 @@ def check(target: str, layer, role, code_field, id_field, crs, encoding, as_json
     for layer_report in reports:
         for line in layer_report.summary_lines(s["lang"]):
             click.echo(line)
+    listed = [key for key in ("tbmj_mismatch", "unreadable_dates") if report.get(key)]
+    if listed:  # the warnings name tables a run writes; a check writes none
+        click.echo(f"完整清单（{'、'.join(listed)}）：加 --json 输出，或运行分析后见 tables/ 下同名 CSV"
+                   if s["lang"] == "zh" else
+                   f"the whole lists ({', '.join(listed)}): add --json, or see tables/*.csv of a run")
