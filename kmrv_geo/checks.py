@@ -463,8 +463,9 @@ def self_overlaps(frame: gpd.GeoDataFrame, *, id_field: str | None = None,
     tested = np.arange(len(geoms)) if known_apart is None else np.flatnonzero(~known_apart)
     i, j = query_threaded(shapely.STRtree(geoms), geoms[tested])  # only features not known apart ask
     i = tested[i]
-    both_asked = known_apart is None or ~known_apart[j]
-    keep = (i < j) | ~np.asarray(both_asked)  # a pair of two asking features is found twice: once kept
+    keep = i < j  # a pair of two asking features is found twice: once kept; one with a feature known apart once
+    if known_apart is not None:
+        keep |= known_apart[j]
     i, j = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
     order = np.lexsort((j, i))
     i, j = i[order], j[order]

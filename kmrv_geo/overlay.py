@@ -270,13 +270,12 @@ def _match_keys(left_keys: np.ndarray, right_keys: np.ndarray) -> np.ndarray:
     return found
 
 
-def _wkb_keys(geoms: np.ndarray, *, normalise: bool) -> np.ndarray:
-    """WKB of each geometry (normalised first if asked); ``None`` for missing and empty geometries."""
+def _normalised_wkb(geoms: np.ndarray) -> np.ndarray:
+    """WKB of each geometry's normalised form (:func:`shapely.normalize`); ``None`` for missing and empty ones."""
     ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     out = np.full(len(geoms), None, dtype=object)
     if ok.any():
-        subject = shapely.normalize(geoms[ok]) if normalise else geoms[ok]
-        out[ok] = threaded(shapely.to_wkb, subject)
+        out[ok] = threaded(shapely.to_wkb, shapely.normalize(geoms[ok]))
     return out
 
 
@@ -299,14 +298,14 @@ def _coordinate_hashes(geoms: np.ndarray) -> np.ndarray:
         x, y, k = _HASH_MULTIPLIERS
         mixed = bits[:, 0] * x ^ (bits[:, 1] * y) ^ (position * k)
         mixed ^= mixed >> np.uint64(31)
-        mixed *= _HASH_MULTIPLIERS[0]
+        mixed *= x
         mixed ^= mixed >> np.uint64(29)
         summed = np.zeros(len(geoms), dtype=np.uint64)
         present = counts > 0  # each geometry's coordinates are one run of ``mixed``
         if present.any():
             summed[present] = np.add.reduceat(mixed, starts[present])
         kind = shapely.get_type_id(geoms).astype(np.int64).astype(np.uint64)
-        return summed ^ (counts.astype(np.uint64) * _HASH_MULTIPLIERS[1]) ^ (kind * _HASH_MULTIPLIERS[2])
+        return summed ^ (counts.astype(np.uint64) * y) ^ (kind * k)
 
 
 def _match_as_stored(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -355,7 +354,7 @@ def identical_twins(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     unmatched_right[twin[twin >= 0]] = False  # (np.setdiff1d hashes: ten times slower on a million)
     rest_r = np.flatnonzero(unmatched_right)
     if rest_l.size and rest_r.size:
-        found = _match_keys(_wkb_keys(left[rest_l], normalise=True), _wkb_keys(right[rest_r], normalise=True))
+        found = _match_keys(_normalised_wkb(left[rest_l]), _normalised_wkb(right[rest_r]))
         twin[rest_l[found >= 0]] = rest_r[found[found >= 0]]
     return twin
 
